@@ -1,0 +1,209 @@
+"""Core data of tocsin: alerts, labels, fingerprints, severities. Pure data, no I/O.
+
+Times are held as float seconds since the Unix epoch (UTC) everywhere inside tocsin: they are
+cheap to compare and store, and the microsecond precision of a float is far finer than any
+timing Alertmanager promises. Conversion to RFC 3339 happens only at the edges (API, payloads).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fnv_c import fnv1a_64
+
+DEFAULT_TENANT = "default"
+
+#: Label names follow Prometheus's rules; values may be any UTF-8 text.
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+#: Go's zero time, which amtool and Alertmanager use to mean "not set".
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+Labels = dict[str, str]
+
+
+class AlertSeverity(enum.StrEnum):
+    """Severity of an alert, as carried in its ``severity`` label."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Larger is more severe; used to sort and to map onto provider severities."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    AlertSeverity.INFO: 0,
+    AlertSeverity.WARNING: 1,
+    AlertSeverity.ERROR: 2,
+    AlertSeverity.CRITICAL: 3,
+}
+
+
+def fingerprint(labels: Labels) -> int:
+    """Prometheus's label-set fingerprint: FNV-1a 64 over ``name 0xFF value 0xFF`` pairs sorted by name.
+
+    Identical to prometheus/common's ``LabelSet.Fingerprint`` so fingerprints match amtool, Grafana
+    and Alertmanager itself.
+    """
+    if not labels:
+        return 0xCBF29CE484222325  # the FNV offset basis: Prometheus's empty-label-set signature
+    parts = []
+    for name in sorted(labels):
+        parts.append(name)
+        parts.append(labels[name])
+    # The separator is the raw byte 0xFF (never part of UTF-8), not the character U+00FF.
+    data = b"\xff".join(p.encode("utf-8") for p in parts) + b"\xff"
+    return int(fnv1a_64(data))
+
+
+def fingerprint_hex(fp: int) -> str:
+    return f"{fp:016x}"
+
+
+def validate_labels(labels: Labels) -> str | None:
+    """Return why the label set is invalid, or None. Empty values must already be dropped."""
+    if not labels:
+        return "at least one label pair required"
+    for name, value in labels.items():
+        if not isinstance(name, str) or not LABEL_NAME_RE.match(name):
+            return f"invalid label set: invalid name {name!r}"
+        if not isinstance(value, str):
+            return f"invalid label set: invalid value for {name!r}"
+    return None
+
+
+@dataclass(slots=True)
+class Alert:
+    """One alert instance as stored and routed by the engine.
+
+    ``ends_at`` is always set: an alert posted without one gets ``now + resolve_timeout`` and
+    ``timeout=True`` (so a later re-post may extend it), exactly as Alertmanager does.
+    """
+
+    labels: Labels
+    annotations: Labels = field(default_factory=dict)
+    starts_at: float = 0.0
+    ends_at: float = 0.0
+    generator_url: str = ""
+    updated_at: float = 0.0
+    timeout: bool = False
+    tenant_id: str = DEFAULT_TENANT
+    fingerprint: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = fingerprint(self.labels)
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+    def resolved_at(self, now: float) -> bool:
+        """True when the alert has ended by ``now``."""
+        return self.ends_at <= now
+
+    def status(self, now: float) -> str:
+        return "resolved" if self.resolved_at(now) else "firing"
+
+
+def merge(old: Alert, new: Alert, now: float) -> Alert:
+    """Merge two instances of the same alert (same fingerprint) as Alertmanager does.
+
+    The more recently updated one is the base; the earliest start wins; when the newer one is
+    resolved, the latest explicit end wins if both are resolved; when the newer one fires, an
+    older end that is later and not a timeout-extension wins.
+    """
+    if new.updated_at < old.updated_at:
+        old, new = new, old
+    res = Alert(
+        labels=new.labels,
+        annotations=new.annotations,
+        starts_at=min(old.starts_at, new.starts_at),
+        ends_at=new.ends_at,
+        generator_url=new.generator_url,
+        updated_at=new.updated_at,
+        timeout=new.timeout,
+        tenant_id=new.tenant_id,
+        fingerprint=new.fingerprint,
+    )
+    if new.resolved_at(now):
+        if old.resolved_at(now) and old.ends_at > new.ends_at:
+            res.ends_at = old.ends_at
+    elif old.ends_at > new.ends_at and not old.timeout:
+        res.ends_at = old.ends_at
+    return res
+
+
+def should_merge(old: Alert, new: Alert) -> bool:
+    """Whether a re-post continues the stored instance: its start or end falls strictly inside
+    the stored activity range (Alertmanager's rule; otherwise the post replaces the instance)."""
+    return (old.starts_at < new.ends_at < old.ends_at) or (old.starts_at < new.starts_at < old.ends_at)
+
+
+# --- time formatting at the edges -------------------------------------------------------------
+
+_RFC3339_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_time(value: str) -> float:
+    """Parse an RFC 3339 timestamp (any fraction length, any offset) to epoch seconds.
+
+    Returns 0.0 for Go's zero time, which clients send to mean "not set".
+    Raises ValueError naming the bad value.
+    """
+    m = _RFC3339_RE.match(value)
+    if not m:
+        raise ValueError(f"invalid timestamp {value!r}: expected RFC 3339")
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    if year <= 1:
+        return 0.0
+    frac = m.group(7)
+    tz = m.group(8)
+    try:
+        dt = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except ValueError as e:
+        raise ValueError(f"invalid timestamp {value!r}: {e}") from None
+    ts = dt.timestamp()
+    if frac:
+        ts += float("0" + frac[:10])
+    if tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        ts -= sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60)
+    return ts
+
+
+def format_time(ts: float) -> str:
+    """RFC 3339 with millisecond precision in UTC, as Alertmanager's API v2 (strfmt.DateTime) prints."""
+    if ts <= 0:
+        return GO_ZERO_TIME
+    ms = int(round(ts * 1000))
+    sec, milli = divmod(ms, 1000)
+    dt = datetime.fromtimestamp(sec, UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{milli:03d}Z"
+
+
+def format_time_nano(ts: float) -> str:
+    """RFC 3339 with up to microsecond precision and trailing zeros trimmed (Go's RFC3339Nano)."""
+    if ts <= 0:
+        return GO_ZERO_TIME
+    us = int(round(ts * 1_000_000))
+    sec, micro = divmod(us, 1_000_000)
+    dt = datetime.fromtimestamp(sec, UTC)
+    if micro:
+        return f"{dt:%Y-%m-%dT%H:%M:%S}.{micro:06d}".rstrip("0") + "Z"
+    return f"{dt:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def is_finite_time(ts: float) -> bool:
+    return math.isfinite(ts)
