@@ -1,0 +1,1 @@
+"""The alert engine: store, silences, inhibition, time intervals, routing, dispatch, notification log."""
