@@ -1,0 +1,72 @@
+"""The storage port: what the engine needs from a durable store, independent of the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tocsin.model import Alert
+
+# Record kinds that are kept as opaque JSON documents keyed by (tenant, key). Alerts have their own
+# typed table because they are the hot path and what history queries look at.
+DOC_KINDS = ("silences", "nflog", "groups")
+
+
+class StorageError(RuntimeError):
+    """The database refused or failed an operation; the message names the database and the cause."""
+
+
+@dataclass(slots=True)
+class Doc:
+    tenant_id: str
+    key: str
+    data: dict[str, Any]
+    expires_at: float = 0.0
+
+
+@dataclass
+class WriteBatch:
+    """Changes written together in one transaction. Later changes to the same key win."""
+
+    alerts: dict[tuple[str, int], Alert | None] = field(default_factory=dict)
+    docs: dict[tuple[str, str, str], Doc | None] = field(default_factory=dict)
+
+    def put_alert(self, alert: Alert) -> None:
+        self.alerts[(alert.tenant_id, alert.fingerprint)] = alert
+
+    def delete_alert(self, tenant_id: str, fp: int) -> None:
+        self.alerts[(tenant_id, fp)] = None
+
+    def put_doc(self, kind: str, doc: Doc) -> None:
+        self.docs[(kind, doc.tenant_id, doc.key)] = doc
+
+    def delete_doc(self, kind: str, tenant_id: str, key: str) -> None:
+        self.docs[(kind, tenant_id, key)] = None
+
+    def absorb(self, other: WriteBatch) -> None:
+        self.alerts.update(other.alerts)
+        self.docs.update(other.docs)
+
+    def __len__(self) -> int:
+        return len(self.alerts) + len(self.docs)
+
+
+class Storage(Protocol):
+    """A durable store. Methods are blocking; the engine calls them from one writer thread
+    (writes) or at start-up (loads)."""
+
+    url: str
+
+    def migrate(self) -> int:
+        """Bring the schema to the latest version; return that version."""
+        ...
+
+    def commit(self, batch: WriteBatch) -> None:
+        """Apply the batch atomically and durably (the call returns after the commit)."""
+        ...
+
+    def load_alerts(self) -> list[Alert]: ...
+
+    def load_docs(self, kind: str) -> list[Doc]: ...
+
+    def close(self) -> None: ...

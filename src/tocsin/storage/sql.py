@@ -1,0 +1,225 @@
+"""SQL shared by the SQLite and PostgreSQL adapters: schema migrations and row encoding.
+
+Both databases accept the same ``INSERT ... ON CONFLICT ... DO UPDATE`` statements; only the
+parameter style and a few column types differ, so one adapter class serves both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tocsin.model import Alert
+from tocsin.storage.base import DOC_KINDS, Doc, StorageError, WriteBatch
+
+_U64 = 1 << 64
+_I63 = 1 << 63
+
+
+def to_signed(fp: int) -> int:
+    """Fingerprints are unsigned 64-bit; both databases store signed 64-bit integers."""
+    return fp - _U64 if fp >= _I63 else fp
+
+
+def to_unsigned(v: int) -> int:
+    return v + _U64 if v < 0 else v
+
+
+# Each migration is (version, description, statements); {real} and {text} are filled per dialect.
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "alerts and engine documents",
+        [
+            """CREATE TABLE alerts (
+                tenant_id TEXT NOT NULL,
+                fingerprint BIGINT NOT NULL,
+                labels TEXT NOT NULL,
+                annotations TEXT NOT NULL,
+                starts_at {real} NOT NULL,
+                ends_at {real} NOT NULL,
+                updated_at {real} NOT NULL,
+                timeout INTEGER NOT NULL,
+                generator_url TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, fingerprint))""",
+            "CREATE INDEX alerts_ends_at ON alerts (ends_at)",
+            *[
+                f"""CREATE TABLE {kind} (
+                    tenant_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    expires_at {{real}} NOT NULL,
+                    PRIMARY KEY (tenant_id, key))"""
+                for kind in DOC_KINDS
+            ],
+        ],
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+_ALERT_UPSERT = (
+    "INSERT INTO alerts (tenant_id, fingerprint, labels, annotations, starts_at, ends_at, updated_at,"
+    " timeout, generator_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, fingerprint)"
+    " DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,"
+    " starts_at = excluded.starts_at, ends_at = excluded.ends_at, updated_at = excluded.updated_at,"
+    " timeout = excluded.timeout, generator_url = excluded.generator_url"
+)
+_ALERT_DELETE = "DELETE FROM alerts WHERE tenant_id = ? AND fingerprint = ?"
+_ALERT_SELECT = (
+    "SELECT tenant_id, fingerprint, labels, annotations, starts_at, ends_at, updated_at, timeout,"
+    " generator_url FROM alerts"
+)
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _alert_row(a: Alert) -> tuple[Any, ...]:
+    return (
+        a.tenant_id,
+        to_signed(a.fingerprint),
+        _dumps(a.labels),
+        _dumps(a.annotations),
+        a.starts_at,
+        a.ends_at,
+        a.updated_at,
+        1 if a.timeout else 0,
+        a.generator_url,
+    )
+
+
+class SQLStorage:
+    """Storage over a DB-API connection. Subclasses open the connection and set the dialect."""
+
+    url: str
+    real_type = "REAL"
+    param = "?"
+
+    def __init__(self, url: str, connect: Callable[[], Any]) -> None:
+        self.url = url
+        self._connect = connect
+        self._conn = connect()
+        # Writes come from the engine's writer thread, loads from start-up; never both at once,
+        # but the lock makes misuse safe rather than corrupt.
+        self._lock = threading.Lock()
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _sql(self, statement: str) -> str:
+        return statement if self.param == "?" else statement.replace("?", self.param)
+
+    def _executemany(self, cur: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            cur.executemany(self._sql(statement), rows)
+
+    def _fail(self, action: str, e: Exception) -> StorageError:
+        return StorageError(f"{self.url}: {action} failed: {e}")
+
+    # --- port ----------------------------------------------------------------------------------
+    def current_version(self) -> int:
+        cur = self._conn.cursor()
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+            f" description TEXT NOT NULL, applied_at {self.real_type} NOT NULL)"
+        )
+        cur.execute("SELECT MAX(version) FROM schema_migrations")
+        row = cur.fetchone()
+        self._conn.commit()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def migrate(self) -> int:
+        with self._lock:
+            try:
+                version = self.current_version()
+                if version > LATEST_VERSION:
+                    raise StorageError(
+                        f"{self.url}: schema version {version} is newer than this tocsin knows"
+                        f" ({LATEST_VERSION}); upgrade tocsin"
+                    )
+                for v, description, statements in MIGRATIONS:
+                    if v <= version:
+                        continue
+                    cur = self._conn.cursor()
+                    for st in statements:
+                        cur.execute(st.format(real=self.real_type))
+                    cur.execute(
+                        self._sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
+                        (v, description, time.time()),
+                    )
+                    self._conn.commit()
+                return LATEST_VERSION
+            except StorageError:
+                raise
+            except Exception as e:
+                self._conn.rollback()
+                raise self._fail("schema migration", e) from e
+
+    def commit(self, batch: WriteBatch) -> None:
+        if not len(batch):
+            return
+        put_alerts = [_alert_row(a) for a in batch.alerts.values() if a is not None]
+        del_alerts = [(t, to_signed(fp)) for (t, fp), a in batch.alerts.items() if a is None]
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                self._executemany(cur, _ALERT_UPSERT, put_alerts)
+                self._executemany(cur, _ALERT_DELETE, del_alerts)
+                for kind in DOC_KINDS:
+                    puts = [
+                        (d.tenant_id, d.key, _dumps(d.data), d.expires_at)
+                        for (k, _, _), d in batch.docs.items()
+                        if k == kind and d is not None
+                    ]
+                    dels = [(t, key) for (k, t, key), d in batch.docs.items() if k == kind and d is None]
+                    self._executemany(
+                        cur,
+                        f"INSERT INTO {kind} (tenant_id, key, data, expires_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (tenant_id, key) DO UPDATE SET data = excluded.data,"
+                        " expires_at = excluded.expires_at",
+                        puts,
+                    )
+                    self._executemany(cur, f"DELETE FROM {kind} WHERE tenant_id = ? AND key = ?", dels)
+                self._conn.commit()
+            except Exception as e:
+                with contextlib.suppress(Exception):
+                    self._conn.rollback()
+                raise self._fail("write", e) from e
+
+    def load_alerts(self) -> list[Alert]:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute(_ALERT_SELECT)
+            rows = cur.fetchall()
+            self._conn.commit()
+        loads = json.loads
+        return [
+            Alert(
+                labels=loads(r[2]),
+                annotations=loads(r[3]),
+                starts_at=float(r[4]),
+                ends_at=float(r[5]),
+                updated_at=float(r[6]),
+                timeout=bool(r[7]),
+                generator_url=r[8],
+                tenant_id=r[0],
+                fingerprint=to_unsigned(int(r[1])),
+            )
+            for r in rows
+        ]
+
+    def load_docs(self, kind: str) -> list[Doc]:
+        if kind not in DOC_KINDS:
+            raise ValueError(f"unknown document kind {kind!r}")
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute(f"SELECT tenant_id, key, data, expires_at FROM {kind}")
+            rows = cur.fetchall()
+            self._conn.commit()
+        return [Doc(r[0], r[1], json.loads(r[2]), float(r[3])) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

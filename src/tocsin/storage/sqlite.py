@@ -1,0 +1,33 @@
+"""SQLite adapter: the embedded default. WAL journal, synchronous=FULL so a commit survives power loss."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tocsin.storage.base import StorageError
+from tocsin.storage.sql import SQLStorage
+
+
+class SQLiteStorage(SQLStorage):
+    real_type = "REAL"
+    param = "?"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"cannot create storage directory {self.path.parent}: {e}") from e
+
+        def connect() -> sqlite3.Connection:
+            try:
+                conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level="DEFERRED")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA busy_timeout=10000")
+            except sqlite3.Error as e:
+                raise StorageError(f"cannot open SQLite database {self.path}: {e}") from e
+            return conn
+
+        super().__init__(f"sqlite:///{self.path}", connect)

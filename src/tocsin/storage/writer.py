@@ -1,0 +1,103 @@
+"""Group commit: concurrent writers share one transaction, and each learns when it is durable.
+
+Callers on the event loop ``await writer.write(batch)``; a single thread takes every batch queued
+since its last commit, merges them (later changes to a key win), commits once and then wakes all
+of their waiters. Under load this turns thousands of small requests into a few large transactions
+while each request still gets its answer only after its data is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+
+from tocsin.storage.base import Storage, WriteBatch
+
+log = logging.getLogger(__name__)
+
+
+class GroupCommitWriter:
+    def __init__(self, storage: Storage, max_batch: int = 20_000) -> None:
+        self.storage = storage
+        self.max_batch = max_batch
+        self._queue: deque[tuple[WriteBatch, asyncio.Future[None] | None]] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="tocsin-writer", daemon=True)
+        self.commits = 0
+        self.batches = 0
+        self._thread.start()
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Return once ``batch`` is committed; raise StorageError if the commit failed."""
+        if not len(batch):
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("storage writer is stopped")
+            self._queue.append((batch, fut))
+            self._cond.notify_all()
+        await fut
+
+    def write_nowait(self, batch: WriteBatch) -> None:
+        """Queue a batch whose durability nobody waits for (timers, notification log)."""
+        if not len(batch):
+            return
+        with self._cond:
+            self._queue.append((batch, None))
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue and self._stopping:
+                    return
+                merged = WriteBatch()
+                waiters: list[asyncio.Future[None]] = []
+                while self._queue and len(merged) < self.max_batch:
+                    batch, fut = self._queue.popleft()
+                    merged.absorb(batch)
+                    if fut is not None:
+                        waiters.append(fut)
+                self._busy = True
+            error: BaseException | None = None
+            try:
+                self.storage.commit(merged)
+                self.commits += 1
+                self.batches += len(waiters)
+            except BaseException as e:  # a failed commit must reach every waiter, whatever it was
+                error = e
+                log.error("storage commit failed: %s", e)
+            for fut in waiters:
+                fut.get_loop().call_soon_threadsafe(_settle, fut, error)
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def flush(self) -> None:
+        """Block until everything queued so far is committed (used at shutdown and in tests)."""
+        with self._cond:
+            while self._queue or self._busy:
+                self._cond.wait(0.05)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+
+
+def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
