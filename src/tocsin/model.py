@@ -187,7 +187,7 @@ def format_time(ts: float) -> str:
     """RFC 3339 with millisecond precision in UTC, as Alertmanager's API v2 (strfmt.DateTime) prints."""
     if ts <= 0:
         return GO_ZERO_TIME
-    ms = int(round(ts * 1000))
+    ms = round(ts * 1000)
     sec, milli = divmod(ms, 1000)
     dt = datetime.fromtimestamp(sec, UTC)
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{milli:03d}Z"
@@ -197,7 +197,7 @@ def format_time_nano(ts: float) -> str:
     """RFC 3339 with up to microsecond precision and trailing zeros trimmed (Go's RFC3339Nano)."""
     if ts <= 0:
         return GO_ZERO_TIME
-    us = int(round(ts * 1_000_000))
+    us = round(ts * 1_000_000)
     sec, micro = divmod(us, 1_000_000)
     dt = datetime.fromtimestamp(sec, UTC)
     if micro:

@@ -1,0 +1,222 @@
+"""Aggregation groups and their timers, with Alertmanager's timing.
+
+A group (route + values of its group_by labels) first flushes ``group_wait`` after it was
+created (at once if an alert's ``startsAt + group_wait`` is already past), then every
+``group_interval``; the repeat interval is only looked at on those ticks. The timer is re-armed
+before the flush runs, so the interval is measured between flush starts.
+
+All groups share one timer heap served by one task, instead of a task per group: the cost of a
+quiet group is a heap entry, and tens of thousands of groups do not stall ingestion (#4540).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tocsin.engine.clock import Clock
+from tocsin.engine.labelsets import sort_alerts
+from tocsin.engine.pipeline import Pipeline, group_key
+from tocsin.model import Alert
+
+log = logging.getLogger(__name__)
+
+
+class RouteNode(Protocol):
+    receiver: str
+    group_wait: float
+    group_interval: float
+    repeat_interval: float
+    mute_time_intervals: list[str]
+    active_time_intervals: list[str]
+
+    def key(self) -> str: ...
+
+    def id(self) -> str: ...
+
+    def match(self, labels: Any) -> list[Any]: ...
+
+    def group_labels(self, labels: Any) -> dict[str, str]: ...
+
+
+@dataclass(eq=False)
+class Group:
+    #: identifies the group inside tocsin: route id (unique per route) + group labels
+    gid: str
+    #: Alertmanager's group key (route key + group labels), shown in payloads and the nflog
+    key: str
+    route: Any
+    labels: dict[str, str]
+    tenant_id: str
+    alerts: dict[int, Alert] = field(default_factory=dict)
+    has_flushed: bool = False
+    next_flush: float = 0.0
+    flushing: bool = False
+    tick_pending: bool = False
+    generation: int = 0
+
+
+GroupPersist = Callable[[Group, bool], None]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        root: RouteNode,
+        pipeline: Pipeline,
+        clock: Clock,
+        persist: GroupPersist | None = None,
+    ) -> None:
+        self.root = root
+        self.pipeline = pipeline
+        self.clock = clock
+        self.persist = persist
+        self.groups: dict[tuple[str, str], Group] = {}
+        self._heap: list[tuple[float, int, int, Group]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._restored: dict[tuple[str, str], dict[str, Any]] = {}
+        self._stopped = False
+
+    # --- ingest --------------------------------------------------------------------------------
+    def restore(self, docs: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Timer state saved before a restart, applied when its group is recreated."""
+        for tenant, key, data in docs:
+            self._restored[(tenant, key)] = data
+
+    def process(self, alerts: Iterable[Alert]) -> None:
+        now = self.clock.now()
+        for alert in alerts:
+            for route in self.root.match(alert.labels):
+                labels = route.group_labels(alert.labels)
+                # Two routes may share a key (same matchers); their groups must stay apart.
+                gid_str = group_key(route.id(), labels)
+                gid = (alert.tenant_id, gid_str)
+                g = self.groups.get(gid)
+                if g is None:
+                    g = Group(gid_str, group_key(route.key(), labels), route, labels, alert.tenant_id)
+                    self.groups[gid] = g
+                    saved = self._restored.pop(gid, None)
+                    if saved is not None:
+                        g.has_flushed = bool(saved.get("has_flushed"))
+                        self._schedule(g, max(float(saved.get("next_flush", now)), now))
+                    else:
+                        self._schedule(g, now + route.group_wait)
+                g.alerts[alert.fingerprint] = alert
+                # An alert that started long enough ago need not wait for its group to fill.
+                if not g.has_flushed and alert.starts_at + route.group_wait < now and g.next_flush > now:
+                    self._schedule(g, now)
+
+    # --- timers --------------------------------------------------------------------------------
+    def _schedule(self, g: Group, when: float) -> None:
+        g.generation += 1
+        g.next_flush = when
+        heapq.heappush(self._heap, (when, next(self._seq), g.generation, g))
+        if self.persist is not None:
+            self.persist(g, False)
+        if self._heap[0][3] is g:
+            self._wake.set()
+
+    def next_due(self) -> float | None:
+        while self._heap:
+            when, _, gen, g = self._heap[0]
+            if gen == g.generation and self.groups.get((g.tenant_id, g.gid)) is g:
+                return when
+            heapq.heappop(self._heap)
+        return None
+
+    def due_groups(self, now: float) -> list[Group]:
+        out = []
+        while self._heap and self._heap[0][0] <= now:
+            _, _, gen, g = heapq.heappop(self._heap)
+            if gen == g.generation and self.groups.get((g.tenant_id, g.gid)) is g:
+                out.append(g)
+        return out
+
+    def _tick(self, g: Group, now: float) -> Awaitable[None] | None:
+        """Timer fired: re-arm, then flush (or note a tick if the previous flush still runs)."""
+        g.has_flushed = True
+        self._schedule(g, now + g.route.group_interval)
+        if g.flushing:
+            g.tick_pending = True
+            return None
+        return self._flush(g)
+
+    async def _flush(self, g: Group) -> None:
+        g.flushing = True
+        try:
+            while True:
+                g.tick_pending = False
+                now = self.clock.now()
+                alerts = sort_alerts(list(g.alerts.values()))
+                if alerts:
+                    try:
+                        ok = await self.pipeline.run(g.route, g.key, g.labels, g.tenant_id, alerts, now)
+                    except Exception:
+                        log.exception("flush of group %s failed", g.key)
+                        ok = False
+                    if ok:
+                        for a in alerts:
+                            # Drop resolved alerts only if no re-post replaced them meanwhile.
+                            if a.ends_at <= now and g.alerts.get(a.fingerprint) is a:
+                                del g.alerts[a.fingerprint]
+                if not g.alerts:
+                    self._drop(g)
+                    return
+                if not g.tick_pending:
+                    return
+        finally:
+            g.flushing = False
+
+    def _drop(self, g: Group) -> None:
+        gid = (g.tenant_id, g.gid)
+        if self.groups.get(gid) is g:
+            del self.groups[gid]
+            g.generation += 1
+            if self.persist is not None:
+                self.persist(g, True)
+
+    async def run_due(self) -> None:
+        """Flush every group that is due now and wait for the flushes (simulated-time tests)."""
+        now = self.clock.now()
+        flushes = [f for g in self.due_groups(now) if (f := self._tick(g, now)) is not None]
+        if flushes:
+            await asyncio.gather(*flushes)
+
+    async def run(self) -> None:
+        """Serve the timers until stopped (the real-time loop)."""
+        while not self._stopped:
+            due = self.next_due()
+            now = self.clock.now()
+            if due is None or due > now:
+                self._wake.clear()
+                timeout = None if due is None else due - now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                continue
+            for g in self.due_groups(now):
+                f = self._tick(g, now)
+                if f is not None:
+                    task = asyncio.ensure_future(f)
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    def referenced(self) -> set[tuple[str, int]]:
+        """Alerts still held by some group (they may not be forgotten yet)."""
+        return {(g.tenant_id, fp) for g in self.groups.values() for fp in g.alerts}
+
+    def groups_for(self, tenant_id: str) -> list[Group]:
+        return [g for g in self.groups.values() if g.tenant_id == tenant_id]

@@ -1,0 +1,276 @@
+"""The engine: one object that owns the alert store, silences, inhibition, routing, dispatch and
+the notification log, keeps them durable, and reloads its configuration safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tocsin.config import Config
+from tocsin.engine.alerts import AlertStore
+from tocsin.engine.clock import Clock, SystemClock
+from tocsin.engine.dispatch import Dispatcher, Group
+from tocsin.engine.inhibit import Inhibitor, InhibitRule
+from tocsin.engine.nflog import Entry, NotificationLog
+from tocsin.engine.pipeline import Backoff, Delivery, Pipeline, Sleep
+from tocsin.engine.route import build_routes
+from tocsin.engine.silences import Silence, Silences
+from tocsin.engine.timeintervals import TimeIntervals
+from tocsin.model import DEFAULT_TENANT, Alert
+from tocsin.notify.base import Integration
+from tocsin.notify.registry import build_integrations
+from tocsin.storage import Storage, WriteBatch
+from tocsin.storage.base import Doc
+from tocsin.storage.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AlertStatus:
+    state: str  # "active" | "suppressed" | "unprocessed"
+    silenced_by: list[str]
+    inhibited_by: list[str]
+    muted_by: list[str]
+    receivers: list[str]
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        *,
+        clock: Clock | None = None,
+        external_url: str = "http://localhost:9093",
+        retention: float = 120 * 3600,
+        sleep: Sleep = asyncio.sleep,
+        backoff: Backoff | None = None,
+        gc_interval: float = 300.0,
+        integrations: dict[str, list[Integration]] | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.storage = storage
+        self.writer = GroupCommitWriter(storage)
+        self.external_url = external_url.rstrip("/")
+        self.retention = retention
+        self.sleep = sleep
+        self.backoff = backoff
+        self.gc_interval = gc_interval
+        self.store = AlertStore()
+        self.silences = Silences(retention)
+        self.nflog = NotificationLog(retention)
+        self.deliveries: list[Delivery] = []
+        self._integrations_override = integrations
+        self._tasks: list[asyncio.Task[None]] = []
+        self.config = config
+        self._apply(config)
+        self.started_at = self.clock.now()
+
+    # --- configuration -------------------------------------------------------------------------
+    def _apply(self, config: Config) -> None:
+        """Build everything that depends on the configuration. Raises before changing anything."""
+        routes = build_routes(config)
+        intervals = TimeIntervals(config.time_intervals)
+        rules = [
+            InhibitRule(list(r.source_matchers), list(r.target_matchers), list(r.equal))
+            for r in config.inhibit_rules
+        ]
+        integrations = self._integrations_override or build_integrations(config)
+        inhibitor = Inhibitor(rules)
+        inhibitor.observe(self.store)
+        pipeline = Pipeline(
+            clock=self.clock,
+            inhibitor=inhibitor,
+            silences=self.silences,
+            intervals=intervals,
+            nflog=self.nflog,
+            integrations=integrations,
+            external_url=self.external_url,
+            persist_nflog=self._persist_nflog,
+            sleep=self.sleep,
+            backoff=self.backoff,
+            on_delivery=self._on_delivery,
+        )
+        self.config = config
+        self.routes = routes
+        self.intervals = intervals
+        self.inhibitor = inhibitor
+        self.integrations = integrations
+        self.pipeline = pipeline
+        self.dispatcher = Dispatcher(routes, pipeline, self.clock, persist=self._persist_group)
+
+    async def reload(self, config: Config) -> None:
+        """Swap in a new configuration; groups are rebuilt and the notification log prevents
+        repeats, as Alertmanager does on reload."""
+        old_dispatcher, old_integrations, old_task = self.dispatcher, self.integrations, self._dispatch_task()
+        self._apply(config)
+        self.dispatcher.process(self.store)
+        await old_dispatcher.stop()
+        if old_task is not None:
+            old_task.cancel()
+            self._tasks = [t for t in self._tasks if t is not old_task]
+            self._tasks.append(asyncio.ensure_future(self.dispatcher.run()))
+        if old_integrations is not self.integrations:
+            for integ in (i for lst in old_integrations.values() for i in lst):
+                await integ.close()
+        log.info("configuration reloaded")
+
+    def _dispatch_task(self) -> asyncio.Task[None] | None:
+        return self._tasks[0] if self._tasks else None
+
+    # --- life cycle ----------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Load durable state: alerts, silences, the notification log and group timers."""
+        now = self.clock.now()
+        alerts = self.storage.load_alerts()
+        self.store.load(alerts)
+        self.silences.load(Silence.from_doc(d.data, d.tenant_id) for d in self.storage.load_docs("silences"))
+        for d in self.storage.load_docs("nflog"):
+            self.nflog.load(d.tenant_id, d.key, Entry.from_doc(d.data, d.expires_at))
+        self.dispatcher.restore((d.tenant_id, d.key, d.data) for d in self.storage.load_docs("groups"))
+        self.inhibitor.observe(self.store)
+        self.dispatcher.process(self.store)
+        log.info(
+            "restored %d alerts, %d silences, %d notification log entries, %d groups",
+            len(alerts),
+            len(self.silences),
+            len(self.nflog),
+            len(self.dispatcher.groups),
+        )
+        self._last_restore = now
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.ensure_future(self.dispatcher.run()),
+            asyncio.ensure_future(self._gc_loop()),
+        ]
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for integ in (i for lst in self.integrations.values() for i in lst):
+            await integ.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.flush)
+        self.writer.close()
+
+    # --- alerts --------------------------------------------------------------------------------
+    async def ingest(self, alerts: list[Alert]) -> None:
+        """Merge, store durably, then route. Returns when the alerts are committed."""
+        if not alerts:
+            return
+        merged = self.store.merge_all(alerts, self.clock.now())
+        batch = WriteBatch()
+        for a in merged:
+            batch.put_alert(a)
+        await self.writer.write(batch)
+        # Route the stored instance as it is now: another request may have merged a newer one
+        # while this one waited for its commit.
+        current = []
+        for a in merged:
+            cur = self.store.get(a.tenant_id, a.fingerprint)
+            if cur is a:
+                current.append(a)
+        self.inhibitor.observe(current)
+        self.dispatcher.process(current)
+
+    def alert_status(self, alert: Alert, now: float) -> AlertStatus:
+        routes = self.routes.match(alert.labels)
+        receivers = sorted({r.receiver for r in routes})
+        silenced = self.silences.mutes(alert.labels, now, alert.tenant_id)
+        inhibited = self.inhibitor.inhibited_by(alert.labels, alert.fingerprint, alert.tenant_id, now)
+        muted: list[str] = []
+        for r in routes:
+            muted.extend(self.pipeline.muted_by_intervals(r, now))
+        suppressed = bool(silenced or inhibited or muted)
+        return AlertStatus(
+            "suppressed" if suppressed else "active", silenced, inhibited, sorted(set(muted)), receivers
+        )
+
+    def active_alerts(self, tenant_id: str = DEFAULT_TENANT) -> list[Alert]:
+        now = self.clock.now()
+        return [a for a in self.store if a.tenant_id == tenant_id and a.ends_at > now]
+
+    def groups(self, tenant_id: str = DEFAULT_TENANT) -> list[Group]:
+        return self.dispatcher.groups_for(tenant_id)
+
+    # --- silences ------------------------------------------------------------------------------
+    async def set_silence(self, sil: Silence) -> str:
+        sid, changed = self.silences.set(sil, self.clock.now())
+        await self._persist_silences(changed)
+        return sid
+
+    async def expire_silence(self, sid: str, tenant_id: str = DEFAULT_TENANT) -> None:
+        changed = self.silences.expire(sid, self.clock.now(), tenant_id)
+        if changed is not None:
+            await self._persist_silences([changed])
+
+    async def _persist_silences(self, changed: Iterable[Silence]) -> None:
+        batch = WriteBatch()
+        for s in changed:
+            batch.put_doc("silences", Doc(s.tenant_id, s.id, s.to_doc(), s.ends_at + self.retention))
+        await self.writer.write(batch)
+
+    # --- durability hooks ----------------------------------------------------------------------
+    async def _persist_nflog(self, tenant_id: str, key: str, entry: Entry) -> None:
+        batch = WriteBatch()
+        batch.put_doc("nflog", Doc(tenant_id, key, entry.to_doc(), entry.expires_at))
+        await self.writer.write(batch)
+
+    def _persist_group(self, g: Group, dropped: bool) -> None:
+        batch = WriteBatch()
+        if dropped:
+            batch.delete_doc("groups", g.tenant_id, g.gid)
+        else:
+            batch.put_doc(
+                "groups",
+                Doc(g.tenant_id, g.gid, {"next_flush": g.next_flush, "has_flushed": g.has_flushed}),
+            )
+        self.writer.write_nowait(batch)
+
+    def _on_delivery(self, d: Delivery) -> None:
+        self.deliveries.append(d)
+        if len(self.deliveries) > 1000:
+            del self.deliveries[:500]
+
+    # --- housekeeping --------------------------------------------------------------------------
+    def gc(self) -> None:
+        now = self.clock.now()
+        keep = self.dispatcher.referenced()
+        batch = WriteBatch()
+        # Alerts still held by a group stay until their resolution has been notified.
+        gone = self.store.gc(now, keep)
+        for a in gone:
+            batch.delete_alert(a.tenant_id, a.fingerprint)
+        self.inhibitor.forget(gone)
+        for s in self.silences.gc(now):
+            batch.delete_doc("silences", s.tenant_id, s.id)
+        for tenant, key in self.nflog.gc(now):
+            batch.delete_doc("nflog", tenant, key)
+        self.writer.write_nowait(batch)
+
+    async def _gc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.gc_interval)
+            try:
+                self.gc()
+            except Exception:
+                log.exception("garbage collection failed")
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "alerts": len(self.store),
+            "silences": len(self.silences),
+            "groups": len(self.dispatcher.groups),
+            "nflog_entries": len(self.nflog),
+            "commits": self.writer.commits,
+        }

@@ -1,0 +1,82 @@
+"""Inhibition: a firing source alert mutes target alerts that share the ``equal`` labels.
+
+Each rule keeps the source alerts it has seen, bucketed by the values of its ``equal`` labels, so
+checking a target costs one look-up per rule instead of a scan of every alert (Alertmanager
+#3932: GET /alerts took seconds with many rules).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tocsin.matchers import Matcher, matches_all
+from tocsin.model import Alert
+
+
+@dataclass
+class InhibitRule:
+    source_matchers: list[Matcher]
+    target_matchers: list[Matcher]
+    equal: list[str]
+    # tenant -> equal-label values -> fingerprint -> source alert
+    _sources: dict[str, dict[tuple[str, ...], dict[int, Alert]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+
+    def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        # A missing label counts as the empty value, as in Alertmanager.
+        return tuple(labels.get(name, "") for name in self.equal)
+
+    def observe(self, alert: Alert) -> None:
+        if matches_all(self.source_matchers, alert.labels):
+            self._sources[alert.tenant_id][self.key(alert.labels)][alert.fingerprint] = alert
+
+    def forget(self, alert: Alert) -> None:
+        bucket = self._sources.get(alert.tenant_id, {}).get(self.key(alert.labels))
+        if bucket is not None and bucket.get(alert.fingerprint) is alert:
+            del bucket[alert.fingerprint]
+            if not bucket:
+                del self._sources[alert.tenant_id][self.key(alert.labels)]
+
+    def inhibiting(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> int | None:
+        """Fingerprint of a firing source alert that inhibits ``labels``, or None."""
+        if not matches_all(self.target_matchers, labels):
+            return None
+        bucket = self._sources.get(tenant_id, {}).get(self.key(labels))
+        if not bucket:
+            return None
+        # An alert on both sides of the rule may not be inhibited by others on both sides,
+        # or two such alerts would silence each other.
+        both_sides = matches_all(self.source_matchers, labels)
+        for src_fp, src in bucket.items():
+            if src.ends_at <= now or src_fp == fp:
+                continue
+            if both_sides and matches_all(self.target_matchers, src.labels):
+                continue
+            return src_fp
+        return None
+
+
+class Inhibitor:
+    def __init__(self, rules: Sequence[InhibitRule]) -> None:
+        self.rules = list(rules)
+
+    def observe(self, alerts: Iterable[Alert]) -> None:
+        for rule in self.rules:
+            for a in alerts:
+                rule.observe(a)
+
+    def forget(self, alerts: Iterable[Alert]) -> None:
+        for rule in self.rules:
+            for a in alerts:
+                rule.forget(a)
+
+    def inhibited_by(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> list[str]:
+        """Fingerprints (hex) of the alerts inhibiting this one; empty when it is not inhibited."""
+        for rule in self.rules:
+            src = rule.inhibiting(labels, fp, tenant_id, now)
+            if src is not None:
+                return [f"{src:016x}"]
+        return []

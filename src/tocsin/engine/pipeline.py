@@ -1,0 +1,246 @@
+"""The notification pipeline a group flush runs through, in Alertmanager's order:
+inhibition → active time intervals → mute time intervals → silences → per integration
+(dedup against the notification log → send with retry → log what was sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tocsin.engine.clock import Clock
+from tocsin.engine.inhibit import Inhibitor
+from tocsin.engine.labelsets import labelset_string
+from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
+from tocsin.engine.silences import Silences
+from tocsin.model import Alert
+from tocsin.notify.base import Integration, Notification, NotifyError, common
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class RouteLike(Protocol):
+    receiver: str
+    group_interval: float
+    repeat_interval: float
+    mute_time_intervals: list[str]
+    active_time_intervals: list[str]
+
+    def key(self) -> str: ...
+
+
+class IntervalsLike(Protocol):
+    def active(self, name: str, ts: float) -> bool: ...
+
+
+@dataclass
+class Backoff:
+    """cenkalti/backoff defaults, as Alertmanager's retry stage uses them."""
+
+    initial: float = 0.5
+    multiplier: float = 1.5
+    jitter: float = 0.5
+    max_interval: float = 60.0
+    min_timeout: float = 10.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delays(self) -> Any:
+        interval = self.initial
+        while True:
+            yield interval * (1 + self.jitter * (2 * self.rng.random() - 1))
+            interval = min(interval * self.multiplier, self.max_interval)
+
+
+@dataclass
+class Delivery:
+    """What one integration did in one flush (kept for history and metrics)."""
+
+    integration: str
+    receiver: str
+    group_key: str
+    reason: str
+    alerts: int
+    ok: bool
+    attempts: int
+    error: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+
+
+NflogWriter = Callable[[str, str, Entry], Awaitable[None]]
+DeliveryHook = Callable[[Delivery], None]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        inhibitor: Inhibitor,
+        silences: Silences,
+        intervals: IntervalsLike,
+        nflog: NotificationLog,
+        integrations: dict[str, list[Integration]],
+        external_url: str,
+        persist_nflog: NflogWriter | None = None,
+        sleep: Sleep = asyncio.sleep,
+        backoff: Backoff | None = None,
+        on_delivery: DeliveryHook | None = None,
+    ) -> None:
+        self.clock = clock
+        self.inhibitor = inhibitor
+        self.silences = silences
+        self.intervals = intervals
+        self.nflog = nflog
+        self.integrations = integrations
+        self.external_url = external_url
+        self.persist_nflog = persist_nflog
+        self.sleep = sleep
+        self.backoff = backoff or Backoff()
+        self.on_delivery = on_delivery
+
+    def muted_by_intervals(self, route: RouteLike, now: float) -> list[str]:
+        """Names of time intervals that mute the route now (active intervals not active count too)."""
+        if route.active_time_intervals and not any(
+            self.intervals.active(name, now) for name in route.active_time_intervals
+        ):
+            return list(route.active_time_intervals)
+        return [name for name in route.mute_time_intervals if self.intervals.active(name, now)]
+
+    async def run(
+        self,
+        route: RouteLike,
+        group_key: str,
+        group_labels: dict[str, str],
+        tenant_id: str,
+        alerts: Sequence[Alert],
+        now: float,
+    ) -> bool:
+        """Notify the route's receiver about ``alerts``; True when every integration succeeded
+        (or nothing needed sending), so resolved alerts may leave the group."""
+        alerts = [
+            a for a in alerts if not self.inhibitor.inhibited_by(a.labels, a.fingerprint, tenant_id, now)
+        ]
+        if not alerts:
+            return True
+        if self.muted_by_intervals(route, now):
+            return True
+        alerts = [a for a in alerts if not self.silences.mutes(a.labels, now, tenant_id)]
+        if not alerts:
+            return True
+        integrations = self.integrations.get(route.receiver, [])
+        if not integrations:
+            return True
+        results = await asyncio.gather(
+            *(self._deliver(i, route, group_key, group_labels, tenant_id, alerts, now) for i in integrations)
+        )
+        return all(results)
+
+    async def _deliver(
+        self,
+        integ: Integration,
+        route: RouteLike,
+        group_key: str,
+        group_labels: dict[str, str],
+        tenant_id: str,
+        alerts: list[Alert],
+        now: float,
+    ) -> bool:
+        firing = frozenset(a.fingerprint for a in alerts if a.ends_at > now)
+        resolved = frozenset(a.fingerprint for a in alerts if a.ends_at <= now)
+        key = entry_key(group_key, integ.receiver, integ.kind, integ.index)
+        entry = self.nflog.get(key, tenant_id)
+        reason = needs_update(entry, firing, resolved, integ.send_resolved, route.repeat_interval, now)
+        if reason is None:
+            return True
+        # A receiver that ignores resolutions gets only the firing alerts; with none, nothing is
+        # sent but the log still records the notification so the next dedup knows they are gone.
+        sent = alerts if integ.send_resolved else [a for a in alerts if a.ends_at > now]
+        ok = True
+        if sent:
+            n = Notification(
+                receiver=integ.receiver,
+                status="firing" if any(a.ends_at > now for a in sent) else "resolved",
+                alerts=sent,
+                group_key=group_key,
+                group_labels=group_labels,
+                common_labels=common([a.labels for a in sent]),
+                common_annotations=common([a.annotations for a in sent]),
+                external_url=self.external_url,
+                now=now,
+                reason=reason,
+                tenant_id=tenant_id,
+                idempotency_key=f"{key}\x1f{now:.6f}",
+            )
+            ok = await self._send_with_retry(integ, n, route, group_key)
+        if ok:
+            e = self.nflog.log(key, firing, resolved, self.clock.now(), tenant_id)
+            if self.persist_nflog is not None:
+                await self.persist_nflog(tenant_id, key, e)
+        return ok
+
+    async def _send_with_retry(self, integ: Integration, n: Notification, route: RouteLike, gk: str) -> bool:
+        started = self.clock.now()
+        deadline = started + max(route.group_interval, self.backoff.min_timeout)
+        delays = self.backoff.delays()
+        attempts = 0
+        error = ""
+        while True:
+            attempts += 1
+            try:
+                await integ.notify(n)
+                self._record(integ, n, gk, True, attempts, "", started)
+                return True
+            except NotifyError as e:
+                error = str(e)
+                if not e.retryable:
+                    log.error("notify %r failed permanently: %s", integ, e)
+                    break
+            except Exception as e:  # a channel bug must not kill the flush loop
+                error = f"{type(e).__name__}: {e}"
+                log.exception("notify %r crashed", integ)
+                break
+            delay = next(delays)
+            if self.clock.now() + delay >= deadline:
+                log.error("notify %r gave up after %d attempts: %s", integ, attempts, error)
+                break
+            log.warning("notify %r attempt %d failed, retrying in %.2fs: %s", integ, attempts, delay, error)
+            await self.sleep(delay)
+        self._record(integ, n, gk, False, attempts, error, started)
+        return False
+
+    def _record(
+        self,
+        integ: Integration,
+        n: Notification,
+        gk: str,
+        ok: bool,
+        attempts: int,
+        error: str,
+        started: float,
+    ) -> None:
+        if self.on_delivery is not None:
+            self.on_delivery(
+                Delivery(
+                    repr(integ),
+                    integ.receiver,
+                    gk,
+                    n.reason,
+                    len(n.alerts),
+                    ok,
+                    attempts,
+                    error,
+                    started,
+                    self.clock.now(),
+                )
+            )
+
+
+def group_key(route_key: str, group_labels: dict[str, str]) -> str:
+    return f"{route_key}:{labelset_string(group_labels)}"

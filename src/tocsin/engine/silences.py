@@ -1,0 +1,225 @@
+"""Silences: validation, Alertmanager's update-or-replace rules, states, and a label index.
+
+A silence mutes every alert whose labels match all of its matchers while it is active
+(``starts_at <= now <= ends_at``). Matching is indexed by one equality matcher of each silence,
+so muting an alert costs a few dictionary look-ups however many silences exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tocsin.matchers import Matcher, MatchType
+from tocsin.model import DEFAULT_TENANT
+
+PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
+
+
+class SilenceError(ValueError):
+    """A silence that cannot be stored; the message says why (the API answers 400)."""
+
+
+class SilenceNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"silence {self.args[0]} not found"
+
+
+@dataclass(slots=True)
+class Silence:
+    matchers: list[Matcher]
+    starts_at: float
+    ends_at: float
+    created_by: str = ""
+    comment: str = ""
+    id: str = ""
+    updated_at: float = 0.0
+    tenant_id: str = DEFAULT_TENANT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def state(self, now: float) -> str:
+        if now < self.starts_at:
+            return PENDING
+        if now > self.ends_at:
+            return EXPIRED
+        return ACTIVE
+
+    def mutes(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "matchers": [m.to_api() for m in self.matchers],
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+            "updatedAt": self.updated_at,
+            "createdBy": self.created_by,
+            "comment": self.comment,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+    @classmethod
+    def from_doc(cls, d: Mapping[str, Any], tenant_id: str) -> Silence:
+        return cls(
+            matchers=[Matcher.from_api(m) for m in d["matchers"]],
+            starts_at=float(d["startsAt"]),
+            ends_at=float(d["endsAt"]),
+            created_by=d.get("createdBy", ""),
+            comment=d.get("comment", ""),
+            id=d["id"],
+            updated_at=float(d.get("updatedAt", 0.0)),
+            tenant_id=tenant_id,
+            extra=dict(d.get("extra", {})),
+        )
+
+
+def validate(sil: Silence) -> None:
+    if not sil.matchers:
+        raise SilenceError("at least one matcher required")
+    if all(m.matches_value("") for m in sil.matchers):
+        raise SilenceError("at least one matcher must not match the empty string")
+    if sil.starts_at <= 0:
+        raise SilenceError("invalid zero start timestamp")
+    if sil.ends_at <= 0:
+        raise SilenceError("invalid zero end timestamp")
+    if sil.ends_at < sil.starts_at:
+        raise SilenceError("end time must not be before start time")
+
+
+def _can_update(prev: Silence, new: Silence, now: float) -> bool:
+    if [(m.name, m.op, m.value) for m in prev.matchers] != [(m.name, m.op, m.value) for m in new.matchers]:
+        return False
+    st = prev.state(now)
+    if st == ACTIVE:
+        return new.starts_at == prev.starts_at and not new.ends_at < now
+    if st == PENDING:
+        return not new.starts_at < now
+    return False
+
+
+def _index_key(sil: Silence) -> tuple[str, str] | None:
+    for m in sil.matchers:
+        if m.op is MatchType.EQUAL and m.value:
+            return (m.name, m.value)
+    return None
+
+
+class Silences:
+    """All silences of every tenant, with a label index over the ones not yet expired."""
+
+    def __init__(self, retention: float = 120 * 3600) -> None:
+        self.retention = retention
+        self._by_id: dict[str, Silence] = {}
+        self._index: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._scan: dict[str, set[str]] = defaultdict(set)
+        #: bumped on every change, so callers can cache muting results per version
+        self.version = 0
+
+    # --- index ---------------------------------------------------------------------------------
+    def _unindex(self, sil: Silence) -> None:
+        key = _index_key(sil)
+        if key is None:
+            self._scan[sil.tenant_id].discard(sil.id)
+        else:
+            self._index[sil.tenant_id][key].discard(sil.id)
+
+    def _put(self, sil: Silence) -> None:
+        old = self._by_id.get(sil.id)
+        if old is not None:
+            self._unindex(old)
+        self._by_id[sil.id] = sil
+        key = _index_key(sil)
+        if key is None:
+            self._scan[sil.tenant_id].add(sil.id)
+        else:
+            self._index[sil.tenant_id][key].add(sil.id)
+        self.version += 1
+
+    def load(self, silences: Iterable[Silence]) -> None:
+        for s in silences:
+            self._put(s)
+
+    # --- queries -------------------------------------------------------------------------------
+    def get(self, sid: str, tenant_id: str = DEFAULT_TENANT) -> Silence:
+        sil = self._by_id.get(sid)
+        if sil is None or sil.tenant_id != tenant_id:
+            raise SilenceNotFound(sid)
+        return sil
+
+    def all(self, tenant_id: str = DEFAULT_TENANT) -> list[Silence]:
+        return [s for s in self._by_id.values() if s.tenant_id == tenant_id]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def mutes(self, labels: Mapping[str, str], now: float, tenant_id: str = DEFAULT_TENANT) -> list[str]:
+        """IDs of the active silences that mute ``labels``, sorted."""
+        by_id = self._by_id
+        candidates: list[str] = list(self._scan.get(tenant_id, ()))
+        index = self._index.get(tenant_id)
+        if index:
+            for item in labels.items():
+                ids = index.get(item)
+                if ids:
+                    candidates.extend(ids)
+        out = []
+        for sid in candidates:
+            s = by_id[sid]
+            if s.starts_at <= now <= s.ends_at and s.mutes(labels):
+                out.append(sid)
+        out.sort()
+        return out
+
+    # --- changes -------------------------------------------------------------------------------
+    def set(self, sil: Silence, now: float) -> tuple[str, list[Silence]]:
+        """Create or update a silence; return its id and every silence changed (for storage).
+
+        An update keeps the id only when Alertmanager would: same matchers, and for an active
+        silence the same start and an end not in the past, for a pending one a start not in the
+        past. Otherwise the old silence is expired and a new one made.
+        """
+        validate(sil)
+        changed: list[Silence] = []
+        if sil.id:
+            prev = self._by_id.get(sil.id)
+            if prev is None or prev.tenant_id != sil.tenant_id:
+                raise SilenceNotFound(sil.id)
+            if _can_update(prev, sil, now):
+                new = replace(sil, updated_at=now)
+                self._put(new)
+                return new.id, [new]
+            if prev.state(now) != EXPIRED:
+                changed.append(self._expire(prev, now))
+        new = replace(sil, id=str(uuid.uuid4()), updated_at=now, starts_at=max(sil.starts_at, now))
+        self._put(new)
+        changed.append(new)
+        return new.id, changed
+
+    def _expire(self, sil: Silence, now: float) -> Silence:
+        if sil.state(now) == PENDING:
+            new = replace(sil, starts_at=now, ends_at=now, updated_at=now)
+        else:
+            new = replace(sil, ends_at=now, updated_at=now)
+        self._put(new)
+        return new
+
+    def expire(self, sid: str, now: float, tenant_id: str = DEFAULT_TENANT) -> Silence | None:
+        """Expire a silence; None when it had already expired (expiring is idempotent)."""
+        sil = self.get(sid, tenant_id)
+        if sil.state(now) == EXPIRED:
+            return None
+        return self._expire(sil, now)
+
+    def gc(self, now: float) -> list[Silence]:
+        """Drop silences expired for longer than the retention; return them."""
+        gone = [s for s in self._by_id.values() if s.ends_at + self.retention < now]
+        for s in gone:
+            self._unindex(s)
+            del self._by_id[s.id]
+        if gone:
+            self.version += 1
+        return gone
