@@ -1,0 +1,73 @@
+"""What the engine hands a channel, and how a channel reports failure."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from tocsin.model import Alert
+
+
+@dataclass(slots=True)
+class Notification:
+    """One notification for one aggregation group to one receiver (Alertmanager's template data)."""
+
+    receiver: str
+    status: str  # "firing" when any alert fires, else "resolved"
+    alerts: list[Alert]
+    group_key: str
+    group_labels: dict[str, str]
+    common_labels: dict[str, str]
+    common_annotations: dict[str, str]
+    external_url: str
+    now: float
+    reason: str = ""
+    truncated_alerts: int = 0
+    tenant_id: str = "default"
+    #: stable across retries of the same notification, so a receiver can deduplicate
+    idempotency_key: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if a.ends_at > self.now]
+
+    def resolved(self) -> list[Alert]:
+        return [a for a in self.alerts if a.ends_at <= self.now]
+
+
+def common(maps: list[dict[str, str]]) -> dict[str, str]:
+    """The pairs present with the same value in every map."""
+    if not maps:
+        return {}
+    first = maps[0]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+
+
+class NotifyError(Exception):
+    """A failed delivery. ``retryable`` says whether trying again may succeed (5xx, 429, network)."""
+
+    def __init__(self, message: str, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class Integration(abc.ABC):
+    """One configured ``*_configs`` entry of a receiver."""
+
+    kind: str = ""
+
+    def __init__(self, receiver: str, index: int, send_resolved: bool) -> None:
+        self.receiver = receiver
+        self.index = index
+        self.send_resolved = send_resolved
+
+    @abc.abstractmethod
+    async def notify(self, n: Notification) -> None:
+        """Deliver ``n`` or raise NotifyError."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, most channels hold nothing
+        """Release connections."""
+
+    def __repr__(self) -> str:
+        return f"{self.kind}[{self.index}]@{self.receiver}"

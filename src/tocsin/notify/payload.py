@@ -1,0 +1,39 @@
+"""Alertmanager's webhook payload, version 4, field for field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tocsin.model import Alert, fingerprint_hex, format_time_nano
+from tocsin.notify.base import Notification
+
+GO_ZERO = "0001-01-01T00:00:00Z"
+
+
+def alert_dict(a: Alert, now: float) -> dict[str, Any]:
+    firing = a.ends_at > now
+    return {
+        "status": "firing" if firing else "resolved",
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "startsAt": format_time_nano(a.starts_at),
+        # Firing alerts carry Go's zero time as their end, as Alertmanager sends them.
+        "endsAt": GO_ZERO if firing else format_time_nano(a.ends_at),
+        "generatorURL": a.generator_url,
+        "fingerprint": fingerprint_hex(a.fingerprint),
+    }
+
+
+def webhook_payload(n: Notification) -> dict[str, Any]:
+    return {
+        "receiver": n.receiver,
+        "status": n.status,
+        "alerts": [alert_dict(a, n.now) for a in n.alerts],
+        "groupLabels": n.group_labels,
+        "commonLabels": n.common_labels,
+        "commonAnnotations": n.common_annotations,
+        "externalURL": n.external_url,
+        "version": "4",
+        "groupKey": n.group_key,
+        "truncatedAlerts": n.truncated_alerts,
+    }
