@@ -1,0 +1,1 @@
+"""HTTP: Alertmanager API v2, health and reload endpoints, and tocsin's own API."""

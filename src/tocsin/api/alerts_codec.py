@@ -1,0 +1,164 @@
+"""Decoding posted alerts and encoding alerts, groups and silences in API v2's JSON shapes.
+
+Kept apart from the HTTP handlers so the hot path (decode → validate → Alert) is plain code that
+the SDK and the benchmarks can call too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from tocsin.engine.engine import AlertStatus
+from tocsin.engine.silences import Silence
+from tocsin.matchers import quote
+from tocsin.model import LABEL_NAME_RE, Alert, fingerprint_hex, format_time, parse_time
+
+
+class SchemaError(ValueError):
+    """The request does not have the documented shape (HTTP 422, nothing stored)."""
+
+
+class PostableAlert(msgspec.Struct, forbid_unknown_fields=False):
+    labels: dict[str, str]
+    annotations: dict[str, str] | None = None
+    startsAt: str | None = None
+    endsAt: str | None = None
+    generatorURL: str | None = None
+
+
+_decode_alerts = msgspec.json.Decoder(list[PostableAlert])
+_decode_any = msgspec.json.Decoder()
+
+
+def decode_postable_alerts(body: bytes) -> list[PostableAlert]:
+    """Parse the body of POST /alerts. Raises ValueError (400) for bad JSON or a non-array body and
+    SchemaError (422) for elements of the wrong shape."""
+    try:
+        return _decode_alerts.decode(body)
+    except msgspec.ValidationError as e:
+        # Distinguish "not JSON"/"not an array" (400) from "array of the wrong things" (422).
+        try:
+            doc = _decode_any.decode(body)
+        except msgspec.DecodeError:
+            raise ValueError(f"malformed JSON: {e}") from None
+        if not isinstance(doc, list):
+            raise ValueError("request body must be a JSON array of alerts") from None
+        raise SchemaError(f"invalid alert: {e}") from None
+    except msgspec.DecodeError as e:
+        raise ValueError(f"malformed JSON: {e}") from None
+
+
+def _validate_label_map(kind: str, labels: dict[str, str]) -> str | None:
+    for name in labels:
+        if not LABEL_NAME_RE.match(name):
+            return f"invalid {kind}: invalid name {quote(name)}"
+    return None
+
+
+def to_alerts(
+    posted: Sequence[PostableAlert], now: float, resolve_timeout: float, tenant_id: str
+) -> tuple[list[Alert], list[str]]:
+    """Turn posted alerts into Alerts with Alertmanager's defaults; return (valid, errors).
+
+    A bad alert is reported by its index and reason; the others are kept (best effort, as
+    Alertmanager does).
+    """
+    valid: list[Alert] = []
+    errors: list[str] = []
+    for i, p in enumerate(posted):
+        try:
+            starts = parse_time(p.startsAt) if p.startsAt else 0.0
+            ends = parse_time(p.endsAt) if p.endsAt else 0.0
+        except ValueError as e:
+            errors.append(f"alert {i}: {e}")
+            continue
+        labels = {k: v for k, v in p.labels.items() if v != ""}
+        annotations = {k: v for k, v in (p.annotations or {}).items() if v != ""}
+        if not starts:
+            starts = ends if ends else now
+        timeout = False
+        if not ends:
+            ends = now + resolve_timeout
+            timeout = True
+        reason = None
+        if ends < starts:
+            reason = "start time must be before end time"
+        else:
+            reason = _validate_label_map("label set", labels)
+            if reason is None and not labels:
+                reason = "at least one label pair required"
+            if reason is None:
+                reason = _validate_label_map("annotations", annotations)
+        if reason is not None:
+            errors.append(f"alert {i} {_brief(labels)}: {reason}")
+            continue
+        valid.append(
+            Alert(
+                labels=labels,
+                annotations=annotations,
+                starts_at=starts,
+                ends_at=ends,
+                generator_url=p.generatorURL or "",
+                updated_at=now,
+                timeout=timeout,
+                tenant_id=tenant_id,
+            )
+        )
+    return valid, errors
+
+
+def _brief(labels: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}={quote(v)}" for k, v in sorted(labels.items())[:4]) + "}"
+
+
+def gettable_alert(a: Alert, st: AlertStatus) -> dict[str, Any]:
+    return {
+        "annotations": a.annotations,
+        "endsAt": format_time(a.ends_at),
+        "fingerprint": fingerprint_hex(a.fingerprint),
+        "receivers": [{"name": r} for r in st.receivers],
+        "startsAt": format_time(a.starts_at),
+        "status": {
+            "inhibitedBy": st.inhibited_by,
+            "silencedBy": st.silenced_by,
+            "mutedBy": st.muted_by,
+            "state": st.state,
+        },
+        "updatedAt": format_time(a.updated_at),
+        "generatorURL": a.generator_url,
+        "labels": a.labels,
+    }
+
+
+def gettable_silence(s: Silence, now: float) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "status": {"state": s.state(now)},
+        "updatedAt": format_time(s.updated_at),
+        "comment": s.comment,
+        "createdBy": s.created_by,
+        "endsAt": format_time(s.ends_at),
+        "matchers": [m.to_api() for m in s.matchers],
+        "startsAt": format_time(s.starts_at),
+    }
+
+
+_STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
+
+
+def sort_silences(silences: list[Silence], now: float) -> list[Silence]:
+    """Active first (ending soonest first), then pending (starting soonest), then expired
+    (most recently ended first), as Alertmanager lists them."""
+
+    def key(s: Silence) -> tuple[int, float]:
+        st = s.state(now)
+        if st == "active":
+            return (0, s.ends_at)
+        if st == "pending":
+            return (1, s.starts_at)
+        return (2, -s.ends_at)
+
+    return sorted(silences, key=key)

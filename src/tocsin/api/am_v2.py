@@ -1,0 +1,300 @@
+"""Alertmanager's HTTP API v2, route for route: what Prometheus, Grafana, amtool and karma call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tocsin import __version__
+from tocsin.api.alerts_codec import (
+    SchemaError,
+    decode_postable_alerts,
+    gettable_alert,
+    gettable_silence,
+    sort_silences,
+    to_alerts,
+)
+from tocsin.api.http import BodyTooLarge, json_response, read_body, tenant_of
+from tocsin.engine.engine import Engine
+from tocsin.engine.silences import Silence, SilenceError, SilenceNotFound
+from tocsin.matchers import Matcher, MatcherError, compile_anchored, parse_matchers
+from tocsin.model import Alert, parse_time
+
+#: The Alertmanager API version tocsin implements; amtool compares major.minor with its own.
+AM_COMPAT_VERSION = "0.25.0"
+
+_decode = msgspec.json.Decoder()
+
+
+def _error(status: int, message: str) -> Response:
+    # Alertmanager answers errors with a bare JSON string.
+    return json_response(message, status)
+
+
+def _bool_param(request: Request, name: str, default: bool = True) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ValueError(f"query parameter {name!r} must be true or false, got {raw!r}")
+
+
+def _filters(request: Request) -> list[Matcher]:
+    out: list[Matcher] = []
+    for f in request.query_params.getlist("filter"):
+        try:
+            out.extend(parse_matchers(f))
+        except MatcherError as e:
+            raise ValueError(f"bad matcher format: {f}: {e}") from None
+    return out
+
+
+class V2:
+    def __init__(
+        self, engine_ref: Callable[[], Engine], status_config: Callable[[], str], max_body: int
+    ) -> None:
+        self._engine = engine_ref
+        self._config_yaml = status_config
+        self.max_body = max_body
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/status", self.status, methods=["GET"]),
+            Route("/receivers", self.receivers, methods=["GET"]),
+            Route("/alerts", self.get_alerts, methods=["GET"]),
+            Route("/alerts", self.post_alerts, methods=["POST"]),
+            Route("/alerts/groups", self.get_groups, methods=["GET"]),
+            Route("/silences", self.get_silences, methods=["GET"]),
+            Route("/silences", self.post_silences, methods=["POST"]),
+            Route("/silence/{id}", self.get_silence, methods=["GET"]),
+            Route("/silence/{id}", self.delete_silence, methods=["DELETE"]),
+        ]
+
+    # --- general -------------------------------------------------------------------------------
+    async def status(self, request: Request) -> Response:
+        e = self.engine
+        uptime = e.started_at
+        from tocsin.model import format_time
+
+        return json_response(
+            {
+                "cluster": {"status": "disabled", "peers": []},
+                "versionInfo": {
+                    "version": AM_COMPAT_VERSION,
+                    "revision": f"tocsin-{__version__}",
+                    "branch": "tocsin",
+                    "buildUser": "tocsin",
+                    "buildDate": "",
+                    "goVersion": "python",
+                },
+                "config": {"original": self._config_yaml()},
+                "uptime": format_time(uptime),
+            }
+        )
+
+    async def receivers(self, request: Request) -> Response:
+        return json_response([{"name": r.name} for r in self.engine.config.receivers])
+
+    # --- alerts --------------------------------------------------------------------------------
+    async def post_alerts(self, request: Request) -> Response:
+        e = self.engine
+        try:
+            body = await read_body(request, self.max_body)
+        except BodyTooLarge as ex:
+            return _error(413, str(ex))
+        try:
+            posted = decode_postable_alerts(body)
+        except SchemaError as ex:
+            return _error(422, str(ex))
+        except ValueError as ex:
+            return _error(400, str(ex))
+        now = e.clock.now()
+        alerts, errors = to_alerts(posted, now, e.config.global_.resolve_timeout, tenant_of(request))
+        if alerts:
+            await e.ingest(alerts)
+        if errors:
+            return _error(400, "; ".join(errors))
+        return Response(status_code=200)
+
+    def _alert_filter(self, request: Request) -> Callable[[Alert], dict[str, Any] | None]:
+        e = self.engine
+        active = _bool_param(request, "active")
+        silenced = _bool_param(request, "silenced")
+        inhibited = _bool_param(request, "inhibited")
+        unprocessed = _bool_param(request, "unprocessed")
+        matchers = _filters(request)
+        receiver = request.query_params.get("receiver")
+        try:
+            receiver_re = compile_anchored(receiver) if receiver else None
+        except MatcherError as ex:
+            raise ValueError(f"bad receiver regex: {ex}") from None
+        now = e.clock.now()
+        del unprocessed  # tocsin routes alerts as they arrive: none is ever "unprocessed"
+
+        def accept(a: Alert) -> dict[str, Any] | None:
+            if a.ends_at <= now:
+                return None
+            labels = a.labels
+            for m in matchers:
+                if not m.matches(labels):
+                    return None
+            st = e.alert_status(a, now)
+            if receiver_re is not None and not any(receiver_re.match(r) for r in st.receivers):
+                return None
+            if st.state == "active" and not active:
+                return None
+            if st.silenced_by and not silenced:
+                return None
+            if st.inhibited_by and not inhibited:
+                return None
+            return gettable_alert(a, st)
+
+        return accept
+
+    async def get_alerts(self, request: Request) -> Response:
+        try:
+            accept = self._alert_filter(request)
+        except ValueError as ex:
+            return _error(400, str(ex))
+        tenant = tenant_of(request)
+        out = []
+        for a in sorted(self.engine.store, key=lambda x: x.fingerprint):
+            if a.tenant_id != tenant:
+                continue
+            d = accept(a)
+            if d is not None:
+                out.append(d)
+        return json_response(out)
+
+    async def get_groups(self, request: Request) -> Response:
+        try:
+            accept = self._alert_filter(request)
+        except ValueError as ex:
+            return _error(400, str(ex))
+        out = []
+        for g in self.engine.groups(tenant_of(request)):
+            alerts = [d for a in g.alerts.values() if (d := accept(a)) is not None]
+            if not alerts:
+                continue
+            alerts.sort(key=lambda d: d["fingerprint"])
+            out.append({"labels": g.labels, "receiver": {"name": g.route.receiver}, "alerts": alerts})
+        out.sort(key=lambda d: (sorted(g_labels(d).items()), str(d["receiver"])))
+        return json_response(out)
+
+    # --- silences ------------------------------------------------------------------------------
+    async def get_silences(self, request: Request) -> Response:
+        try:
+            matchers = _filters(request)
+        except ValueError as ex:
+            return _error(400, str(ex))
+        e = self.engine
+        now = e.clock.now()
+        out = []
+        for s in sort_silences(e.silences.all(tenant_of(request)), now):
+            # Filters compare against the silence's own matchers as a name→value map.
+            as_labels = {m.name: m.value for m in s.matchers}
+            if all(m.matches(as_labels) for m in matchers):
+                out.append(gettable_silence(s, now))
+        return json_response(out)
+
+    async def get_silence(self, request: Request) -> Response:
+        sid = request.path_params["id"]
+        e = self.engine
+        try:
+            s = e.silences.get(sid, tenant_of(request))
+        except SilenceNotFound:
+            return Response(status_code=404)
+        return json_response(gettable_silence(s, e.clock.now()))
+
+    async def delete_silence(self, request: Request) -> Response:
+        sid = request.path_params["id"]
+        try:
+            await self.engine.expire_silence(sid, tenant_of(request))
+        except SilenceNotFound:
+            return _error(404, f"silence {sid} not found")
+        return Response(status_code=200)
+
+    async def post_silences(self, request: Request) -> Response:
+        e = self.engine
+        try:
+            body = await read_body(request, self.max_body)
+        except BodyTooLarge as ex:
+            return _error(413, str(ex))
+        try:
+            doc = _decode.decode(body)
+        except msgspec.DecodeError as ex:
+            return _error(400, f"malformed JSON: {ex}")
+        try:
+            sil = _silence_from_json(doc, tenant_of(request))
+        except SchemaError as ex:
+            return _error(422, str(ex))
+        except (ValueError, MatcherError) as ex:
+            return _error(400, str(ex))
+        now = e.clock.now()
+        if sil.starts_at >= sil.ends_at:
+            return _error(400, "Failed to create silence: start time must be before end time")
+        if sil.ends_at < now:
+            return _error(400, "Failed to create silence: end time can't be in the past")
+        try:
+            sid = await e.set_silence(sil)
+        except SilenceNotFound as ex:
+            return _error(404, str(ex))
+        except SilenceError as ex:
+            return _error(400, f"Failed to create silence: {ex}")
+        return json_response({"silenceID": sid})
+
+
+def g_labels(group: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = group["labels"]
+    return labels
+
+
+def _silence_from_json(doc: Any, tenant_id: str) -> Silence:
+    if not isinstance(doc, dict):
+        raise SchemaError("silence must be a JSON object")
+    for field in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
+        if field not in doc or doc[field] is None:
+            raise SchemaError(f"{field} in body is required")
+    if not isinstance(doc["matchers"], list):
+        raise SchemaError("matchers in body must be of type array")
+    for field in ("startsAt", "endsAt", "createdBy", "comment"):
+        if not isinstance(doc[field], str):
+            raise SchemaError(f"{field} in body must be of type string")
+    matchers = []
+    for i, m in enumerate(doc["matchers"]):
+        if not isinstance(m, dict):
+            raise SchemaError(f"matchers.{i} in body must be of type object")
+        for req in ("name", "value", "isRegex"):
+            if req not in m:
+                raise SchemaError(f"matchers.{i}.{req} in body is required")
+        try:
+            matchers.append(Matcher.from_api(m))
+        except MatcherError as ex:
+            raise ValueError(f"Failed to create silence: invalid matcher {i}: {ex}") from None
+    sid = doc.get("id") or ""
+    if not isinstance(sid, str):
+        raise SchemaError("id in body must be of type string")
+    return Silence(
+        matchers=matchers,
+        starts_at=parse_time(doc["startsAt"]),
+        ends_at=parse_time(doc["endsAt"]),
+        created_by=doc["createdBy"],
+        comment=doc["comment"],
+        id=sid,
+        tenant_id=tenant_id,
+    )
+
+
+__all__ = ["V2"]

@@ -1,0 +1,312 @@
+"""The ``tocsin`` command line. Flags of ``serve`` are Alertmanager's, so existing unit files and
+scripts keep working when the binary name changes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tocsin import __version__
+
+app = typer.Typer(
+    help="tocsin: self-hosted alert management and incident response, a durable drop-in for "
+    "Prometheus Alertmanager.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+silence_app = typer.Typer(help="Create, list and expire silences on a running tocsin.", no_args_is_help=True)
+app.add_typer(silence_app, name="silence")
+
+err = Console(stderr=True)
+out = Console()
+
+UrlOpt = Annotated[str, typer.Option("--url", envvar="TOCSIN_URL", help="Base URL of the tocsin server.")]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant to act for (default tenant if unset).")
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def serve(
+    config_file: Annotated[
+        str | None,
+        typer.Option(
+            "--config.file",
+            help="Alertmanager-format configuration file (default: built-in config that logs notifications).",
+        ),
+    ] = None,
+    storage_path: Annotated[
+        str, typer.Option("--storage.path", help="Directory for the embedded SQLite database.")
+    ] = "data",
+    storage_url: Annotated[
+        str | None,
+        typer.Option(
+            "--storage.url",
+            envvar="TOCSIN_STORAGE_URL",
+            help="Database URL instead of --storage.path: sqlite:///FILE or postgresql://USER@HOST/DB[?schema=NAME].",
+        ),
+    ] = None,
+    listen_address: Annotated[
+        str, typer.Option("--web.listen-address", help="Address to listen on, host:port or :port.")
+    ] = "127.0.0.1:9093",
+    external_url: Annotated[
+        str | None,
+        typer.Option(
+            "--web.external-url",
+            help="URL under which tocsin is reachable from outside (used in notifications).",
+        ),
+    ] = None,
+    route_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--web.route-prefix", help="Prefix for all HTTP routes (default: path of --web.external-url)."
+        ),
+    ] = None,
+    retention: Annotated[
+        str,
+        typer.Option(
+            "--data.retention", help="How long to keep expired silences and notification log entries."
+        ),
+    ] = "120h",
+    log_level: Annotated[str, typer.Option("--log.level", help="debug, info, warn or error.")] = "info",
+    log_format: Annotated[str, typer.Option("--log.format", help="logfmt or json.")] = "logfmt",
+    cluster_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster.listen-address",
+            help="Accepted for Alertmanager compatibility and ignored: tocsin does not gossip.",
+        ),
+    ] = None,
+) -> None:
+    """Run the tocsin server (Alertmanager API v2 on --web.listen-address)."""
+    from tocsin.config import ConfigError, parse_duration
+    from tocsin.logs import setup_logging
+    from tocsin.server import ServeOptions
+    from tocsin.server import serve as run_server
+    from tocsin.storage import StorageError
+
+    try:
+        setup_logging(log_level, log_format)
+        ret = parse_duration(retention)
+    except ValueError as e:
+        raise _fail(str(e), 2) from None
+    opts = ServeOptions(
+        config_file=config_file,
+        storage_path=storage_path,
+        storage_url=storage_url,
+        listen_address=listen_address,
+        external_url=external_url,
+        route_prefix=route_prefix,
+        retention=ret,
+    )
+    try:
+        run_server(opts)
+    except ConfigError as e:
+        raise _fail(f"invalid configuration: {e}", 2) from None
+    except (StorageError, ValueError, OSError) as e:
+        raise _fail(str(e), 2) from None
+
+
+@app.command("check-config")
+def check_config(
+    files: Annotated[list[Path], typer.Argument(help="Configuration files to validate.")],
+) -> None:
+    """Validate configuration files like `amtool check-config` and summarise what they contain."""
+    from tocsin.config import ConfigError, load_config_file, summarize
+
+    failed = False
+    for f in files:
+        out.print(f"Checking '{f}'", highlight=False)
+        try:
+            cfg = load_config_file(f)
+        except (ConfigError, OSError) as e:
+            err.print(f"  FAILED: {e}", highlight=False)
+            failed = True
+            continue
+        out.print("  SUCCESS", highlight=False)
+        out.print(summarize(cfg), highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _parse_labels(items: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _fail(f"label {item!r} is not NAME=VALUE", 2)
+        labels[name] = value.strip('"')
+    return labels
+
+
+@app.command()
+def send(
+    labels: Annotated[list[str], typer.Argument(help="Labels as NAME=VALUE; alertname=... names the alert.")],
+    annotation: Annotated[
+        list[str] | None, typer.Option("--annotation", "-a", help="Annotation NAME=VALUE (repeatable).")
+    ] = None,
+    ends_at: Annotated[
+        str | None, typer.Option("--end", help="RFC 3339 end time (resolves the alert).")
+    ] = None,
+    generator_url: Annotated[
+        str, typer.Option("--generator-url", help="Link back to the alert's source.")
+    ] = "",
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """Send one alert to a running tocsin."""
+    from tocsin.client import Client, ClientError
+
+    alert: dict[str, object] = {
+        "labels": _parse_labels(labels),
+        "annotations": _parse_labels(annotation or []),
+    }
+    if ends_at:
+        alert["endsAt"] = ends_at
+    if generator_url:
+        alert["generatorURL"] = generator_url
+    try:
+        Client(url, tenant).post_alerts([alert])
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    out.print("alert sent")
+
+
+@app.command()
+def alerts(
+    filters: Annotated[
+        list[str] | None, typer.Argument(help="Label matchers, e.g. severity=critical.")
+    ] = None,
+    silenced: Annotated[
+        bool, typer.Option("--silenced/--no-silenced", help="Include silenced alerts.")
+    ] = False,
+    inhibited: Annotated[
+        bool, typer.Option("--inhibited/--no-inhibited", help="Include inhibited alerts.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """List the alerts of a running tocsin."""
+    from tocsin.client import Client, ClientError
+
+    try:
+        items = Client(url, tenant).alerts(filters, active=True, silenced=silenced, inhibited=inhibited)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        print(json.dumps(items, indent=2))
+        return
+    table = Table("Alertname", "Starts at", "Labels", "State", "Fingerprint")
+    for a in items:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(a["labels"].items()) if k != "alertname")
+        table.add_row(
+            a["labels"].get("alertname", ""), a["startsAt"], labels, a["status"]["state"], a["fingerprint"]
+        )
+    out.print(table)
+
+
+@silence_app.command("add")
+def silence_add(
+    matchers: Annotated[
+        list[str], typer.Argument(help="Matchers such as alertname=Foo or instance=~'web-.*'.")
+    ],
+    duration: Annotated[str, typer.Option("--duration", "-d", help="How long the silence lasts.")] = "1h",
+    comment: Annotated[str, typer.Option("--comment", "-c", help="Why the silence exists.")] = "",
+    author: Annotated[str, typer.Option("--author", help="Who creates it.")] = "tocsin-cli",
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """Create a silence and print its ID."""
+    from tocsin.client import Client, ClientError
+    from tocsin.config import parse_duration
+    from tocsin.matchers import MatcherError, parse_matchers
+    from tocsin.model import format_time
+
+    try:
+        ms = [m for text in matchers for m in parse_matchers(text)]
+        seconds = parse_duration(duration)
+    except (MatcherError, ValueError) as e:
+        raise _fail(str(e), 2) from None
+    now = datetime.now(UTC).timestamp()
+    body = {
+        "matchers": [m.to_api() for m in ms],
+        "startsAt": format_time(now),
+        "endsAt": format_time(now + seconds),
+        "createdBy": author,
+        "comment": comment or "created with tocsin silence add",
+    }
+    try:
+        sid = Client(url, tenant).post_silence(body)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    out.print(sid)
+
+
+@silence_app.command("query")
+def silence_query(
+    filters: Annotated[
+        list[str] | None, typer.Argument(help="Show silences whose matchers match these.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """List silences."""
+    from tocsin.client import Client, ClientError
+
+    try:
+        items = Client(url, tenant).silences(filters)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        print(json.dumps(items, indent=2))
+        return
+    table = Table("ID", "Matchers", "Ends at", "State", "Created by", "Comment")
+    for s in items:
+        ms = " ".join(
+            f"{m['name']}{'=' if m.get('isEqual', True) else '!'}{'~' if m['isRegex'] else ''}{m['value']}"
+            for m in s["matchers"]
+        )
+        table.add_row(s["id"], ms, s["endsAt"], s["status"]["state"], s["createdBy"], s["comment"])
+    out.print(table)
+
+
+@silence_app.command("expire")
+def silence_expire(
+    ids: Annotated[list[str], typer.Argument(help="IDs of the silences to expire.")],
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """Expire silences by ID."""
+    from tocsin.client import Client, ClientError
+
+    client = Client(url, tenant)
+    for sid in ids:
+        try:
+            client.expire_silence(sid)
+        except ClientError as e:
+            raise _fail(str(e)) from None
+
+
+@app.command()
+def version() -> None:
+    """Print tocsin's version."""
+    out.print(f"tocsin {__version__} (Alertmanager API v2 compatible), Python {sys.version.split()[0]}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,140 @@
+"""The running service: configuration, storage, engine and HTTP wired together.
+
+Kept thin on purpose: everything with logic lives in engine/, storage/ and api/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from tocsin.api.app import DEFAULT_MAX_BODY, create_app
+from tocsin.config import Config, ConfigError, default_config, load_config_file
+from tocsin.engine.engine import Engine
+from tocsin.storage import open_storage
+
+log = logging.getLogger("tocsin")
+
+
+@dataclass
+class ServeOptions:
+    config_file: str | None = None
+    storage_path: str = "data"
+    storage_url: str | None = None
+    listen_address: str = "127.0.0.1:9093"
+    external_url: str | None = None
+    route_prefix: str | None = None
+    retention: float = 120 * 3600
+    max_body: int = DEFAULT_MAX_BODY
+
+
+def parse_listen_address(addr: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` (all interfaces) or ``[v6]:port``."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid --web.listen-address {addr!r}: expected host:port")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def external_url_for(opts: ServeOptions, host: str, port: int) -> str:
+    if opts.external_url:
+        return opts.external_url.rstrip("/")
+    shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+    return f"http://{shown}:{port}"
+
+
+def route_prefix_for(opts: ServeOptions, external_url: str) -> str:
+    """Alertmanager's rule: the prefix defaults to the path of the external URL."""
+    if opts.route_prefix is not None:
+        return opts.route_prefix
+    from urllib.parse import urlsplit
+
+    return urlsplit(external_url).path or "/"
+
+
+class Service:
+    def __init__(self, opts: ServeOptions) -> None:
+        self.opts = opts
+        self.host, self.port = parse_listen_address(opts.listen_address)
+        self.config = self._load_config()
+        self.external_url = external_url_for(opts, self.host, self.port)
+        self.storage = open_storage(opts.storage_path, opts.storage_url)
+        self.engine = Engine(
+            self.config, self.storage, external_url=self.external_url, retention=opts.retention
+        )
+        self.engine.restore()
+        self._config_yaml = self.config.to_yaml(mask_secrets=True)
+        self._ready = False
+        self.app = self._build_app()
+
+    def _load_config(self) -> Config:
+        if self.opts.config_file:
+            return load_config_file(self.opts.config_file)
+        return default_config()
+
+    async def reload(self) -> str | None:
+        """Re-read the configuration file. A bad file is refused and the running config stays."""
+        try:
+            config = self._load_config()
+            await self.engine.reload(config)
+        except (ConfigError, OSError, ValueError) as e:
+            log.error("configuration reload refused, keeping the running configuration: %s", e)
+            return str(e)
+        self.config = config
+        self._config_yaml = config.to_yaml(mask_secrets=True)
+        log.info("configuration reloaded from %s", self.opts.config_file or "built-in default")
+        return None
+
+    def _build_app(self) -> Starlette:
+        app = create_app(
+            lambda: self.engine,
+            self.reload,
+            lambda: self._config_yaml,
+            route_prefix=route_prefix_for(self.opts, self.external_url),
+            max_body=self.opts.max_body,
+            ready=lambda: self._ready,
+        )
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await self.engine.start()
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            self._ready = True
+            log.info("tocsin listening on %s:%d, external URL %s", self.host, self.port, self.external_url)
+            try:
+                yield
+            finally:
+                self._ready = False
+                await self.engine.stop()
+                self.storage.close()
+
+        app.router.lifespan_context = lifespan
+        return app
+
+    def run(self) -> None:
+        uvicorn.run(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            loop="auto",
+            http="auto",
+            timeout_graceful_shutdown=10,
+        )
+
+
+def serve(opts: ServeOptions) -> None:
+    Path(opts.storage_path).mkdir(parents=True, exist_ok=True) if not opts.storage_url else None
+    Service(opts).run()
