@@ -4,87 +4,21 @@ resolved (Alertmanager #2370). On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from tocsin_proc import Sink, start_tocsin
 
-from conftest import PG_URL, REPO, free_port, postgres_available
+from conftest import PG_URL, free_port, postgres_available
 from tocsin.model import format_time
 
 pytestmark = pytest.mark.slow
-
-
-class Sink:
-    """A webhook receiver that records every payload."""
-
-    def __init__(self) -> None:
-        self.payloads: list[dict] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                sink.payloads.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    s = Sink()
-    yield s
-    s.close()
-
-
-def start_tocsin(config: Path, storage_args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tocsin",
-            "serve",
-            f"--config.file={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            *storage_args,
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=0.5).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"tocsin exited: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"tocsin did not become ready: {log.read_text()[-2000:]}")
 
 
 CONFIG = """
