@@ -20,12 +20,13 @@ from tocsin.engine.nflog import Entry, NotificationLog
 from tocsin.engine.pipeline import Backoff, Delivery, Pipeline, Sleep
 from tocsin.engine.route import build_routes
 from tocsin.engine.silences import Silence, Silences
+from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
 from tocsin.model import DEFAULT_TENANT, Alert
 from tocsin.notify.base import Integration
 from tocsin.notify.registry import build_integrations
 from tocsin.storage import Storage, WriteBatch
-from tocsin.storage.base import Doc
+from tocsin.storage.base import DeliveryRecord, Doc
 from tocsin.storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Engine:
         sleep: Sleep = asyncio.sleep,
         backoff: Backoff | None = None,
         gc_interval: float = 300.0,
+        history_retention: float = 30 * 86400,
         integrations: dict[str, list[Integration]] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
@@ -62,10 +64,10 @@ class Engine:
         self.sleep = sleep
         self.backoff = backoff
         self.gc_interval = gc_interval
+        self.history_retention = history_retention
         self.store = AlertStore()
         self.silences = Silences(retention)
         self.nflog = NotificationLog(retention)
-        self.deliveries: list[Delivery] = []
         self._integrations_override = integrations
         self._tasks: list[asyncio.Task[None]] = []
         self.config = config
@@ -203,6 +205,16 @@ class Engine:
     def groups(self, tenant_id: str = DEFAULT_TENANT) -> list[Group]:
         return self.dispatcher.groups_for(tenant_id)
 
+    # --- test notifications ------------------------------------------------------------------
+    async def test_receiver(self, name: str, tenant_id: str = DEFAULT_TENANT) -> list[dict[str, Any]]:
+        """Send a sample notification through every integration of receiver ``name``, once each,
+        and report the outcome per integration. Raises KeyError for an unknown receiver."""
+        if name not in self.integrations:
+            raise KeyError(name)
+        return await send_test_notification(
+            name, self.integrations[name], self.external_url, self.clock, tenant_id, self._on_delivery
+        )
+
     # --- silences ------------------------------------------------------------------------------
     async def set_silence(self, sil: Silence) -> str:
         sid, changed = self.silences.set(sil, self.clock.now())
@@ -238,9 +250,23 @@ class Engine:
         self.writer.write_nowait(batch)
 
     def _on_delivery(self, d: Delivery) -> None:
-        self.deliveries.append(d)
-        if len(self.deliveries) > 1000:
-            del self.deliveries[:500]
+        batch = WriteBatch()
+        batch.deliveries.append(
+            DeliveryRecord(
+                d.tenant_id,
+                d.receiver,
+                d.integration,
+                d.group_key,
+                d.reason,
+                d.alerts,
+                d.ok,
+                d.attempts,
+                d.error[:2000],
+                d.started,
+                d.finished,
+            )
+        )
+        self.writer.write_nowait(batch)
 
     # --- housekeeping --------------------------------------------------------------------------
     def gc(self) -> None:
@@ -256,6 +282,8 @@ class Engine:
             batch.delete_doc("silences", s.tenant_id, s.id)
         for tenant, key in self.nflog.gc(now):
             batch.delete_doc("nflog", tenant, key)
+        if self.history_retention > 0:
+            batch.purge_deliveries_before = now - self.history_retention
         self.writer.write_nowait(batch)
 
     async def _gc_loop(self) -> None:

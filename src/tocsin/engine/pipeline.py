@@ -63,6 +63,7 @@ class Delivery:
 
     integration: str
     receiver: str
+    tenant_id: str
     group_key: str
     reason: str
     alerts: int
@@ -228,8 +229,9 @@ class Pipeline:
         if self.on_delivery is not None:
             self.on_delivery(
                 Delivery(
-                    repr(integ),
+                    f"{integ.kind}[{integ.index}]",
                     integ.receiver,
+                    n.tenant_id,
                     gk,
                     n.reason,
                     len(n.alerts),
