@@ -42,7 +42,7 @@ class Sink:
 
 
 def start_tocsin(
-    config: Path | None, storage_args: list[str], port: int, log: Path
+    config: Path | None, storage_args: list[str], port: int, log: Path, ready_path: str = "/-/ready"
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(
@@ -62,7 +62,7 @@ def start_tocsin(
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=0.5).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=0.5).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass
