@@ -60,7 +60,9 @@ def test_format(seconds: float, text: str) -> None:
 
 def test_config_durations_need_a_unit() -> None:
     with pytest.raises(ConfigError) as e:
-        load_config_text("route:\n  receiver: r\n  group_wait: 30\nreceivers: [{name: r}]\n", filename="c.yml")
+        load_config_text(
+            "route:\n  receiver: r\n  group_wait: 30\nreceivers: [{name: r}]\n", filename="c.yml"
+        )
     assert str(e.value) == "c.yml:3: route.group_wait: invalid duration 30: a unit is required, e.g. '30s'"
 
 

@@ -39,7 +39,8 @@ def test_minimal_config_gets_alertmanager_defaults() -> None:
 
 def test_yaml_keys_spelled_as_alertmanager_does() -> None:
     cfg = load_config_text(
-        "global:\n  resolve_timeout: 1m\nroute:\n  receiver: r\n  routes:\n    - receiver: r\n      continue: true\n"
+        "global:\n  resolve_timeout: 1m\n"
+        "route:\n  receiver: r\n  routes:\n    - receiver: r\n      continue: true\n"
         "receivers: [{name: r}]\n"
     )
     assert cfg.global_.resolve_timeout == 60.0
@@ -66,10 +67,20 @@ def test_error_format_is_file_line_message() -> None:
     [
         ("bogus: 1\n" + MINIMAL, 1, "bogus"),
         ("route:\n  receiver: r\n  recevier: r\nreceivers: [{name: r}]\n", 3, "recevier"),
-        ("route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://h/\n        urls: x\n", 6, "urls"),
+        (
+            "route: {receiver: r}\nreceivers:\n  - name: r\n"
+            "    webhook_configs:\n      - url: http://h/\n        urls: x\n",
+            6,
+            "urls",
+        ),
         ("route: {receiver: r}\nreceivers:\n  - name: r\n    smtp_configs: []\n", 4, "smtp_configs"),
         ("global:\n  smtp_host: x\n" + MINIMAL, 2, "smtp_host"),
-        ("route: {receiver: r}\nreceivers: [{name: r}]\ninhibit_rules:\n  - source_matchers: [a=b]\n    equals: [x]\n", 5, "equals"),
+        (
+            "route: {receiver: r}\nreceivers: [{name: r}]\n"
+            "inhibit_rules:\n  - source_matchers: [a=b]\n    equals: [x]\n",
+            5,
+            "equals",
+        ),
     ],
 )
 def test_unknown_keys_are_errors_naming_the_key_and_line(text: str, line: int, key: str) -> None:
@@ -79,7 +90,11 @@ def test_unknown_keys_are_errors_naming_the_key_and_line(text: str, line: int, k
 
 
 def test_missing_required_field_points_at_its_mapping() -> None:
-    text = "global: {smtp_smarthost: 'h:25', smtp_from: a@b}\n" + MINIMAL + "    email_configs:\n      - send_resolved: true\n"
+    text = (
+        "global: {smtp_smarthost: 'h:25', smtp_from: a@b}\n"
+        + MINIMAL
+        + "    email_configs:\n      - send_resolved: true\n"
+    )
     err = error_of(text)
     assert err.line == 7
     assert "missing required field 'to'" in err.message
@@ -145,7 +160,9 @@ def test_duplicate_keys_are_errors() -> None:
 
 
 def test_null_values_mean_not_set() -> None:
-    cfg = load_config_text("global:\nroute:\n  receiver: r\n  routes:\n  group_by:\nreceivers:\n  - name: r\ninhibit_rules:\n")
+    cfg = load_config_text(
+        "global:\nroute:\n  receiver: r\n  routes:\n  group_by:\nreceivers:\n  - name: r\ninhibit_rules:\n"
+    )
     assert cfg.route.routes == [] and cfg.route.group_by is None and cfg.inhibit_rules == []
 
 
@@ -196,7 +213,11 @@ def test_load_file_errors_name_the_file(tmp_path: Path) -> None:
 def test_load_dict_is_the_same_schema() -> None:
     data = {
         "global": {"resolve_timeout": "1m"},
-        "route": {"receiver": "r", "group_by": ["alertname"], "routes": [{"matchers": ['a="b"'], "continue": True}]},
+        "route": {
+            "receiver": "r",
+            "group_by": ["alertname"],
+            "routes": [{"matchers": ['a="b"'], "continue": True}],
+        },
         "receivers": [{"name": "r", "webhook_configs": [{"url": "http://127.0.0.1:9/hook"}]}],
     }
     cfg = load_config_dict(data)
@@ -241,7 +262,11 @@ def test_default_config() -> None:
     cfg = default_config()
     assert cfg.route.receiver == "log"
     assert cfg.route.group_by == ["alertname"]
-    assert (cfg.route.group_wait, cfg.route.group_interval, cfg.route.repeat_interval) == (30.0, 300.0, 14400.0)
+    assert (cfg.route.group_wait, cfg.route.group_interval, cfg.route.repeat_interval) == (
+        30.0,
+        300.0,
+        14400.0,
+    )
     log = cfg.receiver("log")
     assert log is not None and len(log.log_configs) == 1 and log.log_configs[0].send_resolved
     assert cfg.original == DEFAULT_CONFIG_YAML

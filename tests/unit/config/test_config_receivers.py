@@ -40,7 +40,12 @@ SMTP = "  smtp_smarthost: 'mail:25'\n  smtp_from: 'am@example.org'\n"
         ("    discord_configs: [{webhook_url: 'https://d/x'}]\n", "", "discord_configs", True),
         ("    msteams_configs: [{webhook_url: 'https://t/x'}]\n", "", "msteams_configs", True),
         ("    msteamsv2_configs: [{webhook_url: 'https://t/x'}]\n", "", "msteamsv2_configs", True),
-        ("    jira_configs: [{api_url: 'https://j/', project: P, issue_type: Bug}]\n", "", "jira_configs", True),
+        (
+            "    jira_configs: [{api_url: 'https://j/', project: P, issue_type: Bug}]\n",
+            "",
+            "jira_configs",
+            True,
+        ),
         ("    mattermost_configs: [{webhook_url: 'https://m/x'}]\n", "", "mattermost_configs", True),
         (
             "    webex_configs: [{room_id: r, http_config: {authorization: {credentials: c}}}]\n",
@@ -64,7 +69,13 @@ def test_every_integration_kind_is_a_receiver_field() -> None:
 
 def test_webhook_fields_and_defaults() -> None:
     wh = receiver("    webhook_configs: [{url: 'http://h:1/hook', timeout: 10s}]\n").webhook_configs[0]  # type: ignore[attr-defined]
-    assert (wh.url, wh.url_file, wh.max_alerts, wh.timeout, wh.send_resolved) == ("http://h:1/hook", None, 0, 10.0, True)
+    assert (wh.url, wh.url_file, wh.max_alerts, wh.timeout, wh.send_resolved) == (
+        "http://h:1/hook",
+        None,
+        0,
+        10.0,
+        True,
+    )
     assert wh.http_config is not None and wh.http_config.follow_redirects is True
 
 
@@ -77,29 +88,56 @@ def test_webhook_fields_and_defaults() -> None:
         ("    webhook_configs: [{url: 'h/hook'}]\n", "unsupported scheme"),
         ("    webhook_configs: [{url: 'http:///hook'}]\n", "missing host"),
         ("    pagerduty_configs: [{severity: critical}]\n", "missing service or routing key"),
-        ("    pagerduty_configs: [{routing_key: a, routing_key_file: b}]\n", "at most one of routing_key & routing_key_file"),
+        (
+            "    pagerduty_configs: [{routing_key: a, routing_key_file: b}]\n",
+            "at most one of routing_key & routing_key_file",
+        ),
         ("    pushover_configs: [{token: t}]\n", "one of user_key or user_key_file"),
-        ("    pushover_configs: [{user_key: u, token: t, html: true, monospace: true}]\n", "html & monospace"),
+        (
+            "    pushover_configs: [{user_key: u, token: t, html: true, monospace: true}]\n",
+            "html & monospace",
+        ),
         ("    telegram_configs: [{bot_token: t}]\n", "missing chat_id"),
         ("    telegram_configs: [{bot_token: t, chat_id: 1, parse_mode: Rich}]\n", "parse_mode"),
-        ("    sns_configs: [{topic_arn: a, phone_number: '1'}]\n", "exactly one of target_arn, topic_arn or phone_number"),
+        (
+            "    sns_configs: [{topic_arn: a, phone_number: '1'}]\n",
+            "exactly one of target_arn, topic_arn or phone_number",
+        ),
         ("    sns_configs: [{}]\n", "exactly one of target_arn"),
         ("    webex_configs: [{room_id: r}]\n", "http_config.authorization"),
-        ("    jira_configs: [{api_url: 'https://j/', issue_type: Bug}]\n", "missing required field 'project'"),
+        (
+            "    jira_configs: [{api_url: 'https://j/', issue_type: Bug}]\n",
+            "missing required field 'project'",
+        ),
         ("    victorops_configs: [{api_key: k}]\n", "missing required field 'routing_key'"),
         (
             "    victorops_configs: [{api_key: k, routing_key: r, custom_fields: {entity_id: x}}]\n",
             "custom field 'entity_id'",
         ),
         ("    discord_configs: [{}]\n", "one of webhook_url or webhook_url_file"),
-        ("    msteams_configs: [{webhook_url: 'https://t/', webhook_url_file: f}]\n", "at most one of webhook_url"),
-        ("    opsgenie_configs: [{api_key: k, responders: [{type: team}]}]\n", "at least one of id, username or name"),
-        ("    opsgenie_configs: [{api_key: k, responders: [{name: n, type: squad}]}]\n", "'squad' is not one of"),
+        (
+            "    msteams_configs: [{webhook_url: 'https://t/', webhook_url_file: f}]\n",
+            "at most one of webhook_url",
+        ),
+        (
+            "    opsgenie_configs: [{api_key: k, responders: [{type: team}]}]\n",
+            "at least one of id, username or name",
+        ),
+        (
+            "    opsgenie_configs: [{api_key: k, responders: [{name: n, type: squad}]}]\n",
+            "'squad' is not one of",
+        ),
         ("    wechat_configs: [{api_secret: s, corp_id: c, message_type: html}]\n", "message_type"),
         ("    email_configs: [{to: ''}]\n", "missing to address"),
         ("    email_configs: [{to: a, headers: {subject: a, Subject: b}}]\n", "duplicate header 'Subject'"),
-        ("    slack_configs: [{api_url: 'https://s/', fields: [{title: t}]}]\n", "missing required field 'value'"),
-        ("    slack_configs: [{api_url: 'https://s/', actions: [{type: button, text: t}]}]\n", "missing name or url"),
+        (
+            "    slack_configs: [{api_url: 'https://s/', fields: [{title: t}]}]\n",
+            "missing required field 'value'",
+        ),
+        (
+            "    slack_configs: [{api_url: 'https://s/', actions: [{type: button, text: t}]}]\n",
+            "missing name or url",
+        ),
         ("    log_configs: [{level: loud}]\n", "level"),
     ],
 )
@@ -110,9 +148,15 @@ def test_integration_validation_errors(body: str, needle: str) -> None:
 
 
 def test_http_config_validation() -> None:
-    both = "    webhook_configs: [{url: 'http://h/', http_config: {basic_auth: {username: u}, bearer_token: t}}]\n"
+    both = (
+        "    webhook_configs: [{url: 'http://h/',"
+        " http_config: {basic_auth: {username: u}, bearer_token: t}}]\n"
+    )
     assert "at most one of basic_auth, bearer_token" in err(both)
-    basic = "    webhook_configs: [{url: 'http://h/', http_config: {authorization: {type: Basic, credentials: c}}}]\n"
+    basic = (
+        "    webhook_configs: [{url: 'http://h/',"
+        " http_config: {authorization: {type: Basic, credentials: c}}}]\n"
+    )
     assert 'use "basic_auth" instead' in err(basic)
     unknown = "    webhook_configs: [{url: 'http://h/', http_config: {bearer: t}}]\n"
     assert "unknown field 'bearer'" in err(unknown)
@@ -121,8 +165,13 @@ def test_http_config_validation() -> None:
 
 
 def test_email_global_fallbacks() -> None:
-    g = SMTP + "  smtp_auth_username: u\n  smtp_auth_password: p\n  smtp_require_tls: false\n  smtp_hello: me\n"
-    email = receiver("    email_configs: [{to: a@b}, {to: c@d, from: x@y, smarthost: 'other:587', require_tls: true}]\n", g).email_configs  # type: ignore[attr-defined]
+    g = (
+        SMTP
+        + "  smtp_auth_username: u\n  smtp_auth_password: p\n  smtp_require_tls: false\n  smtp_hello: me\n"
+    )
+    email = receiver(
+        "    email_configs: [{to: a@b}, {to: c@d, from: x@y, smarthost: 'other:587', require_tls: true}]\n", g
+    ).email_configs  # type: ignore[attr-defined]
     first, second = email
     assert (first.smarthost, first.from_, first.hello, first.auth_username, first.auth_password) == (
         "mail:25",
@@ -163,7 +212,10 @@ def test_opsgenie_victorops_wechat_fallbacks() -> None:
     )
     og, vo, wc = rcv.opsgenie_configs[0], rcv.victorops_configs[0], rcv.wechat_configs[0]  # type: ignore[attr-defined]
     assert (og.api_key, og.api_url) == ("og", "https://og.example/api/")
-    assert (vo.api_key, vo.api_url) == ("vo", "https://alert.victorops.com/integrations/generic/20131114/alert/")
+    assert (vo.api_key, vo.api_url) == (
+        "vo",
+        "https://alert.victorops.com/integrations/generic/20131114/alert/",
+    )
     assert (wc.api_secret, wc.corp_id, wc.api_url) == ("ws", "wc", "https://qyapi.weixin.qq.com/cgi-bin/")
     assert "no global OpsGenie API Key set" in err("    opsgenie_configs: [{}]\n")
     assert "no global VictorOps API Key set" in err("    victorops_configs: [{routing_key: r}]\n")

@@ -106,14 +106,18 @@ def test_bad_matchers_named_with_line(matchers: str, needle: str) -> None:
 
 def test_deprecated_match_converted_and_validated() -> None:
     cfg = load_config_text(
-        "route:\n  receiver: r\n  routes:\n    - match: {a: '1'}\n      match_re: {b: 'x|y'}\n      matchers: [c=d]\n"
-        + RECEIVERS
+        "route:\n  receiver: r\n  routes:\n"
+        "    - match: {a: '1'}\n      match_re: {b: 'x|y'}\n      matchers: [c=d]\n" + RECEIVERS
     )
     ms = cfg.route.routes[0].matchers
     assert [str(m) for m in ms] == ['a="1"', 'b=~"^(?:x|y)$"', 'c="d"']
     assert ms[1].matches_value("x") and not ms[1].matches_value("xy")
-    assert "invalid label name 'bad-name'" in str(err("route:\n  receiver: r\n  routes:\n    - match: {bad-name: x}\n"))
-    assert "invalid regexp value for 'b'" in str(err("route:\n  receiver: r\n  routes:\n    - match_re: {b: '('}\n"))
+    assert "invalid label name 'bad-name'" in str(
+        err("route:\n  receiver: r\n  routes:\n    - match: {bad-name: x}\n")
+    )
+    assert "invalid regexp value for 'b'" in str(
+        err("route:\n  receiver: r\n  routes:\n    - match_re: {b: '('}\n")
+    )
 
 
 def test_inhibit_rules() -> None:

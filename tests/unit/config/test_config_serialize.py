@@ -115,7 +115,9 @@ def test_output_shapes() -> None:
     assert data["receivers"][2]["email_configs"][0]["smarthost"] == "mail:25"
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed")
+@pytest.mark.skipif(
+    shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed"
+)
 @pytest.mark.parametrize("which", ["example", "default", "inline"])
 def test_alertmanagers_parser_accepts_the_output(which: str, tmp_path: Path) -> None:
     if which == "example":

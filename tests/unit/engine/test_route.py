@@ -104,7 +104,9 @@ def test_inheritance_of_receiver_group_by_and_timings(root: Route) -> None:
 
 
 def test_time_intervals_are_not_inherited() -> None:
-    text = TREE.replace("      receiver: pager\n", "      receiver: pager\n      routes:\n        - receiver: db\n")
+    text = TREE.replace(
+        "      receiver: pager\n", "      receiver: pager\n      routes:\n        - receiver: db\n"
+    )
     root = build_routes(load_config_text(text))
     pager = root.routes[1]
     assert pager.mute_time_intervals == ["nights"]
@@ -222,7 +224,9 @@ def test_walk_and_parent_links(root: Route) -> None:
     assert nodes[2].depth() == 2
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed")
+@pytest.mark.skipif(
+    shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed"
+)
 def test_matches_amtool_routes_test_on_the_example() -> None:
     root = build_routes(load_config_text(EXAMPLE.read_text(), filename=str(EXAMPLE)))
     cases = [
@@ -246,7 +250,9 @@ def test_matches_amtool_routes_test_on_the_example() -> None:
         assert ",".join(r.receiver for r in root.match(labels)) == out, labels
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed")
+@pytest.mark.skipif(
+    shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed"
+)
 def test_route_keys_match_amtool_tree() -> None:
     out = subprocess.run(
         ["amtool", "config", "routes", "show", f"--config.file={EXAMPLE}"],

@@ -51,7 +51,9 @@ def test_24_00_covers_the_end_of_the_day() -> None:
 
 def test_business_hours_in_paris_follow_daylight_saving_time() -> None:
     ti = interval(
-        weekdays=["monday:friday"], times=[{"start_time": "09:00", "end_time": "17:00"}], location="Europe/Paris"
+        weekdays=["monday:friday"],
+        times=[{"start_time": "09:00", "end_time": "17:00"}],
+        location="Europe/Paris",
     )
     # Friday 2025-03-28 is winter time (UTC+1): 08:30 UTC is 09:30 in Paris.
     assert ti.contains(utc(2025, 3, 28, 8, 30))
