@@ -61,7 +61,6 @@ class StrictModel(BaseModel):
         validate_by_alias=True,
         validate_by_name=True,
         coerce_numbers_to_str=True,
-        arbitrary_types_allowed=True,
     )
 
     @model_validator(mode="before")

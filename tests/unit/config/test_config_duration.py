@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.config import ConfigError, format_duration, load_config_text, parse_duration
 
@@ -69,3 +71,10 @@ def test_config_durations_need_a_unit() -> None:
 def test_config_duration_zero_without_unit_is_allowed() -> None:
     cfg = load_config_text("route:\n  receiver: r\n  group_wait: 0\nreceivers: [{name: r}]\n")
     assert cfg.route.group_wait == 0.0
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=10 * 365 * 86400 * 1000))
+def test_format_parse_round_trip(ms: int) -> None:
+    seconds = ms / 1000
+    assert parse_duration(format_duration(seconds)) == pytest.approx(seconds)
