@@ -263,5 +263,7 @@ def load_config_dict(data: dict[str, Any], filename: str = "<dict>") -> Config:
     """Validate a dict holding the same structure as the YAML (what the SDK passes)."""
     if isinstance(data, BaseModel):
         raise ConfigError(filename, None, "expected a dict; use the Config object directly")
-    original = yaml.safe_dump(data, sort_keys=False, allow_unicode=True) if isinstance(data, dict) else ""
-    return _build(data, None, filename, original, None)
+    config = _build(data, None, filename, "", None)
+    # The dict may hold Python objects (Matcher instances); its canonical YAML is what we keep.
+    config.set_original(config.to_yaml(mask_secrets=False, include_extensions=True))
+    return config

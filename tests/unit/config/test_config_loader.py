@@ -228,6 +228,19 @@ def test_load_dict_is_the_same_schema() -> None:
     assert load_config_text(cfg.original).to_yaml() == cfg.to_yaml()
 
 
+def test_load_dict_accepts_matcher_objects() -> None:
+    from tocsin.matchers import parse_matcher
+
+    cfg = load_config_dict(
+        {
+            "route": {"receiver": "r", "routes": [{"matchers": [parse_matcher('a=~"x|y"')]}]},
+            "receivers": [{"name": "r"}],
+        }
+    )
+    assert [str(m) for m in cfg.route.routes[0].matchers] == ['a=~"x|y"']
+    assert 'a=~"x|y"' in cfg.original
+
+
 def test_load_dict_errors_have_no_line_but_a_path() -> None:
     with pytest.raises(ConfigError) as e:
         load_config_dict({"route": {"receiver": "r", "nope": 1}, "receivers": [{"name": "r"}]})
