@@ -266,3 +266,103 @@ def test_route_keys_match_amtool_tree() -> None:
 
     for node in list(root.walk())[1:]:
         assert f"{matchers_key(node.matchers)}  " in out
+
+
+REAL_AM_CONFIG = """
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 0s
+  routes:
+    - matchers: ['severity=~"crit.*"', 'env="prod"']
+      receiver: hook
+      continue: true
+      routes:
+        - match_re: {team: 'db|web'}
+          receiver: hook
+    - match: {severity: critical}
+      receiver: hook
+receivers:
+  - name: hook
+    webhook_configs: [{url: 'http://127.0.0.1:%d/'}]
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("prometheus-alertmanager") is None, reason="Debian prometheus-alertmanager not installed"
+)
+def test_route_keys_equal_real_alertmanager_group_keys(tmp_path: Path) -> None:
+    """Start Alertmanager 0.25, post one alert, and compare the webhook's groupKey values with
+    ``key() + ":" + group labels`` for the routes tocsin picks."""
+    import http.server
+    import json
+    import threading
+    import time
+    import urllib.request
+
+    keys: list[str] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            keys.append(body["groupKey"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conf = tmp_path / "am.yml"
+    conf.write_text(REAL_AM_CONFIG % server.server_address[1])
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            "prometheus-alertmanager",
+            f"--config.file={conf}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/-/ready", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("Alertmanager did not become ready")
+                time.sleep(0.1)
+        labels = {"alertname": "X", "severity": "critical", "env": "prod", "team": "db"}
+        req = urllib.request.Request(
+            f"{base}/api/v2/alerts",
+            data=json.dumps([{"labels": labels}]).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(req, timeout=5).close()
+        root = build_routes(load_config_text(conf.read_text()))
+        expected = sorted(f'{r.key()}:{{alertname="X"}}' for r in root.match(labels))
+        deadline = time.monotonic() + 20
+        while len(keys) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sorted(keys) == expected
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        server.shutdown()
+        server.server_close()
