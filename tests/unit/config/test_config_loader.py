@@ -51,6 +51,11 @@ def test_python_attribute_names_are_not_yaml_keys() -> None:
     err = error_of("global_: {}\n" + MINIMAL)
     assert err.line == 1
     assert "unknown field 'global_'" in err.message
+    nested = error_of(
+        "route:\n  receiver: r\n  routes:\n    - continue_: true\n"
+        + MINIMAL[len("route:\n  receiver: r\n") :]
+    )
+    assert nested.line == 4 and "unknown field 'continue_' in route.routes[0]" in nested.message
 
 
 def test_error_format_is_file_line_message() -> None:

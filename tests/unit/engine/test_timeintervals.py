@@ -223,3 +223,11 @@ def test_sexagesimal_looking_times_stay_text() -> None:
     )
     spec = cfg.time_intervals["t"][0]
     assert spec.times is not None and spec.times[0].end_time == "17:00"
+
+
+def test_local_location_follows_tz_with_dst(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    ti = interval(times=[{"start_time": "09:00", "end_time": "10:00"}], location="Local")
+    assert ti.contains(utc(2025, 1, 15, 8, 30))  # CET
+    assert ti.contains(utc(2025, 7, 15, 7, 30))  # CEST
+    assert not ti.contains(utc(2025, 7, 15, 8, 30))
