@@ -163,7 +163,7 @@ def check(config: Config) -> list[Problem]:
     if not root.receiver:
         problems.append((("route",), "root route must specify a default receiver"))
     if root.matchers:
-        key = "matchers" if "matchers" in root.model_fields_set else ("match" if root.match else "match_re")
+        key = "match" if root.match else ("match_re" if root.match_re else "matchers")
         problems.append((("route", key), "root route must not have any matchers"))
     if root.continue_:
         problems.append((("route", "continue"), "cannot have continue in root route"))
