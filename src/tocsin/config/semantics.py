@@ -139,6 +139,24 @@ def _walk_routes(route: RouteConfig, path: Path) -> Iterator[tuple[RouteConfig, 
         yield from _walk_routes(child, (*path, "routes", i))
 
 
+def _fallback_problems(config: Config, index: int, names: dict[str, int]) -> list[Problem]:
+    """A fallback must exist, and following fallbacks must never come back to where it started."""
+    rcv = config.receivers[index]
+    if rcv.fallback_receiver is None:
+        return []
+    path = ("receivers", index, "fallback_receiver")
+    if rcv.fallback_receiver not in names:
+        return [(path, f"undefined fallback receiver {rcv.fallback_receiver!r}")]
+    chain = [rcv.name]
+    current: str | None = rcv.fallback_receiver
+    while current is not None:
+        if current in chain:
+            return [(path, "fallback receivers form a cycle: " + " -> ".join([*chain, current]))]
+        chain.append(current)
+        current = config.receivers[names[current]].fallback_receiver if current in names else None
+    return []
+
+
 def check(config: Config) -> list[Problem]:
     """Apply global fallbacks in place and return every cross-section problem found."""
     problems: list[Problem] = []
@@ -158,6 +176,9 @@ def check(config: Config) -> list[Problem]:
         for kind, j, cfg in rcv.integrations():
             if isinstance(cfg, HTTPNotifierConfig):
                 problems.extend(_integration(cfg, config, ("receivers", i, f"{kind}_configs", j)))
+
+    for i in range(len(config.receivers)):
+        problems.extend(_fallback_problems(config, i, names))
 
     root = config.route
     if not root.receiver:

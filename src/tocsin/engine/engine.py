@@ -98,6 +98,7 @@ class Engine:
             sleep=self.sleep,
             backoff=self.backoff,
             on_delivery=self._on_delivery,
+            fallbacks={r.name: r.fallback_receiver for r in config.receivers if r.fallback_receiver},
         )
         self.config = config
         self.routes = routes

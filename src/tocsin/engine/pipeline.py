@@ -9,7 +9,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tocsin.engine.clock import Clock
@@ -17,6 +17,7 @@ from tocsin.engine.inhibit import Inhibitor
 from tocsin.engine.labelsets import labelset_string
 from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
 from tocsin.engine.silences import Silences
+from tocsin.engine.throttle import Throttle
 from tocsin.model import Alert
 from tocsin.notify.base import Integration, Notification, NotifyError, common
 
@@ -93,6 +94,7 @@ class Pipeline:
         sleep: Sleep = asyncio.sleep,
         backoff: Backoff | None = None,
         on_delivery: DeliveryHook | None = None,
+        fallbacks: dict[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.inhibitor = inhibitor
@@ -105,6 +107,8 @@ class Pipeline:
         self.sleep = sleep
         self.backoff = backoff or Backoff()
         self.on_delivery = on_delivery
+        self.fallbacks = fallbacks or {}
+        self.throttle = Throttle()
 
     def muted_by_intervals(self, route: RouteLike, now: float) -> list[str]:
         """Names of time intervals that mute the route now (active intervals not active count too)."""
@@ -165,6 +169,16 @@ class Pipeline:
         sent = alerts if integ.send_resolved else [a for a in alerts if a.ends_at > now]
         ok = True
         if sent:
+            # A provider's quota is per integration (e.g. per PagerDuty routing key), across groups.
+            if not self.throttle.allow(
+                f"{integ.receiver}\x1f{integ.kind}\x1f{integ.index}", integ.rate_limit, now
+            ):
+                log.info(
+                    "rate limit of %r reached: notification for %s deferred to the next tick",
+                    integ,
+                    group_key,
+                )
+                return False
             n = Notification(
                 receiver=integ.receiver,
                 status="firing" if any(a.ends_at > now for a in sent) else "resolved",
@@ -180,11 +194,26 @@ class Pipeline:
                 idempotency_key=f"{key}\x1f{now:.6f}",
             )
             ok = await self._send_with_retry(integ, n, route, group_key)
+            if not ok:
+                ok = await self._fallback(integ.receiver, n, route, group_key)
         if ok:
             e = self.nflog.log(key, firing, resolved, self.clock.now(), tenant_id)
             if self.persist_nflog is not None:
                 await self.persist_nflog(tenant_id, key, e)
         return ok
+
+    async def _fallback(self, failed: str, n: Notification, route: RouteLike, gk: str) -> bool:
+        """Deliver through the failed receiver's fallback chain; True when anyone got it."""
+        receiver = self.fallbacks.get(failed)
+        while receiver is not None:
+            integrations = self.integrations.get(receiver, [])
+            fb = replace(n, receiver=receiver, reason=f"fallback for {failed}: {n.reason}")
+            results = [await self._send_with_retry(i, fb, route, gk) for i in integrations]
+            if any(results):
+                log.warning("notification for %s delivered through fallback receiver %s", gk, receiver)
+                return True
+            failed, receiver = receiver, self.fallbacks.get(receiver)
+        return False
 
     async def _send_with_retry(self, integ: Integration, n: Notification, route: RouteLike, gk: str) -> bool:
         started = self.clock.now()
