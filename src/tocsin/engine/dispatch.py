@@ -83,6 +83,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._restored: dict[tuple[str, str], dict[str, Any]] = {}
+        #: (tenant, Alertmanager group key) of groups to flush at once when recreated
+        self.urgent: set[tuple[str, str]] = set()
         self._stopped = False
 
     # --- ingest --------------------------------------------------------------------------------
@@ -104,7 +106,11 @@ class Dispatcher:
                     g = Group(gid_str, group_key(route.key(), labels), route, labels, alert.tenant_id)
                     self.groups[gid] = g
                     saved = self._restored.pop(gid, None)
-                    if saved is not None:
+                    if (alert.tenant_id, g.key) in self.urgent:
+                        self.urgent.discard((alert.tenant_id, g.key))
+                        g.has_flushed = bool(saved and saved.get("has_flushed"))
+                        self._schedule(g, now)
+                    elif saved is not None:
                         g.has_flushed = bool(saved.get("has_flushed"))
                         self._schedule(g, max(float(saved.get("next_flush", now)), now))
                     else:

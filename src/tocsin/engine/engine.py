@@ -94,7 +94,7 @@ class Engine:
             nflog=self.nflog,
             integrations=integrations,
             external_url=self.external_url,
-            persist_nflog=self._persist_nflog,
+            journal=self,
             sleep=self.sleep,
             backoff=self.backoff,
             on_delivery=self._on_delivery,
@@ -137,14 +137,21 @@ class Engine:
         for d in self.storage.load_docs("nflog"):
             self.nflog.load(d.tenant_id, d.key, Entry.from_doc(d.data, d.expires_at))
         self.dispatcher.restore((d.tenant_id, d.key, d.data) for d in self.storage.load_docs("groups"))
+        in_flight = self.storage.load_docs("outbox")
+        for d in in_flight:
+            self.pipeline.outbox[(d.tenant_id, d.key)] = d.data
+        # Groups whose notification was in flight at the crash flush first, not a full interval later.
+        self.dispatcher.urgent.update((d.tenant_id, d.data["groupKey"]) for d in in_flight)
         self.inhibitor.observe(self.store)
         self.dispatcher.process(self.store)
         log.info(
-            "restored %d alerts, %d silences, %d notification log entries, %d groups",
+            "restored %d alerts, %d silences, %d notification log entries, %d groups,"
+            " %d notifications in flight at the last stop",
             len(alerts),
             len(self.silences),
             len(self.nflog),
             len(self.dispatcher.groups),
+            len(in_flight),
         )
         self._last_restore = now
 
@@ -234,10 +241,20 @@ class Engine:
         await self.writer.write(batch)
 
     # --- durability hooks ----------------------------------------------------------------------
-    async def _persist_nflog(self, tenant_id: str, key: str, entry: Entry) -> None:
+    # Journal (see engine/pipeline.Journal): outbox and notification log, durably.
+    async def sending(self, tenant_id: str, key: str, record: dict[str, Any]) -> None:
+        batch = WriteBatch()
+        batch.put_doc("outbox", Doc(tenant_id, key, record, self.clock.now() + self.retention))
+        await self.writer.write(batch)
+
+    async def sent(self, tenant_id: str, key: str, entry: Entry) -> None:
         batch = WriteBatch()
         batch.put_doc("nflog", Doc(tenant_id, key, entry.to_doc(), entry.expires_at))
+        batch.delete_doc("outbox", tenant_id, key)
         await self.writer.write(batch)
+
+    async def failed(self, tenant_id: str, key: str, record: dict[str, Any]) -> None:
+        await self.sending(tenant_id, key, record)
 
     def _persist_group(self, g: Group, dropped: bool) -> None:
         batch = WriteBatch()
@@ -302,4 +319,5 @@ class Engine:
             "groups": len(self.dispatcher.groups),
             "nflog_entries": len(self.nflog),
             "commits": self.writer.commits,
+            "outbox": len(self.pipeline.outbox),
         }

@@ -75,8 +75,22 @@ class Delivery:
     finished: float = 0.0
 
 
-NflogWriter = Callable[[str, str, Entry], Awaitable[None]]
 DeliveryHook = Callable[[Delivery], None]
+
+
+class Journal(Protocol):
+    """Durable record of notifications: the outbox and the notification log.
+
+    ``sending`` stores the notification before the first attempt; ``sent`` stores the log entry
+    and clears the outbox record in one transaction; ``failed`` keeps the record with its error,
+    so what was in flight at a crash is known and retried first after restart.
+    """
+
+    async def sending(self, tenant_id: str, key: str, record: dict[str, Any]) -> None: ...
+
+    async def sent(self, tenant_id: str, key: str, entry: Entry) -> None: ...
+
+    async def failed(self, tenant_id: str, key: str, record: dict[str, Any]) -> None: ...
 
 
 class Pipeline:
@@ -90,7 +104,7 @@ class Pipeline:
         nflog: NotificationLog,
         integrations: dict[str, list[Integration]],
         external_url: str,
-        persist_nflog: NflogWriter | None = None,
+        journal: Journal | None = None,
         sleep: Sleep = asyncio.sleep,
         backoff: Backoff | None = None,
         on_delivery: DeliveryHook | None = None,
@@ -103,7 +117,9 @@ class Pipeline:
         self.nflog = nflog
         self.integrations = integrations
         self.external_url = external_url
-        self.persist_nflog = persist_nflog
+        self.journal = journal
+        #: outbox records by (tenant, nflog key): in flight now, or left over from before a restart
+        self.outbox: dict[tuple[str, str], dict[str, Any]] = {}
         self.sleep = sleep
         self.backoff = backoff or Backoff()
         self.on_delivery = on_delivery
@@ -179,6 +195,9 @@ class Pipeline:
                     group_key,
                 )
                 return False
+            record = self._outbox_record(tenant_id, key, group_key, integ, firing, resolved, reason, now)
+            if self.journal is not None:
+                await self.journal.sending(tenant_id, key, record)
             n = Notification(
                 receiver=integ.receiver,
                 status="firing" if any(a.ends_at > now for a in sent) else "resolved",
@@ -191,16 +210,53 @@ class Pipeline:
                 now=now,
                 reason=reason,
                 tenant_id=tenant_id,
-                idempotency_key=f"{key}\x1f{now:.6f}",
+                idempotency_key=record["idempotencyKey"],
             )
             ok = await self._send_with_retry(integ, n, route, group_key)
             if not ok:
                 ok = await self._fallback(integ.receiver, n, route, group_key)
         if ok:
             e = self.nflog.log(key, firing, resolved, self.clock.now(), tenant_id)
-            if self.persist_nflog is not None:
-                await self.persist_nflog(tenant_id, key, e)
+            self.outbox.pop((tenant_id, key), None)
+            if self.journal is not None:
+                await self.journal.sent(tenant_id, key, e)
+        elif sent:
+            record["attempts"] = record.get("attempts", 0) + 1
+            if self.journal is not None:
+                await self.journal.failed(tenant_id, key, record)
         return ok
+
+    def _outbox_record(
+        self,
+        tenant_id: str,
+        key: str,
+        group_key: str,
+        integ: Integration,
+        firing: frozenset[int],
+        resolved: frozenset[int],
+        reason: str,
+        now: float,
+    ) -> dict[str, Any]:
+        firing_hex = sorted(f"{x:016x}" for x in firing)
+        resolved_hex = sorted(f"{x:016x}" for x in resolved)
+        old = self.outbox.get((tenant_id, key))
+        if old is not None and old["firing"] == firing_hex and old["resolved"] == resolved_hex:
+            # The same notification again (retry on a later tick, or after a restart): keep its
+            # idempotency key so a receiver that deduplicates can drop the repeat.
+            return old
+        record = {
+            "groupKey": group_key,
+            "receiver": integ.receiver,
+            "integration": f"{integ.kind}[{integ.index}]",
+            "firing": firing_hex,
+            "resolved": resolved_hex,
+            "reason": reason,
+            "createdAt": now,
+            "attempts": 0,
+            "idempotencyKey": f"{key}\x1f{now:.6f}",
+        }
+        self.outbox[(tenant_id, key)] = record
+        return record
 
     async def _fallback(self, failed: str, n: Notification, route: RouteLike, gk: str) -> bool:
         """Deliver through the failed receiver's fallback chain; True when anyone got it."""

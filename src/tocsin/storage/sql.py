@@ -29,6 +29,15 @@ def to_unsigned(v: int) -> int:
     return v + _U64 if v < 0 else v
 
 
+def _doc_table(kind: str) -> str:
+    return f"""CREATE TABLE {kind} (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        expires_at {{real}} NOT NULL,
+        PRIMARY KEY (tenant_id, key))"""
+
+
 # Each migration is (version, description, statements); {real} and {text} are filled per dialect.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -47,15 +56,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 generator_url TEXT NOT NULL,
                 PRIMARY KEY (tenant_id, fingerprint))""",
             "CREATE INDEX alerts_ends_at ON alerts (ends_at)",
-            *[
-                f"""CREATE TABLE {kind} (
-                    tenant_id TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    data TEXT NOT NULL,
-                    expires_at {{real}} NOT NULL,
-                    PRIMARY KEY (tenant_id, key))"""
-                for kind in DOC_KINDS
-            ],
+            *[_doc_table(kind) for kind in ("silences", "nflog", "groups")],
         ],
     ),
 ]
@@ -82,6 +83,8 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append((3, "notification outbox", [_doc_table("outbox")]))
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
