@@ -266,7 +266,10 @@ def interval_contains(specs: Iterable[TimeInterval], ts: float) -> bool:
 class TimeIntervals:
     """Registry of the config's named intervals, built once per config load."""
 
-    def __init__(self, intervals: Mapping[str, Sequence[TimeIntervalSpecLike | TimeInterval]]):
+    def __init__(self, intervals: Mapping[str, Sequence[TimeIntervalSpecLike | TimeInterval]] | Config):
+        """Build from ``Config.time_intervals`` (name → specs) or from the Config itself."""
+        if not isinstance(intervals, Mapping):
+            intervals = intervals.time_intervals
         self._intervals: dict[str, tuple[TimeInterval, ...]] = {
             name: tuple(s if isinstance(s, TimeInterval) else TimeInterval.from_spec(s) for s in specs)
             for name, specs in intervals.items()

@@ -170,6 +170,10 @@ time_intervals: [{name: b, time_intervals: [{weekdays: [tuesday]}]}]
     )
     reg = TimeIntervals.from_config(cfg)
     assert sorted(reg.names()) == ["a", "b"]
+    assert (
+        sorted(TimeIntervals(cfg).names()) == sorted(TimeIntervals(cfg.time_intervals).names()) == ["a", "b"]
+    )
+    assert "a" in reg and "c" not in reg
     assert reg.active("a", utc(2025, 6, 2, 12)) and reg.active("b", utc(2025, 6, 3, 12))
 
 
