@@ -17,16 +17,29 @@ from conftest import REPO
 
 
 class Sink:
-    """A webhook receiver that records every payload."""
+    """A webhook receiver that records every payload (and its headers), optionally slowly."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.payloads: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.started = 0
+        lock = threading.Lock()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                sink.payloads.append(json.loads(body))
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    return  # the sender died mid-request: nothing was delivered
+                with lock:
+                    sink.started += 1
+                if delay:
+                    time.sleep(delay)
+                with lock:
+                    sink.payloads.append(payload)
+                    sink.headers.append(dict(self.headers))
                 self.send_response(200)
                 self.end_headers()
 
