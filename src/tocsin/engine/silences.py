@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tocsin.matchers import Matcher, MatchType
-from tocsin.model import DEFAULT_TENANT
+from tocsin.model import DEFAULT_TENANT, LABEL_NAME_RE
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -77,10 +77,21 @@ class Silence:
         )
 
 
+def _matches_empty(m: Matcher) -> bool:
+    # Alertmanager counts only = and =~ matchers here: a negative matcher never makes a silence
+    # "match everything", even when it would accept the empty value.
+    if m.op in (MatchType.EQUAL, MatchType.REGEX):
+        return m.matches_value("")
+    return False
+
+
 def validate(sil: Silence) -> None:
     if not sil.matchers:
         raise SilenceError("at least one matcher required")
-    if all(m.matches_value("") for m in sil.matchers):
+    for i, m in enumerate(sil.matchers):
+        if not LABEL_NAME_RE.match(m.name):
+            raise SilenceError(f'invalid label matcher {i}: invalid label name "{m.name}"')
+    if all(_matches_empty(m) for m in sil.matchers):
         raise SilenceError("at least one matcher must not match the empty string")
     if sil.starts_at <= 0:
         raise SilenceError("invalid zero start timestamp")
