@@ -7,6 +7,7 @@ so muting an alert costs a few dictionary look-ups however many silences exist.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -106,7 +107,9 @@ def _can_update(prev: Silence, new: Silence, now: float) -> bool:
         return False
     st = prev.state(now)
     if st == ACTIVE:
-        return new.starts_at == prev.starts_at and not new.ends_at < now
+        # Compared to the second, as Alertmanager does: a client echoing the start back in a
+        # coarser format (amtool, UIs) still updates in place instead of replacing the silence.
+        return math.floor(new.starts_at) == math.floor(prev.starts_at) and not new.ends_at < now
     if st == PENDING:
         return not new.starts_at < now
     return False

@@ -36,3 +36,38 @@ def test_only_positive_matchers_matching_empty_are_refused(matchers: list[tuple[
 def test_invalid_label_name_is_refused_with_its_position() -> None:
     with pytest.raises(SilenceError, match=r'invalid label matcher 1: invalid label name "0bad"'):
         validate(_silence(Matcher.create("alertname", "=", "X"), Matcher.create("0bad", "=", "y")))
+
+
+def test_active_silence_update_compares_start_to_the_second() -> None:
+    from tocsin.engine.silences import Silences
+
+    store = Silences()
+    first = _silence(Matcher.create("alertname", "=", "X"))
+    sid, _ = store.set(first, NOW + 10)
+    # Same second, different milliseconds, later end: updated in place.
+    same, _ = store.set(
+        Silence(
+            matchers=first.matchers,
+            starts_at=NOW + 10.123,  # stored start is NOW + 10 (creation time)
+            ends_at=NOW + 7200,
+            created_by="t",
+            comment="c",
+            id=sid,
+        ),
+        NOW + 20,
+    )
+    assert same == sid
+    # A start in another second makes a new silence and expires the old one.
+    other, _ = store.set(
+        Silence(
+            matchers=first.matchers,
+            starts_at=NOW + 11.0,
+            ends_at=NOW + 7200,
+            created_by="t",
+            comment="c",
+            id=sid,
+        ),
+        NOW + 30,
+    )
+    assert other != sid
+    assert store.get(sid).state(NOW + 31) == "expired"
