@@ -36,13 +36,19 @@ def _error(status: int, message: str) -> Response:
     return json_response(message, status)
 
 
+_TRUE_WORDS = frozenset(("true", "1", "yes", "ok", "y", "on", "selected", "checked", "t", "enabled"))
+_FALSE_WORDS = frozenset(("false", "0", "no", "n", "off", "f", "unselected", "unchecked", "disabled"))
+
+
 def _bool_param(request: Request, name: str, default: bool = True) -> bool:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if raw.lower() in ("true", "1"):
+    # Alertmanager's API layer takes these words for true and any other value for false; tocsin
+    # takes the same words but refuses values that are neither, rather than guessing false.
+    if raw.lower() in _TRUE_WORDS:
         return True
-    if raw.lower() in ("false", "0"):
+    if raw.lower() in _FALSE_WORDS:
         return False
     raise ValueError(f"query parameter {name!r} must be true or false, got {raw!r}")
 
@@ -262,20 +268,24 @@ def g_labels(group: dict[str, Any]) -> dict[str, str]:
 
 
 def _silence_from_json(doc: Any, tenant_id: str) -> Silence:
+    # As in Alertmanager, a value of the wrong JSON type is a decoding error (400); a missing
+    # required field or an empty matcher list fails schema validation (422).
     if not isinstance(doc, dict):
-        raise SchemaError("silence must be a JSON object")
+        raise ValueError("silence must be a JSON object")
     for field in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
         if field not in doc or doc[field] is None:
             raise SchemaError(f"{field} in body is required")
     if not isinstance(doc["matchers"], list):
-        raise SchemaError("matchers in body must be of type array")
+        raise ValueError("matchers in body must be of type array")
+    if not doc["matchers"]:
+        raise SchemaError("matchers in body should have at least 1 items")
     for field in ("startsAt", "endsAt", "createdBy", "comment"):
         if not isinstance(doc[field], str):
-            raise SchemaError(f"{field} in body must be of type string")
+            raise ValueError(f"{field} in body must be of type string")
     matchers = []
     for i, m in enumerate(doc["matchers"]):
         if not isinstance(m, dict):
-            raise SchemaError(f"matchers.{i} in body must be of type object")
+            raise ValueError(f"matchers.{i} in body must be of type object")
         for req in ("name", "value", "isRegex"):
             if req not in m:
                 raise SchemaError(f"matchers.{i}.{req} in body is required")
@@ -285,7 +295,7 @@ def _silence_from_json(doc: Any, tenant_id: str) -> Silence:
             raise ValueError(f"Failed to create silence: invalid matcher {i}: {ex}") from None
     sid = doc.get("id") or ""
     if not isinstance(sid, str):
-        raise SchemaError("id in body must be of type string")
+        raise ValueError("id in body must be of type string")
     return Silence(
         matchers=matchers,
         starts_at=parse_time(doc["startsAt"]),
