@@ -134,7 +134,9 @@ class V2:
             return _error(400, "; ".join(errors))
         return Response(status_code=200)
 
-    def _alert_filter(self, request: Request) -> Callable[[Alert], dict[str, Any] | None]:
+    def _alert_filter(
+        self, request: Request, sort_receivers: bool = False
+    ) -> Callable[[Alert], dict[str, Any] | None]:
         e = self.engine
         active = _bool_param(request, "active")
         silenced = _bool_param(request, "silenced")
@@ -165,6 +167,10 @@ class V2:
                 return None
             if st.inhibited_by and not inhibited:
                 return None
+            if sort_receivers:
+                # Alertmanager lists an alert's receivers in route order under /alerts but sorted
+                # under /alerts/groups (repeats kept in both).
+                st.receivers = sorted(st.receivers)
             return gettable_alert(a, st)
 
         return accept
@@ -186,7 +192,7 @@ class V2:
 
     async def get_groups(self, request: Request) -> Response:
         try:
-            accept = self._alert_filter(request)
+            accept = self._alert_filter(request, sort_receivers=True)
         except ValueError as ex:
             return _error(400, str(ex))
         out = []
