@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tocsin.api.alerts_codec import (
 )
 from tocsin.api.http import BodyTooLarge, json_response, read_body, tenant_of
 from tocsin.engine.engine import Engine
+from tocsin.engine.labelsets import labels_before, sort_alerts
 from tocsin.engine.silences import Silence, SilenceError, SilenceNotFound
 from tocsin.matchers import Matcher, MatcherError, compile_anchored, parse_matchers
 from tocsin.model import Alert, parse_time
@@ -135,7 +137,7 @@ class V2:
         return Response(status_code=200)
 
     def _alert_filter(
-        self, request: Request, sort_receivers: bool = False
+        self, request: Request, by_receiver: bool = True
     ) -> Callable[[Alert], dict[str, Any] | None]:
         e = self.engine
         active = _bool_param(request, "active")
@@ -159,7 +161,8 @@ class V2:
                 if not m.matches(labels):
                     return None
             st = e.alert_status(a, now)
-            if receiver_re is not None and not any(receiver_re.match(r) for r in st.receivers):
+            matched = receiver_re is None or any(receiver_re.match(r) for r in st.receivers)
+            if by_receiver and not matched:
                 return None
             if st.state == "active" and not active:
                 return None
@@ -167,10 +170,6 @@ class V2:
                 return None
             if st.inhibited_by and not inhibited:
                 return None
-            if sort_receivers:
-                # Alertmanager lists an alert's receivers in route order under /alerts but sorted
-                # under /alerts/groups (repeats kept in both).
-                st.receivers = sorted(st.receivers)
             return gettable_alert(a, st)
 
         return accept
@@ -191,18 +190,36 @@ class V2:
         return json_response(out)
 
     async def get_groups(self, request: Request) -> Response:
+        """Alertmanager's rules: ``receiver`` filters groups by their route's receiver; an alert's
+        receivers are those of the listed groups holding it (sorted, repeats kept); groups are
+        ordered by label set then receiver, their alerts as in notifications."""
         try:
-            accept = self._alert_filter(request, sort_receivers=True)
-        except ValueError as ex:
+            accept = self._alert_filter(request, by_receiver=False)
+            raw = request.query_params.get("receiver")
+            receiver_re = compile_anchored(raw) if raw else None
+        except (ValueError, MatcherError) as ex:
             return _error(400, str(ex))
-        out = []
+        listed: list[tuple[Any, list[tuple[Alert, dict[str, Any]]]]] = []
+        receivers_of: dict[int, list[str]] = {}
         for g in self.engine.groups(tenant_of(request)):
-            alerts = [d for a in g.alerts.values() if (d := accept(a)) is not None]
-            if not alerts:
+            if receiver_re is not None and not receiver_re.match(g.route.receiver):
                 continue
-            alerts.sort(key=lambda d: d["fingerprint"])
+            kept = [(a, d) for a in g.alerts.values() if (d := accept(a)) is not None]
+            if not kept:
+                continue
+            for a, _ in kept:
+                receivers_of.setdefault(a.fingerprint, []).append(g.route.receiver)
+            listed.append((g, kept))
+        listed.sort(key=functools.cmp_to_key(_compare_groups))
+        out = []
+        for g, kept in listed:
+            by_fp = {a.fingerprint: d for a, d in kept}
+            alerts = []
+            for a in sort_alerts([a for a, _ in kept]):
+                d = by_fp[a.fingerprint]
+                d["receivers"] = [{"name": r} for r in sorted(receivers_of[a.fingerprint])]
+                alerts.append(d)
             out.append({"labels": g.labels, "receiver": {"name": g.route.receiver}, "alerts": alerts})
-        out.sort(key=lambda d: (sorted(g_labels(d).items()), str(d["receiver"])))
         return json_response(out)
 
     # --- silences ------------------------------------------------------------------------------
@@ -268,9 +285,11 @@ class V2:
         return json_response({"silenceID": sid})
 
 
-def g_labels(group: dict[str, Any]) -> dict[str, str]:
-    labels: dict[str, str] = group["labels"]
-    return labels
+def _compare_groups(x: tuple[Any, Any], y: tuple[Any, Any]) -> int:
+    gx, gy = x[0], y[0]
+    if gx.labels == gy.labels:
+        return (gx.route.receiver > gy.route.receiver) - (gx.route.receiver < gy.route.receiver)
+    return -1 if labels_before(gx.labels, gy.labels) else 1
 
 
 def _silence_from_json(doc: Any, tenant_id: str) -> Silence:
