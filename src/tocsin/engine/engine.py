@@ -195,7 +195,8 @@ class Engine:
 
     def alert_status(self, alert: Alert, now: float) -> AlertStatus:
         routes = self.routes.match(alert.labels)
-        receivers = sorted({r.receiver for r in routes})
+        # In route order, repeats kept: what Alertmanager lists and what amtool prints.
+        receivers = [r.receiver for r in routes]
         silenced = self.silences.mutes(alert.labels, now, alert.tenant_id)
         inhibited = self.inhibitor.inhibited_by(alert.labels, alert.fingerprint, alert.tenant_id, now)
         muted: list[str] = []

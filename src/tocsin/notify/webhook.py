@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import msgspec
 
-from tocsin.notify.base import Integration, Notification, NotifyError
+from tocsin.notify.base import Integration, Notification, NotifyError, common
 from tocsin.notify.payload import webhook_payload
 
 _encode = msgspec.json.Encoder().encode
+
+
+def truncate(n: Notification, max_alerts: int) -> Notification:
+    """Keep the first ``max_alerts`` alerts. As Alertmanager does, status and common labels and
+    annotations then describe only the alerts that are sent, not the ones dropped."""
+    if not max_alerts or len(n.alerts) <= max_alerts:
+        return n
+    kept = n.alerts[:max_alerts]
+    return replace(
+        n,
+        alerts=kept,
+        status="firing" if any(a.ends_at > n.now for a in kept) else "resolved",
+        common_labels=common([a.labels for a in kept]),
+        common_annotations=common([a.annotations for a in kept]),
+        truncated_alerts=len(n.alerts) - max_alerts,
+    )
 
 
 class WebhookIntegration(Integration):
@@ -54,15 +71,7 @@ class WebhookIntegration(Integration):
         return self._client
 
     async def notify(self, n: Notification) -> None:
-        alerts = n.alerts
-        truncated = 0
-        if self.max_alerts and len(alerts) > self.max_alerts:
-            truncated = len(alerts) - self.max_alerts
-            alerts = alerts[: self.max_alerts]
-        payload = webhook_payload(n)
-        if truncated:
-            payload["alerts"] = payload["alerts"][: self.max_alerts]
-            payload["truncatedAlerts"] = truncated
+        payload = webhook_payload(truncate(n, self.max_alerts))
         headers = dict(self.headers)
         if n.idempotency_key:
             headers["Idempotency-Key"] = n.idempotency_key
