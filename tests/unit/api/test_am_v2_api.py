@@ -154,7 +154,7 @@ async def test_groups(api) -> None:
     [
         (b"{not json", 400, "malformed JSON"),
         (b'{"labels": {"a": "b"}}', 400, "JSON array"),
-        (b'[{"labels": {"a": 1}}]', 422, "invalid alert"),
+        (b'[{"labels": {"a": 1}}]', 400, "invalid alert"),
         (b'[{"annotations": {}}]', 422, "labels"),
     ],
 )
@@ -239,7 +239,7 @@ async def test_silence_lifecycle_and_update_rules(api) -> None:
     [
         ({"endsAt": "START"}, 400, "start time must be before end time"),
         ({"startsAt": "PAST2", "endsAt": "PAST"}, 400, "end time can't be in the past"),
-        ({"matchers": []}, 400, "at least one matcher"),
+        ({"matchers": []}, 422, "at least 1 items"),
         ({"matchers": [{"name": "a", "value": "((", "isRegex": True}]}, 400, "invalid regular expression"),
         (
             {"matchers": [{"name": "a", "value": ".*", "isRegex": True}]},
