@@ -1,0 +1,347 @@
+"""Streaming correlation of alerts into incidents, with an explanation for every join.
+
+Each new alert is compared with the incidents that are still open. Four signals are scored in
+[0, 1]:
+
+* **time**: ``exp(-gap / time_scale_s)`` where gap is the time since the incident's latest
+  alert; beyond ``max_gap_s`` an incident is not a candidate at all.
+* **topology**: ``1 / (1 + hops)`` to the nearest service of the incident in the service graph
+  (0 when no path within ``max_hops``). The graph comes from config, or is learned from the
+  co-occurrence history.
+* **similarity**: the IDF-weighted share of the alert's label and text tokens that the incident
+  already carries.
+* **co-occurrence**: the strongest learned pairing between the alert's ``service/alertname`` and
+  any of the incident's, from an alert history.
+
+The evidence ``w_topology·topology + w_similarity·similarity + w_cooccurrence·cooccurrence`` (weights
+normalised to sum 1) is multiplied by the time factor; the best incident wins when the product
+reaches ``join_threshold``, otherwise the alert opens an incident. A re-posted alert (same
+fingerprint) goes back to the incident it is already in.
+
+State is bounded: an incident closes when it has been idle for ``idle_close_s`` (event time), only
+``max_open_incidents`` stay open (the least recently active closes first), and only
+``max_closed_incidents`` closed ones are kept for lookup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel, alert_key
+from tocsin.intelligence.correlation.rootcause import (
+    RootCauseCandidate,
+    RootCauseWeights,
+    ServiceEvidence,
+    is_resource_alert,
+    rank_root_causes,
+)
+from tocsin.intelligence.correlation.text import IdfWeights, alert_tokens, weighted_overlap
+from tocsin.intelligence.correlation.topology import ServiceGraph
+from tocsin.model import Alert
+
+SIGNALS = ("time", "topology", "similarity", "cooccurrence")
+
+
+@dataclass(frozen=True)
+class CorrelationConfig:
+    max_gap_s: float = 240.0
+    time_scale_s: float = 600.0
+    join_threshold: float = 0.3
+    w_topology: float = 0.45
+    w_similarity: float = 0.2
+    w_cooccurrence: float = 0.35
+    idle_close_s: float = 600.0
+    max_open_incidents: int = 500
+    max_closed_incidents: int = 10_000
+    max_alerts_kept: int = 1000
+    service_labels: tuple[str, ...] = ("service", "app", "job", "deployment", "container")
+    #: A signal below this is left out of the explanation: it did not help the join.
+    explain_floor: float = 0.05
+    root_cause: RootCauseWeights = field(default_factory=RootCauseWeights)
+
+    def __post_init__(self) -> None:
+        positive = ("max_gap_s", "time_scale_s", "idle_close_s")
+        for name in positive:
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"correlation config: {name} must be a finite number > 0, got {value!r}")
+        if not 0.0 < self.join_threshold <= 1.0:
+            raise ValueError(f"correlation config: join_threshold must be in (0, 1], got {self.join_threshold}")
+        weights = (self.w_topology, self.w_similarity, self.w_cooccurrence)
+        if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
+            raise ValueError(f"correlation config: signal weights must be >= 0 with a positive sum, got {weights}")
+        for name in ("max_open_incidents", "max_closed_incidents", "max_alerts_kept"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"correlation config: {name} must be >= 1, got {getattr(self, name)}")
+        if not self.service_labels:
+            raise ValueError("correlation config: service_labels must name at least one label")
+
+
+@dataclass(frozen=True)
+class SignalEvidence:
+    signal: str
+    score: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an alert joined an incident (or why it opened one)."""
+
+    joined: bool
+    score: float
+    signals: tuple[SignalEvidence, ...]
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        return tuple(s.signal for s in self.signals)
+
+    def __str__(self) -> str:
+        if not self.signals:
+            return "opened a new incident: no open incident was close enough"
+        body = ", ".join(s.detail for s in self.signals)
+        if self.joined:
+            return f"joined (score {self.score:.2f}): {body}"
+        return f"opened a new incident; best open candidate scored {self.score:.2f}: {body}"
+
+
+@dataclass(frozen=True)
+class CorrelationDecision:
+    incident_id: str
+    new_incident: bool
+    explanation: Explanation
+
+
+@dataclass
+class Incident:
+    incident_id: str
+    opened_at: float
+    last_seen: float
+    alert_count: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    services: dict[str, ServiceEvidence] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+    tokens: Counter[str] = field(default_factory=Counter)
+    explanations: list[Explanation] = field(default_factory=list)
+    fingerprints: set[int] = field(default_factory=set)
+    closed: bool = False
+
+
+class Correlator:
+    """Groups a stream of alerts (ordered by ``starts_at``, small disorder tolerated) into incidents."""
+
+    def __init__(
+        self,
+        config: CorrelationConfig | None = None,
+        graph: ServiceGraph | None = None,
+        history: CooccurrenceModel | None = None,
+        idf: IdfWeights | None = None,
+    ) -> None:
+        self.config = config or CorrelationConfig()
+        self.history = history
+        if graph is None and history is not None:
+            learned = history.service_edges()
+            graph = ServiceGraph(learned) if learned else None
+        self.graph = graph
+        self.idf = idf or IdfWeights()
+        self._open: OrderedDict[str, Incident] = OrderedDict()  # least recently active first
+        self._closed: OrderedDict[str, Incident] = OrderedDict()
+        self._by_fingerprint: dict[int, str] = {}
+        self._next_id = 1
+        self._now = float("-inf")
+        w = self.config
+        total = w.w_topology + w.w_similarity + w.w_cooccurrence
+        self._w = (w.w_topology / total, w.w_similarity / total, w.w_cooccurrence / total)
+
+    # --- public API ----------------------------------------------------------------------------
+
+    def service_of(self, alert: Alert) -> str:
+        for name in self.config.service_labels:
+            value = alert.labels.get(name)
+            if value:
+                return value
+        return ""
+
+    def add(self, alert: Alert) -> CorrelationDecision:
+        if not isinstance(alert, Alert):
+            raise TypeError(f"Correlator.add expects a tocsin.model.Alert, got {type(alert).__name__}")
+        if not math.isfinite(alert.starts_at) or alert.starts_at <= 0:
+            raise ValueError(f"alert {alert.name or alert.labels!r} has no valid starts_at: {alert.starts_at!r}")
+        t = alert.starts_at
+        self._now = max(self._now, t)
+        self._close_idle(self._now)
+
+        known = self._by_fingerprint.get(alert.fingerprint)
+        if known is not None and known in self._open:
+            explanation = Explanation(
+                True, 1.0, (SignalEvidence("identity", 1.0, "same alert (fingerprint) already in it"),)
+            )
+            self._attach(self._open[known], alert, explanation)
+            return CorrelationDecision(known, False, explanation)
+
+        service = self.service_of(alert)
+        key = alert_key(alert, service)
+        tokens = alert_tokens(alert)
+        best: Incident | None = None
+        best_score = -1.0
+        best_signals: tuple[SignalEvidence, ...] = ()
+        for inc in self._open.values():
+            gap = max(0.0, t - inc.last_seen)
+            if gap > self.config.max_gap_s:
+                continue
+            score, signals = self._score(inc, gap, service, key, tokens)
+            if score > best_score:
+                best, best_score, best_signals = inc, score, signals
+
+        if best is not None and best_score >= self.config.join_threshold:
+            explanation = Explanation(True, best_score, best_signals)
+            self._attach(best, alert, explanation, service, key, tokens)
+            return CorrelationDecision(best.incident_id, False, explanation)
+
+        inc = self._open_incident(t)
+        explanation = Explanation(False, max(best_score, 0.0), best_signals)
+        self._attach(inc, alert, explanation, service, key, tokens)
+        return CorrelationDecision(inc.incident_id, True, explanation)
+
+    def incidents(self, include_closed: bool = True) -> list[Incident]:
+        found = list(self._open.values())
+        if include_closed:
+            found += list(self._closed.values())
+        return sorted(found, key=lambda i: (i.opened_at, i.incident_id))
+
+    def incident(self, incident_id: str) -> Incident:
+        inc = self._open.get(incident_id) or self._closed.get(incident_id)
+        if inc is None:
+            raise KeyError(f"unknown or evicted incident {incident_id!r}")
+        return inc
+
+    def root_causes(self, incident_id: str, top: int = 3) -> list[RootCauseCandidate]:
+        if top < 1:
+            raise ValueError(f"top must be >= 1, got {top}")
+        inc = self.incident(incident_id)
+        return rank_root_causes(inc.services, self.graph, self.config.root_cause)[:top]
+
+    def advance(self, now: float) -> None:
+        """Move event time forward without an alert, closing incidents idle since before ``now``."""
+        self._now = max(self._now, now)
+        self._close_idle(self._now)
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _score(
+        self, inc: Incident, gap: float, service: str, key: str, tokens: frozenset[str]
+    ) -> tuple[float, tuple[SignalEvidence, ...]]:
+        cfg = self.config
+        time_f = math.exp(-gap / cfg.time_scale_s)
+        signals = [SignalEvidence("time", time_f, f"{gap:.0f} s apart")]
+
+        topo = 0.0
+        topo_detail = ""
+        if service:
+            if service in inc.services:
+                topo, topo_detail = 1.0, f"same service {service}"
+            elif self.graph is not None and service in self.graph:
+                nearest: tuple[int, str] | None = None
+                for other in inc.services:
+                    d = self.graph.distance(service, other)
+                    if d is not None and (nearest is None or (d, other) < nearest):
+                        nearest = (d, other)
+                if nearest is not None:
+                    topo = 1.0 / (1.0 + nearest[0])
+                    path = self.graph.arrow_path(nearest[1], service)
+                    topo_detail = f"service graph path {path} ({nearest[0]} hop{'s' if nearest[0] > 1 else ''})"
+
+        sim, shared = weighted_overlap(tokens, inc.tokens, self.idf) if tokens else (0.0, [])
+
+        co = 0.0
+        co_detail = ""
+        if self.history is not None:
+            best_n = 0
+            best_other = ""
+            for other in inc.keys:
+                ps = self.history.strength(key, other)
+                if ps.strength > co:
+                    co, best_n, best_other = ps.strength, ps.count, other
+            if co > 0:
+                co_detail = f"{key} and {best_other} co-occurred {best_n} times before"
+
+        evidence = self._w[0] * topo + self._w[1] * sim + self._w[2] * co
+        score = time_f * evidence
+        floor = cfg.explain_floor
+        if topo >= floor:
+            signals.append(SignalEvidence("topology", topo, topo_detail))
+        if sim >= floor:
+            signals.append(SignalEvidence("similarity", sim, f"label/text similarity {sim:.2f} ({', '.join(shared[:3])})"))
+        if co >= floor:
+            signals.append(SignalEvidence("cooccurrence", co, co_detail))
+        return score, tuple(signals)
+
+    def _open_incident(self, t: float) -> Incident:
+        if len(self._open) >= self.config.max_open_incidents:
+            _, oldest = self._open.popitem(last=False)
+            self._retire(oldest)
+        inc = Incident(incident_id=f"inc-{self._next_id}", opened_at=t, last_seen=t)
+        self._next_id += 1
+        self._open[inc.incident_id] = inc
+        return inc
+
+    def _attach(
+        self,
+        inc: Incident,
+        alert: Alert,
+        explanation: Explanation,
+        service: str | None = None,
+        key: str | None = None,
+        tokens: frozenset[str] | None = None,
+    ) -> None:
+        if service is None:
+            service = self.service_of(alert)
+        if key is None:
+            key = alert_key(alert, service)
+        if tokens is None:
+            tokens = alert_tokens(alert)
+        t = alert.starts_at
+        inc.last_seen = max(inc.last_seen, t)
+        inc.alert_count += 1
+        if len(inc.alerts) < self.config.max_alerts_kept:
+            inc.alerts.append(alert)
+            inc.explanations.append(explanation)
+        inc.keys.add(key)
+        inc.tokens.update(tokens)
+        if service:
+            ev = inc.services.get(service)
+            if ev is None:
+                ev = inc.services[service] = ServiceEvidence(first_seen=t)
+            ev.first_seen = min(ev.first_seen, t)
+            ev.alerts += 1
+            if is_resource_alert(alert.name):
+                ev.resource_alerts += 1
+        self._by_fingerprint[alert.fingerprint] = inc.incident_id
+        inc.fingerprints.add(alert.fingerprint)
+        self._open.move_to_end(inc.incident_id)
+
+    def _close_idle(self, now: float) -> None:
+        horizon = now - self.config.idle_close_s
+        # _open is ordered by last activity, so idle incidents sit at the front.
+        while self._open:
+            inc = next(iter(self._open.values()))
+            if inc.last_seen >= horizon:
+                break
+            del self._open[inc.incident_id]
+            self._retire(inc)
+
+    def _retire(self, inc: Incident) -> None:
+        inc.closed = True
+        for fp in inc.fingerprints:
+            if self._by_fingerprint.get(fp) == inc.incident_id:
+                del self._by_fingerprint[fp]
+        inc.fingerprints.clear()
+        self._closed[inc.incident_id] = inc
+        while len(self._closed) > self.config.max_closed_incidents:
+            self._closed.popitem(last=False)

@@ -1,0 +1,97 @@
+"""Learned co-occurrence: which kinds of alert fired close together in an alert history.
+
+An alert's *key* is ``service/alertname`` (what is wrong where). Learning counts, over a past
+stream, how often two different keys started within ``window_s`` of each other. The strength of a
+pair is the overlap coefficient ``n_ab / min(n_a, n_b)``: 1 when the rarer of the two never fires
+without the other. No fault labels are involved, only the alerts themselves, so the model can be
+learned on any history an operator has.
+
+The same counts at service level give a learned topology (an edge where two services' alerts
+co-occur often), for systems that ship no call graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from tocsin.model import Alert
+
+
+def alert_key(alert: Alert, service: str) -> str:
+    return f"{service}/{alert.name}"
+
+
+@dataclass(frozen=True)
+class PairStrength:
+    count: int
+    strength: float
+
+
+class CooccurrenceModel:
+    def __init__(self, window_s: float = 120.0, min_count: int = 2) -> None:
+        if window_s <= 0:
+            raise ValueError(f"co-occurrence window_s must be > 0, got {window_s}")
+        if min_count < 1:
+            raise ValueError(f"co-occurrence min_count must be >= 1, got {min_count}")
+        self.window_s = window_s
+        self.min_count = min_count
+        self.key_counts: Counter[str] = Counter()
+        self.pair_counts: Counter[tuple[str, str]] = Counter()
+        self.service_counts: Counter[str] = Counter()
+        self.service_pairs: Counter[tuple[str, str]] = Counter()
+
+    @staticmethod
+    def _pair(a: str, b: str) -> tuple[str, str]:
+        return (a, b) if a <= b else (b, a)
+
+    def learn(self, alerts: Iterable[Alert], service_of: Callable[[Alert], str]) -> CooccurrenceModel:
+        """Count co-occurrences in a stream ordered by ``starts_at``; returns self for chaining."""
+        recent: deque[tuple[float, str, str]] = deque()
+        last_start = float("-inf")
+        for alert in alerts:
+            t = alert.starts_at
+            if t < last_start:
+                raise ValueError(
+                    f"co-occurrence history must be ordered by starts_at: {t} came after {last_start}"
+                )
+            last_start = t
+            while recent and recent[0][0] < t - self.window_s:
+                recent.popleft()
+            service = service_of(alert)
+            key = alert_key(alert, service)
+            self.key_counts[key] += 1
+            self.service_counts[service] += 1
+            # Each distinct partner counts once per alert, so a burst of one partner's re-fires does
+            # not inflate the pair.
+            keys = {k for _, k, _ in recent if k != key}
+            services = {s for _, _, s in recent if s != service}
+            for other in keys:
+                self.pair_counts[self._pair(key, other)] += 1
+            for other in services:
+                self.service_pairs[self._pair(service, other)] += 1
+            recent.append((t, key, service))
+        return self
+
+    def strength(self, key_a: str, key_b: str) -> PairStrength:
+        if key_a == key_b:
+            return PairStrength(0, 0.0)
+        n = self.pair_counts.get(self._pair(key_a, key_b), 0)
+        if n < self.min_count:
+            return PairStrength(n, 0.0)
+        rarer = min(self.key_counts[key_a], self.key_counts[key_b])
+        return PairStrength(n, min(1.0, n / rarer) if rarer else 0.0)
+
+    def service_edges(self, min_count: int | None = None, min_strength: float = 0.3) -> list[tuple[str, str]]:
+        """Service pairs that co-occurred often enough to be treated as neighbours."""
+        floor = self.min_count if min_count is None else min_count
+        edges = []
+        for (a, b), n in sorted(self.service_pairs.items()):
+            rarer = min(self.service_counts[a], self.service_counts[b])
+            if n >= floor and rarer and n / rarer >= min_strength:
+                edges.append((a, b))
+        return edges
+
+    def __len__(self) -> int:
+        return sum(self.key_counts.values())
