@@ -33,7 +33,7 @@ from tocsin.model import Alert
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "nezha"
-METHODS = ("tocsin", "group_by service", "time window")
+METHODS = ("tocsin", "tocsin, learned topology only", "group_by service", "time window")
 
 
 @dataclass
@@ -49,20 +49,25 @@ def _service(alert: Alert) -> str:
     return alert.labels.get("service", "")
 
 
-def _run_tocsin(train: EvalDay, test: EvalDay, config: CorrelationConfig) -> tuple[list[str], dict[str, list[str]]]:
-    correlator = _make_correlator(train, test, config)
+def _run_tocsin(
+    train: EvalDay, test: EvalDay, config: CorrelationConfig, configured_graph: bool = True
+) -> tuple[list[str], dict[str, list[str]]]:
+    correlator = _make_correlator(train, test, config, configured_graph)
     pred = [correlator.add(la.alert).incident_id for la in test.alerts]
     rankings = {iid: [c.service for c in correlator.root_causes(iid, 3)] for iid in set(pred)}
     return pred, rankings
 
 
-def _make_correlator(train: EvalDay, test: EvalDay, config: CorrelationConfig) -> Correlator:
+def _make_correlator(
+    train: EvalDay, test: EvalDay, config: CorrelationConfig, configured_graph: bool = True
+) -> Correlator:
     history = CooccurrenceModel().learn((la.alert for la in train.alerts), _service)
     idf = IdfWeights.from_alerts(la.alert for la in train.alerts)
-    # OnlineBoutique ships its call graph and pod placement; TrainTicket ships none, and then the
-    # correlator learns a service graph from the training day's co-occurrence.
-    edges = test.call_edges + test.host_edges
-    graph = ServiceGraph(edges) if edges else None
+    # Configured topology: OnlineBoutique's shipped call graph and pod placement; for TrainTicket,
+    # which ships none, its entry chain (dashboard → gateway → services). Without it the correlator
+    # learns a service graph from the training day's co-occurrence.
+    edges = test.call_edges + test.host_edges if test.call_edges else test.label_edges
+    graph = ServiceGraph(edges) if configured_graph and edges else None
     return Correlator(config, graph=graph, history=history, idf=idf)
 
 
@@ -136,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             truth = [la.truth for la in test.alerts]
             runs: dict[str, Callable[[], tuple[list[str], dict[str, list[str]]]]] = {
                 "tocsin": lambda: _run_tocsin(train, test, config),
+                "tocsin, learned topology only": lambda: _run_tocsin(train, test, config, False),
                 "group_by service": lambda: _run_baseline(test, lambda: GroupByBaseline(("service",), 300.0)),
                 "time window": lambda: _run_baseline(test, lambda: TimeWindowBaseline(300.0)),
             }
@@ -160,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fault_incidents = len({x for x, t in zip(p.pred, p.truth, strict=True) if t != BACKGROUND})
             all_incidents = len(set(p.pred))
             top1, top3, n = root_cause_hits(p.truth, p.pred, p.targets, p.rankings)
-            speed = speeds[method][-1] if method == "tocsin" else min(speeds[method])
+            # tocsin's figure is the long replay (see _throughput); the others' are their scored runs.
+            speed = min(speeds[method][1::2]) if method == "tocsin" else min(speeds[method])
             print(
                 f"| {system} | {method} | {_fmt(fp.precision)} | {_fmt(fp.recall)} | {_fmt(fp.f1)} | {_fmt(strict.f1)} "
                 f"| {_fmt(ari)} | {fault_incidents} ({all_incidents} in all) | {p.faults} | {_fmt(top1 / n)} "

@@ -42,6 +42,8 @@ from tocsin.intelligence.correlation.topology import ServiceGraph
 from tocsin.model import Alert
 
 SIGNALS = ("time", "topology", "similarity", "cooccurrence")
+SERVICE_HISTORY_DISCOUNT = 0.8
+COMPANION_DISCOUNT = 0.7
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class Correlator:
         self.idf = idf or IdfWeights()
         self._open: OrderedDict[str, Incident] = OrderedDict()  # least recently active first
         self._closed: OrderedDict[str, Incident] = OrderedDict()
-        self._by_fingerprint: dict[int, str] = {}
+        self._by_fingerprint: dict[int, tuple[str, float]] = {}
         self._next_id = 1
         self._now = float("-inf")
         w = self.config
@@ -173,8 +175,10 @@ class Correlator:
         self._now = max(self._now, t)
         self._close_idle(self._now)
 
-        known = self._by_fingerprint.get(alert.fingerprint)
-        if known is not None and known in self._open:
+        # A re-post of an alert that is still firing continues it; a new firing of the same label
+        # set after the old one ended is a new event and is scored like any other alert.
+        known, known_end = self._by_fingerprint.get(alert.fingerprint, ("", 0.0))
+        if known in self._open and t <= known_end:
             explanation = Explanation(
                 True, 1.0, (SignalEvidence("identity", 1.0, "same alert (fingerprint) already in it"),)
             )
@@ -253,7 +257,7 @@ class Correlator:
                     if d is not None and (nearest is None or (d, other) < nearest):
                         nearest = (d, other)
                 if nearest is not None:
-                    topo = 1.0 / (1.0 + nearest[0])
+                    topo = 1.0 - nearest[0] / (self.graph.max_hops + 1.0)
                     path = self.graph.arrow_path(nearest[1], service)
                     topo_detail = f"service graph path {path} ({nearest[0]} hop{'s' if nearest[0] > 1 else ''})"
 
@@ -268,8 +272,24 @@ class Correlator:
                 ps = self.history.strength(key, other)
                 if ps.strength > co:
                     co, best_n, best_other = ps.strength, ps.count, other
-            if co > 0:
-                co_detail = f"{key} and {best_other} co-occurred {best_n} times before"
+            # Service-level history backs up rare alert kinds, discounted because it is coarser.
+            for other_service in inc.services:
+                ps = self.history.service_strength(service, other_service)
+                if ps.strength * SERVICE_HISTORY_DISCOUNT > co:
+                    co = ps.strength * SERVICE_HISTORY_DISCOUNT
+                    best_n, best_other = ps.count, f"service {other_service}"
+            hub_note = ""
+            for hub in (service, *inc.services):
+                rate = self.history.companion_rate(hub)
+                if rate.strength * COMPANION_DISCOUNT > co:
+                    co = rate.strength * COMPANION_DISCOUNT
+                    total = self.history.service_counts[hub]
+                    hub_note = f"{hub} alerts came with other services' alerts {rate.count} of {total} times before"
+            if hub_note:
+                co_detail = hub_note
+            elif co > 0:
+                what = f"service {service}" if best_other.startswith("service ") else key
+                co_detail = f"{what} and {best_other} co-occurred {best_n} times before"
 
         evidence = self._w[0] * topo + self._w[1] * sim + self._w[2] * co
         score = time_f * evidence
@@ -322,7 +342,11 @@ class Correlator:
             ev.alerts += 1
             if is_resource_alert(alert.name):
                 ev.resource_alerts += 1
-        self._by_fingerprint[alert.fingerprint] = inc.incident_id
+        prev = self._by_fingerprint.get(alert.fingerprint)
+        end = alert.ends_at if alert.ends_at > t else t
+        if prev is not None and prev[0] == inc.incident_id:
+            end = max(end, prev[1])
+        self._by_fingerprint[alert.fingerprint] = (inc.incident_id, end)
         inc.fingerprints.add(alert.fingerprint)
         self._open.move_to_end(inc.incident_id)
 
@@ -339,7 +363,7 @@ class Correlator:
     def _retire(self, inc: Incident) -> None:
         inc.closed = True
         for fp in inc.fingerprints:
-            if self._by_fingerprint.get(fp) == inc.incident_id:
+            if self._by_fingerprint.get(fp, ("", 0.0))[0] == inc.incident_id:
                 del self._by_fingerprint[fp]
         inc.fingerprints.clear()
         self._closed[inc.incident_id] = inc

@@ -41,6 +41,8 @@ class CooccurrenceModel:
         self.pair_counts: Counter[tuple[str, str]] = Counter()
         self.service_counts: Counter[str] = Counter()
         self.service_pairs: Counter[tuple[str, str]] = Counter()
+        # How many of a service's alerts had another service's alert within the window (either side).
+        self.service_accompanied: Counter[str] = Counter()
 
     @staticmethod
     def _pair(a: str, b: str) -> tuple[str, str]:
@@ -48,9 +50,11 @@ class CooccurrenceModel:
 
     def learn(self, alerts: Iterable[Alert], service_of: Callable[[Alert], str]) -> CooccurrenceModel:
         """Count co-occurrences in a stream ordered by ``starts_at``; returns self for chaining."""
-        recent: deque[tuple[float, str, str]] = deque()
+        recent: deque[tuple[float, str, str, int]] = deque()
+        accompanied: set[int] = set()
+        services_seen: list[str] = []
         last_start = float("-inf")
-        for alert in alerts:
+        for i, alert in enumerate(alerts):
             t = alert.starts_at
             if t < last_start:
                 raise ValueError(
@@ -61,18 +65,32 @@ class CooccurrenceModel:
                 recent.popleft()
             service = service_of(alert)
             key = alert_key(alert, service)
+            services_seen.append(service)
             self.key_counts[key] += 1
             self.service_counts[service] += 1
             # Each distinct partner counts once per alert, so a burst of one partner's re-fires does
             # not inflate the pair.
-            keys = {k for _, k, _ in recent if k != key}
-            services = {s for _, _, s in recent if s != service}
+            keys = {k for _, k, _, _ in recent if k != key}
+            others = {s for _, _, s, _ in recent if s != service}
             for other in keys:
                 self.pair_counts[self._pair(key, other)] += 1
-            for other in services:
+            for other in others:
                 self.service_pairs[self._pair(service, other)] += 1
-            recent.append((t, key, service))
+            if others:
+                accompanied.add(i)
+                accompanied.update(j for _, _, s, j in recent if s != service)
+            recent.append((t, key, service, i))
+        for i in accompanied:
+            self.service_accompanied[services_seen[i]] += 1
         return self
+
+    def companion_rate(self, service: str) -> PairStrength:
+        """Share of the service's past alerts that came with another service's alert (a hub such
+        as a gateway scores high: its alerts are nearly always symptoms of something elsewhere)."""
+        n = self.service_counts.get(service, 0)
+        if n < self.min_count:
+            return PairStrength(n, 0.0)
+        return PairStrength(self.service_accompanied[service], self.service_accompanied[service] / n)
 
     def strength(self, key_a: str, key_b: str) -> PairStrength:
         if key_a == key_b:
@@ -81,6 +99,16 @@ class CooccurrenceModel:
         if n < self.min_count:
             return PairStrength(n, 0.0)
         rarer = min(self.key_counts[key_a], self.key_counts[key_b])
+        return PairStrength(n, min(1.0, n / rarer) if rarer else 0.0)
+
+    def service_strength(self, service_a: str, service_b: str) -> PairStrength:
+        """The same measure over services, for alert kinds too rare to have key-level history."""
+        if service_a == service_b:
+            return PairStrength(0, 0.0)
+        n = self.service_pairs.get(self._pair(service_a, service_b), 0)
+        if n < self.min_count:
+            return PairStrength(n, 0.0)
+        rarer = min(self.service_counts[service_a], self.service_counts[service_b])
         return PairStrength(n, min(1.0, n / rarer) if rarer else 0.0)
 
     def service_edges(self, min_count: int | None = None, min_strength: float = 0.3) -> list[tuple[str, str]]:

@@ -21,7 +21,10 @@ Alert rules (one alert per run of consecutive breaching minutes, per pod and met
 A *robust spike* means ``value > median + k * max(1.4826 * MAD, rel_floor * median, abs_floor)``
 over the previous ``baseline_minutes`` samples of the same series.
 
-Labelling: an alert belongs to fault *f* when it starts inside ``[inject, inject + window)`` and
+Labelling: an alert belongs to fault *f* when it starts inside ``[inject, end)``, where ``end`` is
+the next fault's injection or ``inject + window_s`` (600 s) if that comes first — a fault lasts a
+few minutes, alerts start up to two samples late (the ``for:`` clause), and recovery takes a few
+minutes more — and
 its service is the target service or a transitive caller of it in the call graph (faults
 propagate to callers as latency and errors). OnlineBoutique ships its call graph
 (``dependency.csv``). TrainTicket ships none; for labelling only, its two entry points are taken
@@ -82,6 +85,8 @@ class EvalDay:
     alerts: list[LabelledAlert]
     call_edges: list[tuple[str, str]] = field(default_factory=list)
     host_edges: list[tuple[str, str]] = field(default_factory=list)
+    #: The call graph the labels were built with: ``call_edges``, or the entry chain when none shipped.
+    label_edges: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class AlertRules:
     k: float = 6.0
     rel_floor: float = 0.25
     success_floor: float = 95.0
-    window_s: float = 300.0
+    window_s: float = 600.0
     min_baseline: int = 10
     for_minutes: int = 2
 
@@ -147,17 +152,18 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _series(rows: Sequence[dict[str, str]], time_col: str, value_col: str) -> list[tuple[float, float]]:
+    """(epoch seconds, value) pairs in time order.
+
+    Time comes from the printed UTC time column, not the epoch column: in one file
+    (OnlineBoutique 2022-08-22 adservice) every epoch value is 200,000,000 s off.
+    """
     out = []
     for r in rows:
-        ts = _float(r.get(time_col, ""))
-        if math.isnan(ts):
+        text = r.get(time_col, "")
+        if not text:
             continue
-        out.append((ts, _float(r.get(value_col, ""))))
+        out.append((_parse_day_time(text), _float(r.get(value_col, ""))))
     out.sort()
-    if out:
-        # A few rows carry timestamps years off the recording day; they are clock glitches.
-        mid = out[len(out) // 2][0]
-        out = [p for p in out if abs(p[0] - mid) < 86400.0]
     return out
 
 
@@ -234,7 +240,7 @@ def _pod_alerts(path: Path, threshold_dir: Path, rules: AlertRules, host_of: dic
     limits = _thresholds(threshold_dir, service)
     out = []
     for col, name, text, floor, limit_col in _POD_RULES:
-        series = _series(rows, "TimeStamp", col)
+        series = _series(rows, "Time", col)
         times = [t for t, _ in series]
         limit = limits.get(limit_col, -math.inf) if limit_col else -math.inf
         flags = spike_flags([v for _, v in series], rules, floor, above=limit)
@@ -249,12 +255,12 @@ def _pod_alerts(path: Path, threshold_dir: Path, rules: AlertRules, host_of: dic
 def _frontend_alerts(path: Path, rules: AlertRules, front: str) -> list[Alert]:
     rows = _read_rows(path)
     out = []
-    series = _series(rows, "TimeStamp", "LatencyP90(s)")
+    series = _series(rows, "Time", "LatencyP90(s)")
     times = [t for t, _ in series]
     flags = spike_flags([v for _, v in series], rules, 0.05)
     for start, end in _runs(times, flags, rules.for_minutes):
         out.append(_alert("FrontendLatencyHigh", front, start, end, "user-facing P90 latency high", {}))
-    series = _series(rows, "TimeStamp", "SuccessRate(%)")
+    series = _series(rows, "Time", "SuccessRate(%)")
     times = [t for t, _ in series]
     # TrainTicket's file reports 0 throughout (not measured): a rate that never rose is no signal.
     measured = any(v > 0 for _, v in series)
@@ -273,7 +279,7 @@ def _edge_alerts(path: Path, rules: AlertRules) -> list[Alert]:
         if col in ("time", "timestamp") or "_" not in col:
             continue
         caller, callee = col.split("_", 1)
-        series = _series(rows, "timestamp", col)
+        series = _series(rows, "time", col)
         times = [t for t, _ in series]
         flags = spike_flags([v for _, v in series], rules, 0.01)
         for start, end in _runs(times, flags, rules.for_minutes):
@@ -328,12 +334,17 @@ def label_alerts(
     alerts: Sequence[Alert], faults: Sequence[Fault], call_edges: Sequence[tuple[str, str]], window_s: float
 ) -> list[LabelledAlert]:
     closure = _callers_closure(call_edges)
+    ordered = sorted(faults, key=lambda f: f.inject_time)
+    ends = [
+        min(f.inject_time + window_s, nxt.inject_time)
+        for f, nxt in zip(ordered, [*ordered[1:], Fault("", math.inf, "", "", "")], strict=True)
+    ]
     out = []
     for a in alerts:
         truth = BACKGROUND
         svc = a.labels.get("service", "")
-        for f in faults:
-            if f.inject_time <= a.starts_at < f.inject_time + window_s and (
+        for f, end in zip(ordered, ends, strict=True):
+            if f.inject_time <= a.starts_at < end and (
                 svc == f.service or svc in closure.get(f.service, ())
             ):
                 truth = f.fault_id  # faults do not overlap in time, so the first match is the only one
@@ -345,7 +356,8 @@ def label_alerts(
 _TT_ENTRY = ("ts-ui-dashboard", "ts-gateway-service")
 
 
-def _entry_point_edges(metric_dir: Path) -> list[tuple[str, str]]:
+def entry_point_edges(metric_dir: Path) -> list[tuple[str, str]]:
+    """TrainTicket's entry chain: ts-ui-dashboard → ts-gateway-service → every other service."""
     services = {pod_service(p.name.split("_")[0]) for p in metric_dir.glob("*_metric.csv")}
     if not set(_TT_ENTRY) <= services:
         return []
@@ -366,7 +378,7 @@ def build_day(nezha_root: Path, system: str, day: str, rules: AlertRules | None 
         raise FileNotFoundError(f"metric folder missing: {metric_dir}")
     faults = load_faults(day_dir, system, day)
     calls, hosts = load_dependencies(metric_dir / "dependency.csv")
-    label_edges = list(calls) or _entry_point_edges(metric_dir)
+    label_edges = list(calls) or entry_point_edges(metric_dir)
     host_of = dict(hosts)
     threshold_dir = nezha_root / "metric_threshold"
     alerts: list[Alert] = []
@@ -379,7 +391,7 @@ def build_day(nezha_root: Path, system: str, day: str, rules: AlertRules | None 
         alerts.extend(_edge_alerts(metric_dir / "destination_50.csv", rules))
     alerts.sort(key=lambda a: (a.starts_at, a.labels["service"], a.labels["alertname"]))
     labelled = label_alerts(alerts, faults, label_edges, rules.window_s)
-    return EvalDay(system, day, faults, labelled, calls, hosts)
+    return EvalDay(system, day, faults, labelled, calls, hosts, label_edges)
 
 
 def to_jsonl(day: EvalDay) -> str:
