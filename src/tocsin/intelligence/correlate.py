@@ -279,7 +279,7 @@ class Correlator:
                     co = ps.strength * SERVICE_HISTORY_DISCOUNT
                     best_n, best_other = ps.count, f"service {other_service}"
             hub_note = ""
-            for hub in (service, *inc.services):
+            for hub in (service,):
                 rate = self.history.companion_rate(hub)
                 if rate.strength * COMPANION_DISCOUNT > co:
                     co = rate.strength * COMPANION_DISCOUNT
