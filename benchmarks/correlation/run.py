@@ -71,7 +71,9 @@ def _make_correlator(
     return Correlator(config, graph=graph, history=history, idf=idf)
 
 
-def _run_baseline(test: EvalDay, make: Callable[[], GroupByBaseline | TimeWindowBaseline]) -> tuple[list[str], dict[str, list[str]]]:
+def _run_baseline(
+    test: EvalDay, make: Callable[[], GroupByBaseline | TimeWindowBaseline]
+) -> tuple[list[str], dict[str, list[str]]]:
     b = make()
     pred = [b.add(la.alert) for la in test.alerts]
     return pred, {iid: b.root_causes(iid, 3) for iid in set(pred)}
@@ -83,8 +85,13 @@ def _throughput(train: EvalDay, test: EvalDay, config: CorrelationConfig, repeat
     base = [la.alert for la in test.alerts]
     span = base[-1].starts_at - base[0].starts_at + 86400.0
     stream = [
-        dataclasses.replace(a, starts_at=a.starts_at + k * span, ends_at=a.ends_at + k * span, fingerprint=0,
-                            labels={**a.labels, "replay": str(k)})
+        dataclasses.replace(
+            a,
+            starts_at=a.starts_at + k * span,
+            ends_at=a.ends_at + k * span,
+            fingerprint=0,
+            labels={**a.labels, "replay": str(k)},
+        )
         for k in range(repeats)
         for a in base
     ]
@@ -116,16 +123,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             (args.dump / f"{s}-{d}.jsonl").write_text(to_jsonl(day))
 
     print("## Evaluation set\n")
-    print("| system | day | alerts | background | faults | faults with ≥1 alert | with an alert on the target |")
+    print(
+        "| system | day | alerts | background | faults | faults with ≥1 alert | with an alert on the target |"
+    )
     print("|---|---|---|---|---|---|---|")
     for (s, d), day in days.items():
         labels = [la.truth for la in day.alerts]
         hit = {t for t in labels if t != BACKGROUND}
         on_target = {
-            la.truth for la in day.alerts
-            if la.truth != BACKGROUND and _service(la.alert) == next(f.service for f in day.faults if f.fault_id == la.truth)
+            la.truth
+            for la in day.alerts
+            if la.truth != BACKGROUND
+            and _service(la.alert) == next(f.service for f in day.faults if f.fault_id == la.truth)
         }
-        print(f"| {s} | {d} | {len(labels)} | {labels.count(BACKGROUND)} | {len(day.faults)} | {len(hit)} | {len(on_target)} |")
+        print(
+            f"| {s} | {d} | {len(labels)} | {labels.count(BACKGROUND)} | {len(day.faults)} | {len(hit)} | {len(on_target)} |"
+        )
 
     print("\n## Results (each day scored with history learned on the other day; both days pooled)\n")
     print(

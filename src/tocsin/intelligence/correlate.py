@@ -37,7 +37,12 @@ from tocsin.intelligence.correlation.rootcause import (
     is_resource_alert,
     rank_root_causes,
 )
-from tocsin.intelligence.correlation.text import IdfWeights, alert_tokens, weighted_overlap
+from tocsin.intelligence.correlation.text import (
+    IdfWeights,
+    alert_tokens,
+    weighted_overlap,
+    weighted_overlap_score,
+)
 from tocsin.intelligence.correlation.topology import ServiceGraph
 from tocsin.model import Alert
 
@@ -51,9 +56,10 @@ class CorrelationConfig:
     max_gap_s: float = 240.0
     time_scale_s: float = 600.0
     join_threshold: float = 0.3
-    w_topology: float = 0.45
-    w_similarity: float = 0.2
-    w_cooccurrence: float = 0.35
+    w_topology: float = 0.4
+    w_similarity: float = 0.15
+    w_cooccurrence: float = 0.25
+    w_coincidence: float = 0.2
     idle_close_s: float = 600.0
     max_open_incidents: int = 500
     max_closed_incidents: int = 10_000
@@ -70,15 +76,35 @@ class CorrelationConfig:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"correlation config: {name} must be a finite number > 0, got {value!r}")
         if not 0.0 < self.join_threshold <= 1.0:
-            raise ValueError(f"correlation config: join_threshold must be in (0, 1], got {self.join_threshold}")
-        weights = (self.w_topology, self.w_similarity, self.w_cooccurrence)
+            raise ValueError(
+                f"correlation config: join_threshold must be in (0, 1], got {self.join_threshold}"
+            )
+        weights = (self.w_topology, self.w_similarity, self.w_cooccurrence, self.w_coincidence)
         if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
-            raise ValueError(f"correlation config: signal weights must be >= 0 with a positive sum, got {weights}")
+            raise ValueError(
+                f"correlation config: signal weights must be >= 0 with a positive sum, got {weights}"
+            )
         for name in ("max_open_incidents", "max_closed_incidents", "max_alerts_kept"):
             if getattr(self, name) < 1:
                 raise ValueError(f"correlation config: {name} must be >= 1, got {getattr(self, name)}")
         if not self.service_labels:
             raise ValueError("correlation config: service_labels must name at least one label")
+
+
+@dataclass(slots=True)
+class _Scored:
+    """One candidate incident's signal values for the arriving alert."""
+
+    time_f: float
+    gap: float
+    topo: float = 0.0
+    nearest: tuple[int, str] | None = None
+    far: bool = False
+    sim: float = 0.0
+    co: float = 0.0
+    co_with: str = ""  # the key or "service X" it paired with; "" for the companion rate
+    coincidence: float = 0.0
+    score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -143,10 +169,14 @@ class Correlator:
     ) -> None:
         self.config = config or CorrelationConfig()
         self.history = history
+        configured = graph is not None
         if graph is None and history is not None:
             learned = history.service_edges()
             graph = ServiceGraph(learned) if learned else None
         self.graph = graph
+        # Only a graph given as config is taken as complete: there, no path means "unrelated". A
+        # learned graph only knows what the history showed, so a missing path proves nothing.
+        self._graph_complete = configured
         self.idf = idf or IdfWeights()
         self._open: OrderedDict[str, Incident] = OrderedDict()  # least recently active first
         self._closed: OrderedDict[str, Incident] = OrderedDict()
@@ -154,8 +184,22 @@ class Correlator:
         self._next_id = 1
         self._now = float("-inf")
         w = self.config
-        total = w.w_topology + w.w_similarity + w.w_cooccurrence
-        self._w = (w.w_topology / total, w.w_similarity / total, w.w_cooccurrence / total)
+        self._rate = history.alert_rate() if history is not None else 0.0
+        # Weights are normalised over the signals this correlator actually has: without a history
+        # there is no co-occurrence and no base rate, and the remaining signals carry the decision.
+        has_history = history is not None
+        raw = (
+            w.w_topology,
+            w.w_similarity,
+            w.w_cooccurrence if has_history else 0.0,
+            w.w_coincidence if has_history and self._rate > 0 else 0.0,
+        )
+        total = sum(raw)
+        if total <= 0:
+            raise ValueError(
+                "correlation config: the signals available here (no co-occurrence history) all have weight 0"
+            )
+        self._w = (raw[0] / total, raw[1] / total, raw[2] / total, raw[3] / total)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -170,7 +214,9 @@ class Correlator:
         if not isinstance(alert, Alert):
             raise TypeError(f"Correlator.add expects a tocsin.model.Alert, got {type(alert).__name__}")
         if not math.isfinite(alert.starts_at) or alert.starts_at <= 0:
-            raise ValueError(f"alert {alert.name or alert.labels!r} has no valid starts_at: {alert.starts_at!r}")
+            raise ValueError(
+                f"alert {alert.name or alert.labels!r} has no valid starts_at: {alert.starts_at!r}"
+            )
         t = alert.starts_at
         self._now = max(self._now, t)
         self._close_idle(self._now)
@@ -189,15 +235,21 @@ class Correlator:
         key = alert_key(alert, service)
         tokens = alert_tokens(alert)
         best: Incident | None = None
-        best_score = -1.0
-        best_signals: tuple[SignalEvidence, ...] = ()
+        best_scored: _Scored | None = None
+        max_gap = self.config.max_gap_s
         for inc in self._open.values():
-            gap = max(0.0, t - inc.last_seen)
-            if gap > self.config.max_gap_s:
+            gap = t - inc.last_seen
+            if gap > max_gap:
                 continue
-            score, signals = self._score(inc, gap, service, key, tokens)
-            if score > best_score:
-                best, best_score, best_signals = inc, score, signals
+            scored = self._score(inc, max(gap, 0.0), service, key, tokens)
+            if best_scored is None or scored.score > best_scored.score:
+                best, best_scored = inc, scored
+        best_score = best_scored.score if best_scored is not None else 0.0
+        best_signals = (
+            self._explain(best_scored, best, service, key, tokens)
+            if best is not None and best_scored is not None
+            else ()
+        )
 
         if best is not None and best_score >= self.config.join_threshold:
             explanation = Explanation(True, best_score, best_signals)
@@ -238,69 +290,92 @@ class Correlator:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _score(
-        self, inc: Incident, gap: float, service: str, key: str, tokens: frozenset[str]
-    ) -> tuple[float, tuple[SignalEvidence, ...]]:
-        cfg = self.config
-        time_f = math.exp(-gap / cfg.time_scale_s)
-        signals = [SignalEvidence("time", time_f, f"{gap:.0f} s apart")]
-
-        topo = 0.0
-        topo_detail = ""
+    def _score(self, inc: Incident, gap: float, service: str, key: str, tokens: frozenset[str]) -> _Scored:
+        """Numbers only: this runs for every open candidate, so explanation text waits for the winner."""
+        time_f = math.exp(-gap / self.config.time_scale_s)
+        out = _Scored(time_f=time_f, gap=gap)
+        graph = self.graph
         if service:
             if service in inc.services:
-                topo, topo_detail = 1.0, f"same service {service}"
-            elif self.graph is not None and service in self.graph:
+                out.topo = 1.0
+                out.nearest = (0, service)
+            elif graph is not None and service in graph:
                 nearest: tuple[int, str] | None = None
                 for other in inc.services:
-                    d = self.graph.distance(service, other)
+                    d = graph.distance(service, other)
                     if d is not None and (nearest is None or (d, other) < nearest):
                         nearest = (d, other)
                 if nearest is not None:
-                    topo = 1.0 - nearest[0] / (self.graph.max_hops + 1.0)
-                    path = self.graph.arrow_path(nearest[1], service)
-                    topo_detail = f"service graph path {path} ({nearest[0]} hop{'s' if nearest[0] > 1 else ''})"
-
-        sim, shared = weighted_overlap(tokens, inc.tokens, self.idf) if tokens else (0.0, [])
-
-        co = 0.0
-        co_detail = ""
-        if self.history is not None:
-            best_n = 0
-            best_other = ""
+                    out.topo = 1.0 - nearest[0] / (graph.max_hops + 1.0)
+                    out.nearest = nearest
+                elif self._graph_complete and inc.services and all(s in graph for s in inc.services):
+                    out.far = True
+                    return out
+        if tokens:
+            out.sim = weighted_overlap_score(tokens, inc.tokens, self.idf)
+        history = self.history
+        if history is not None:
             for other in inc.keys:
-                ps = self.history.strength(key, other)
-                if ps.strength > co:
-                    co, best_n, best_other = ps.strength, ps.count, other
+                st = history.strength(key, other).strength
+                if st > out.co:
+                    out.co, out.co_with = st, other
             # Service-level history backs up rare alert kinds, discounted because it is coarser.
             for other_service in inc.services:
-                ps = self.history.service_strength(service, other_service)
-                if ps.strength * SERVICE_HISTORY_DISCOUNT > co:
-                    co = ps.strength * SERVICE_HISTORY_DISCOUNT
-                    best_n, best_other = ps.count, f"service {other_service}"
-            hub_note = ""
-            for hub in (service,):
-                rate = self.history.companion_rate(hub)
-                if rate.strength * COMPANION_DISCOUNT > co:
-                    co = rate.strength * COMPANION_DISCOUNT
-                    total = self.history.service_counts[hub]
-                    hub_note = f"{hub} alerts came with other services' alerts {rate.count} of {total} times before"
-            if hub_note:
-                co_detail = hub_note
-            elif co > 0:
-                what = f"service {service}" if best_other.startswith("service ") else key
-                co_detail = f"{what} and {best_other} co-occurred {best_n} times before"
+                st = history.service_strength(service, other_service).strength * SERVICE_HISTORY_DISCOUNT
+                if st > out.co:
+                    out.co, out.co_with = st, f"service {other_service}"
+            st = history.companion_rate(service).strength * COMPANION_DISCOUNT
+            if st > out.co:
+                out.co, out.co_with = st, ""
+        out.coincidence = math.exp(-self._rate * gap) if self._rate > 0 else 0.0
+        w = self._w
+        out.score = time_f * (w[0] * out.topo + w[1] * out.sim + w[2] * out.co + w[3] * out.coincidence)
+        return out
 
-        evidence = self._w[0] * topo + self._w[1] * sim + self._w[2] * co
-        score = time_f * evidence
-        floor = cfg.explain_floor
-        if topo >= floor:
-            signals.append(SignalEvidence("topology", topo, topo_detail))
-        if sim >= floor:
-            signals.append(SignalEvidence("similarity", sim, f"label/text similarity {sim:.2f} ({', '.join(shared[:3])})"))
-        if co >= floor:
-            signals.append(SignalEvidence("cooccurrence", co, co_detail))
-        return score, tuple(signals)
+    def _explain(
+        self, s: _Scored, inc: Incident, service: str, key: str, tokens: frozenset[str]
+    ) -> tuple[SignalEvidence, ...]:
+        floor = self.config.explain_floor
+        time_text = f"{s.gap:.0f} s apart"
+        if s.coincidence >= floor:
+            time_text += (
+                f" (history: one alert per {1.0 / self._rate:.0f} s, "
+                f"chance of a coincidence {1.0 - s.coincidence:.0%})"
+            )
+        signals = [SignalEvidence("time", s.time_f, time_text)]
+        if s.far:
+            hops = self.graph.max_hops if self.graph is not None else 0
+            signals.append(
+                SignalEvidence("topology", 0.0, f"no service graph path within {hops} hops: kept apart")
+            )
+            return tuple(signals)
+        if s.topo >= floor and s.nearest is not None:
+            hops, other = s.nearest
+            if hops == 0:
+                text = f"same service {service}"
+            else:
+                path = self.graph.arrow_path(other, service) if self.graph is not None else ""
+                text = f"service graph path {path} ({hops} hop{'s' if hops > 1 else ''})"
+            signals.append(SignalEvidence("topology", s.topo, text))
+        if s.sim >= floor:
+            sim, shared = weighted_overlap(tokens, inc.tokens, self.idf)
+            signals.append(
+                SignalEvidence(
+                    "similarity", sim, f"label/text similarity {sim:.2f} ({', '.join(shared[:3])})"
+                )
+            )
+        if s.co >= floor and self.history is not None:
+            h = self.history
+            if not s.co_with:
+                rate = h.companion_rate(service)
+                text = f"{service} alerts came with other services' alerts {rate.count} of {h.service_counts[service]} times before"
+            elif s.co_with.startswith("service "):
+                n = h.service_strength(service, s.co_with[len("service ") :]).count
+                text = f"service {service} and {s.co_with} co-occurred {n} times before"
+            else:
+                text = f"{key} and {s.co_with} co-occurred {h.strength(key, s.co_with).count} times before"
+            signals.append(SignalEvidence("cooccurrence", s.co, text))
+        return tuple(signals)
 
     def _open_incident(self, t: float) -> Incident:
         if len(self._open) >= self.config.max_open_incidents:

@@ -69,7 +69,7 @@ def test_root_cause_prefers_saturated_callee():
         ({"max_gap_s": 0}, "max_gap_s"),
         ({"time_scale_s": math.inf}, "time_scale_s"),
         ({"join_threshold": 0.0}, "join_threshold"),
-        ({"w_topology": 0, "w_similarity": 0, "w_cooccurrence": 0}, "weights"),
+        ({"w_topology": 0, "w_similarity": 0, "w_cooccurrence": 0, "w_coincidence": 0}, "weights"),
         ({"w_topology": -1.0}, "weights"),
         ({"max_open_incidents": 0}, "max_open_incidents"),
         ({"service_labels": ()}, "service_labels"),

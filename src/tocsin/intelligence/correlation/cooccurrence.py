@@ -43,6 +43,8 @@ class CooccurrenceModel:
         self.service_pairs: Counter[tuple[str, str]] = Counter()
         # How many of a service's alerts had another service's alert within the window (either side).
         self.service_accompanied: Counter[str] = Counter()
+        self.first_start = float("inf")
+        self.last_start = float("-inf")
 
     @staticmethod
     def _pair(a: str, b: str) -> tuple[str, str]:
@@ -54,8 +56,10 @@ class CooccurrenceModel:
         accompanied: set[int] = set()
         services_seen: list[str] = []
         last_start = float("-inf")
+        first_t = float("inf")
         for i, alert in enumerate(alerts):
             t = alert.starts_at
+            first_t = min(first_t, t)
             if t < last_start:
                 raise ValueError(
                     f"co-occurrence history must be ordered by starts_at: {t} came after {last_start}"
@@ -82,7 +86,18 @@ class CooccurrenceModel:
             recent.append((t, key, service, i))
         for i in accompanied:
             self.service_accompanied[services_seen[i]] += 1
+        if services_seen:
+            self.first_start = min(self.first_start, first_t)
+            self.last_start = max(self.last_start, last_start)
         return self
+
+    def alert_rate(self) -> float:
+        """Alerts per second over the history (0 when there is none): how often alerts start by
+        chance, which tells how surprising it is that two start close together."""
+        n = sum(self.key_counts.values())
+        if n < 2:
+            return 0.0
+        return n / max(self.last_start - self.first_start, self.window_s)
 
     def companion_rate(self, service: str) -> PairStrength:
         """Share of the service's past alerts that came with another service's alert (a hub such

@@ -216,11 +216,11 @@ def _thresholds(threshold_dir: Path, service: str) -> dict[str, float]:
     return {k: _float(v) for k, v in rows[0].items()}
 
 
-def _alert(
-    name: str, service: str, start: float, end: float, summary: str, extra: dict[str, str]
-) -> Alert:
+def _alert(name: str, service: str, start: float, end: float, summary: str, extra: dict[str, str]) -> Alert:
     labels = {"alertname": name, "service": service, "severity": "warning", **extra}
-    return Alert(labels=labels, annotations={"summary": summary}, starts_at=start, ends_at=end, updated_at=start)
+    return Alert(
+        labels=labels, annotations={"summary": summary}, starts_at=start, ends_at=end, updated_at=start
+    )
 
 
 # (column, alert name, human text, absolute floor of the spike scale, dataset threshold column)
@@ -344,9 +344,7 @@ def label_alerts(
         truth = BACKGROUND
         svc = a.labels.get("service", "")
         for f, end in zip(ordered, ends, strict=True):
-            if f.inject_time <= a.starts_at < end and (
-                svc == f.service or svc in closure.get(f.service, ())
-            ):
+            if f.inject_time <= a.starts_at < end and (svc == f.service or svc in closure.get(f.service, ())):
                 truth = f.fault_id  # faults do not overlap in time, so the first match is the only one
                 break
         out.append(LabelledAlert(a, truth))

@@ -73,7 +73,9 @@ def rank_root_causes(
             reasons.append(f"{ev.resource_alerts} saturation alert(s) of its own")
         delay = ev.first_seen - first
         early = math.exp(-delay / weights.earliness_scale_s)
-        reasons.append("first to alert" if delay <= 0 else f"first alert {delay:.0f} s after the incident began")
+        reasons.append(
+            "first to alert" if delay <= 0 else f"first alert {delay:.0f} s after the incident began"
+        )
         share = ev.alerts / total
         score = (
             weights.dependents * dep

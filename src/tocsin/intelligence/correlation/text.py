@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 from collections.abc import Iterable
 
@@ -22,19 +23,23 @@ _SKIP_LABELS = frozenset({"alertname"})
 _STOP = frozenset({"the", "a", "an", "of", "to", "on", "in", "is", "for", "from", "and", "pod", "high"})
 
 
+# Alert names and annotation texts repeat across a stream far more than label sets do, so their
+# word splitting is cached; the caches are bounded.
+@lru_cache(maxsize=4096)
+def _name_words(name: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _CAMEL.findall(name) if w.lower() not in _STOP)
+
+
+@lru_cache(maxsize=16384)
+def _text_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in (x.lower() for x in _WORD.findall(text)) if len(w) > 1 and w not in _STOP)
+
+
 def alert_tokens(alert: Alert) -> frozenset[str]:
-    tokens: set[str] = set()
-    for name, value in alert.labels.items():
-        if name not in _SKIP_LABELS:
-            tokens.add(f"{name}={value}")
-    for word in _CAMEL.findall(alert.name):
-        if word.lower() not in _STOP:
-            tokens.add(word.lower())
+    tokens = {f"{name}={value}" for name, value in alert.labels.items() if name not in _SKIP_LABELS}
+    tokens |= _name_words(alert.name)
     for text in alert.annotations.values():
-        for word in _WORD.findall(text):
-            w = word.lower()
-            if len(w) > 1 and w not in _STOP:
-                tokens.add(w)
+        tokens |= _text_words(text)
     return frozenset(tokens)
 
 
@@ -78,3 +83,16 @@ def weighted_overlap(tokens: frozenset[str], pool: Counter[str], idf: IdfWeights
         return 0.0, []
     common.sort(reverse=True)
     return shared / total, [t for _, t in common]
+
+
+def weighted_overlap_score(tokens: frozenset[str], pool: Counter[str], idf: IdfWeights) -> float:
+    """:func:`weighted_overlap` without the shared-token list, for the per-candidate hot path."""
+    total = 0.0
+    shared = 0.0
+    weight = idf.weight
+    for t in tokens:
+        w = weight(t)
+        total += w
+        if t in pool:
+            shared += w
+    return shared / total if total else 0.0
