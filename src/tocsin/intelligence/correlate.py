@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel, alert_key
@@ -114,13 +115,40 @@ class SignalEvidence:
     detail: str
 
 
-@dataclass(frozen=True)
 class Explanation:
-    """Why an alert joined an incident (or why it opened one)."""
+    """Why an alert joined an incident (or why it opened one).
 
-    joined: bool
-    score: float
-    signals: tuple[SignalEvidence, ...]
+    The text of the signals is written on first access: most explanations of a busy stream are
+    never read, and writing them eagerly would cost more than the correlation itself. Everything
+    the text needs is captured when the decision is made, so it does not change later.
+    """
+
+    __slots__ = ("_build", "_signals", "joined", "score")
+
+    def __init__(
+        self,
+        joined: bool,
+        score: float,
+        signals: tuple[SignalEvidence, ...] | None = None,
+        build: Callable[[], tuple[SignalEvidence, ...]] | None = None,
+    ) -> None:
+        if (signals is None) == (build is None):
+            raise ValueError("Explanation needs exactly one of signals or build")
+        self.joined = joined
+        self.score = score
+        self._signals = signals
+        self._build = build
+
+    @property
+    def signals(self) -> tuple[SignalEvidence, ...]:
+        if self._signals is None:
+            assert self._build is not None
+            self._signals = self._build()
+            self._build = None
+        return self._signals
+
+    def __repr__(self) -> str:
+        return f"Explanation(joined={self.joined}, score={self.score:.3f}, text={str(self)!r})"
 
     @property
     def signal_names(self) -> tuple[str, ...]:
@@ -245,19 +273,15 @@ class Correlator:
             if best_scored is None or scored.score > best_scored.score:
                 best, best_scored = inc, scored
         best_score = best_scored.score if best_scored is not None else 0.0
-        best_signals = (
-            self._explain(best_scored, best, service, key, tokens)
-            if best is not None and best_scored is not None
-            else ()
-        )
+        build = self._explainer(best_scored, best, service, key, tokens)
 
         if best is not None and best_score >= self.config.join_threshold:
-            explanation = Explanation(True, best_score, best_signals)
+            explanation = Explanation(True, best_score, build=build)
             self._attach(best, alert, explanation, service, key, tokens)
             return CorrelationDecision(best.incident_id, False, explanation)
 
         inc = self._open_incident(t)
-        explanation = Explanation(False, max(best_score, 0.0), best_signals)
+        explanation = Explanation(False, max(best_score, 0.0), build=build)
         self._attach(inc, alert, explanation, service, key, tokens)
         return CorrelationDecision(inc.incident_id, True, explanation)
 
@@ -316,15 +340,15 @@ class Correlator:
         history = self.history
         if history is not None:
             for other in inc.keys:
-                st = history.strength(key, other).strength
+                st = history.strength_value(key, other)
                 if st > out.co:
                     out.co, out.co_with = st, other
             # Service-level history backs up rare alert kinds, discounted because it is coarser.
             for other_service in inc.services:
-                st = history.service_strength(service, other_service).strength * SERVICE_HISTORY_DISCOUNT
+                st = history.service_strength_value(service, other_service) * SERVICE_HISTORY_DISCOUNT
                 if st > out.co:
                     out.co, out.co_with = st, f"service {other_service}"
-            st = history.companion_rate(service).strength * COMPANION_DISCOUNT
+            st = history.companion_value(service) * COMPANION_DISCOUNT
             if st > out.co:
                 out.co, out.co_with = st, ""
         out.coincidence = math.exp(-self._rate * gap) if self._rate > 0 else 0.0
@@ -332,8 +356,17 @@ class Correlator:
         out.score = time_f * (w[0] * out.topo + w[1] * out.sim + w[2] * out.co + w[3] * out.coincidence)
         return out
 
+    def _explainer(
+        self, s: _Scored | None, inc: Incident | None, service: str, key: str, tokens: frozenset[str]
+    ) -> Callable[[], tuple[SignalEvidence, ...]]:
+        """Capture what the explanation needs now; write its text later, on demand."""
+        if s is None or inc is None:
+            return tuple
+        shared = tokens & inc.tokens.keys() if s.sim >= self.config.explain_floor else frozenset()
+        return lambda: self._explain(s, shared, service, key, tokens)
+
     def _explain(
-        self, s: _Scored, inc: Incident, service: str, key: str, tokens: frozenset[str]
+        self, s: _Scored, shared_tokens: frozenset[str], service: str, key: str, tokens: frozenset[str]
     ) -> tuple[SignalEvidence, ...]:
         floor = self.config.explain_floor
         time_text = f"{s.gap:.0f} s apart"
@@ -358,7 +391,7 @@ class Correlator:
                 text = f"service graph path {path} ({hops} hop{'s' if hops > 1 else ''})"
             signals.append(SignalEvidence("topology", s.topo, text))
         if s.sim >= floor:
-            sim, shared = weighted_overlap(tokens, inc.tokens, self.idf)
+            sim, shared = weighted_overlap(tokens, Counter(shared_tokens), self.idf)
             signals.append(
                 SignalEvidence(
                     "similarity", sim, f"label/text similarity {sim:.2f} ({', '.join(shared[:3])})"

@@ -45,6 +45,9 @@ class CooccurrenceModel:
         self.service_accompanied: Counter[str] = Counter()
         self.first_start = float("inf")
         self.last_start = float("-inf")
+        self._key_strength: dict[tuple[str, str], float] = {}
+        self._service_strength: dict[tuple[str, str], float] = {}
+        self._companion: dict[str, float] = {}
 
     @staticmethod
     def _pair(a: str, b: str) -> tuple[str, str]:
@@ -89,7 +92,26 @@ class CooccurrenceModel:
         if services_seen:
             self.first_start = min(self.first_start, first_t)
             self.last_start = max(self.last_start, last_start)
+        self._tabulate()
         return self
+
+    def _tabulate(self) -> None:
+        """Precompute every non-zero strength: the correlator looks them up per candidate."""
+        self._key_strength = {p: v for p in self.pair_counts if (v := self.strength(*p).strength) > 0}
+        self._service_strength = {
+            p: v for p in self.service_pairs if (v := self.service_strength(*p).strength) > 0
+        }
+        self._companion = {s: v for s in self.service_counts if (v := self.companion_rate(s).strength) > 0}
+
+    def strength_value(self, key_a: str, key_b: str) -> float:
+        return self._key_strength.get((key_a, key_b) if key_a <= key_b else (key_b, key_a), 0.0)
+
+    def service_strength_value(self, service_a: str, service_b: str) -> float:
+        pair = (service_a, service_b) if service_a <= service_b else (service_b, service_a)
+        return self._service_strength.get(pair, 0.0)
+
+    def companion_value(self, service: str) -> float:
+        return self._companion.get(service, 0.0)
 
     def alert_rate(self) -> float:
         """Alerts per second over the history (0 when there is none): how often alerts start by

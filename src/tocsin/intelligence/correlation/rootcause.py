@@ -14,6 +14,7 @@ Metrics-only evidence, combined as a weighted sum (weights in :class:`RootCauseW
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass
 
 from tocsin.intelligence.correlation.topology import ServiceGraph
@@ -46,6 +47,7 @@ class RootCauseCandidate:
     reasons: tuple[str, ...]
 
 
+@lru_cache(maxsize=4096)
 def is_resource_alert(alertname: str) -> bool:
     name = alertname.lower()
     return any(w in name for w in RESOURCE_WORDS)

@@ -89,9 +89,10 @@ def weighted_overlap_score(tokens: frozenset[str], pool: Counter[str], idf: IdfW
     """:func:`weighted_overlap` without the shared-token list, for the per-candidate hot path."""
     total = 0.0
     shared = 0.0
-    weight = idf.weight
+    get = idf._idf.get
+    unseen = idf._unseen
     for t in tokens:
-        w = weight(t)
+        w = get(t, unseen)
         total += w
         if t in pool:
             shared += w
