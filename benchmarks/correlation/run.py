@@ -132,9 +132,16 @@ def _fmt(x: float) -> str:
 
 def _evaluation_set_table(days: dict[tuple[str, str], EvalDay]) -> None:
     print("## Evaluation set\n")
-    print(
-        "| system | day | alerts | background | faults | faults with ≥1 alert | faults with an alert on the target |"
-    )
+    head = [
+        "system",
+        "day",
+        "alerts",
+        "background",
+        "faults",
+        "faults with ≥1 alert",
+        "… with an alert on the target",
+    ]
+    print("| " + " | ".join(head) + " |")
     print("|---|---|---|---|---|---|---|")
     for (s, d), day in days.items():
         labels = [la.truth for la in day.alerts]

@@ -401,7 +401,10 @@ class Correlator:
             h = self.history
             if not s.co_with:
                 rate = h.companion_rate(service)
-                text = f"{service} alerts came with other services' alerts {rate.count} of {h.service_counts[service]} times before"
+                seen = h.service_counts[service]
+                text = (
+                    f"{service} alerts came with other services' alerts {rate.count} of {seen} times before"
+                )
             elif s.co_with.startswith("service "):
                 n = h.service_strength(service, s.co_with[len("service ") :]).count
                 text = f"service {service} and {s.co_with} co-occurred {n} times before"

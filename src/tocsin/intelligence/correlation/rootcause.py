@@ -14,8 +14,8 @@ Metrics-only evidence, combined as a weighted sum (weights in :class:`RootCauseW
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tocsin.intelligence.correlation.topology import ServiceGraph
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 from tocsin.model import Alert
 

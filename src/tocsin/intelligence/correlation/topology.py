@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import pairwise
 
 
 class ServiceGraph:
@@ -95,7 +96,7 @@ class ServiceGraph:
         if not nodes:
             return ""
         text = nodes[0]
-        for x, y in zip(nodes, nodes[1:], strict=False):
+        for x, y in pairwise(nodes):
             text += f" → {y}" if y in self._callees.get(x, ()) else f" ← {y}"
         return text
 
