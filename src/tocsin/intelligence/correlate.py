@@ -66,6 +66,8 @@ class CorrelationConfig:
     max_closed_incidents: int = 10_000
     max_alerts_kept: int = 1000
     service_labels: tuple[str, ...] = ("service", "app", "job", "deployment", "container")
+    #: With no graph in config, derive one from the co-occurrence history.
+    learn_topology: bool = True
     #: A signal below this is left out of the explanation: it did not help the join.
     explain_floor: float = 0.05
     root_cause: RootCauseWeights = field(default_factory=RootCauseWeights)
@@ -198,7 +200,7 @@ class Correlator:
         self.config = config or CorrelationConfig()
         self.history = history
         configured = graph is not None
-        if graph is None and history is not None:
+        if graph is None and history is not None and self.config.learn_topology:
             learned = history.service_edges()
             graph = ServiceGraph(learned) if learned else None
         self.graph = graph
