@@ -26,7 +26,7 @@ State is bounded: an incident closes when it has been idle for ``idle_close_s`` 
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -181,7 +181,7 @@ class Incident:
     alerts: list[Alert] = field(default_factory=list)
     services: dict[str, ServiceEvidence] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
-    tokens: Counter[str] = field(default_factory=Counter)
+    tokens: set[str] = field(default_factory=set)
     explanations: list[Explanation] = field(default_factory=list)
     fingerprints: set[int] = field(default_factory=set)
     closed: bool = False
@@ -364,7 +364,7 @@ class Correlator:
         """Capture what the explanation needs now; write its text later, on demand."""
         if s is None or inc is None:
             return tuple
-        shared = tokens & inc.tokens.keys() if s.sim >= self.config.explain_floor else frozenset()
+        shared = tokens & inc.tokens if s.sim >= self.config.explain_floor else frozenset()
         return lambda: self._explain(s, shared, service, key, tokens)
 
     def _explain(
@@ -393,7 +393,7 @@ class Correlator:
                 text = f"service graph path {path} ({hops} hop{'s' if hops > 1 else ''})"
             signals.append(SignalEvidence("topology", s.topo, text))
         if s.sim >= floor:
-            sim, shared = weighted_overlap(tokens, Counter(shared_tokens), self.idf)
+            sim, shared = weighted_overlap(tokens, shared_tokens, self.idf)
             signals.append(
                 SignalEvidence(
                     "similarity", sim, f"label/text similarity {sim:.2f} ({', '.join(shared[:3])})"
@@ -446,7 +446,7 @@ class Correlator:
             inc.alerts.append(alert)
             inc.explanations.append(explanation)
         inc.keys.add(key)
-        inc.tokens.update(tokens)
+        inc.tokens |= tokens
         if service:
             ev = inc.services.get(service)
             if ev is None:

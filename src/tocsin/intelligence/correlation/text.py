@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from functools import lru_cache
 
 from tocsin.model import Alert
@@ -64,7 +64,9 @@ class IdfWeights:
         return self._idf.get(token, self._unseen)
 
 
-def weighted_overlap(tokens: frozenset[str], pool: Counter[str], idf: IdfWeights) -> tuple[float, list[str]]:
+def weighted_overlap(
+    tokens: frozenset[str], pool: Container[str], idf: IdfWeights
+) -> tuple[float, list[str]]:
     """Share of the alert's IDF mass found in the incident's token pool, and the shared tokens.
 
     Measured against the alert rather than the union so that a large incident does not dilute the
@@ -85,7 +87,7 @@ def weighted_overlap(tokens: frozenset[str], pool: Counter[str], idf: IdfWeights
     return shared / total, [t for _, t in common]
 
 
-def weighted_overlap_score(tokens: frozenset[str], pool: Counter[str], idf: IdfWeights) -> float:
+def weighted_overlap_score(tokens: frozenset[str], pool: Container[str], idf: IdfWeights) -> float:
     """:func:`weighted_overlap` without the shared-token list, for the per-candidate hot path."""
     total = 0.0
     shared = 0.0
