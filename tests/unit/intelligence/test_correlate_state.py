@@ -131,3 +131,19 @@ def test_baselines_group_as_documented():
     assert w.root_causes(ids[0]) == ["x", "y", "z"]
     with pytest.raises(ValueError, match="gap_s"):
         TimeWindowBaseline(gap_s=-1)
+
+
+def test_state_stays_bounded_over_a_long_stream():
+    c = Correlator(CorrelationConfig(idle_close_s=120, max_closed_incidents=50))
+    for k in range(2000):
+        c.add(alert("A", k * 200.0, service=f"s{k % 7}", instance=str(k)))
+    assert c.open_count <= 1
+    assert len(c.incidents()) <= 51
+    assert len(c._by_fingerprint) <= 1  # fingerprints of closed incidents are dropped
+
+
+def test_explanation_needs_signals_or_builder():
+    from tocsin.intelligence.correlate import Explanation
+
+    with pytest.raises(ValueError, match="exactly one"):
+        Explanation(True, 1.0)
