@@ -1,22 +1,26 @@
 """Streaming correlation of alerts into incidents, with an explanation for every join.
 
-Each new alert is compared with the incidents that are still open. Four signals are scored in
-[0, 1]:
+Each new alert is compared with the incidents that are still open (their latest alert at most
+``max_gap_s`` earlier). Per candidate incident these signals are scored in [0, 1]:
 
-* **time**: ``exp(-gap / time_scale_s)`` where gap is the time since the incident's latest
-  alert; beyond ``max_gap_s`` an incident is not a candidate at all.
-* **topology**: ``1 / (1 + hops)`` to the nearest service of the incident in the service graph
-  (0 when no path within ``max_hops``). The graph comes from config, or is learned from the
-  co-occurrence history.
-* **similarity**: the IDF-weighted share of the alert's label and text tokens that the incident
-  already carries.
-* **co-occurrence**: the strongest learned pairing between the alert's ``service/alertname`` and
-  any of the incident's, from an alert history.
+* **time**: ``exp(-gap / time_scale_s)``, gap being the time since the incident's latest alert.
+* **topology**: 1 for a service the incident already has, else ``1 - hops / (max_hops + 1)`` to
+  its nearest service in the service graph, 0 without a path. The graph comes from config, or is
+  learned from the co-occurrence history (``learn_topology``). With a configured graph, a service
+  that has no path to any of the incident's services is *kept apart* whatever the other signals
+  say: the graph is taken as complete.
+* **similarity**: the IDF-weighted share of the alert's label and text tokens the incident carries.
+* **co-occurrence**: from an alert history, the strongest pairing of the alert's
+  ``service/alertname`` with one of the incident's (or, discounted, service with service, or how
+  often this service's alerts came with another service's at all — a gateway's nearly always do).
+* **coincidence**: ``exp(-rate · gap)`` with ``rate`` the history's alerts per second: how unlikely
+  it is that two alerts start this close together by chance in a stream this sparse.
 
-The evidence ``w_topology·topology + w_similarity·similarity + w_cooccurrence·cooccurrence`` (weights
-normalised to sum 1) is multiplied by the time factor; the best incident wins when the product
-reaches ``join_threshold``, otherwise the alert opens an incident. A re-posted alert (same
-fingerprint) goes back to the incident it is already in.
+The evidence, a weighted sum of the last four (weights normalised over the signals available:
+without a history there is no co-occurrence or coincidence), is multiplied by the time factor.
+The best incident wins when the product reaches ``join_threshold``; otherwise the alert opens an
+incident. A re-post of an alert that is still firing (same fingerprint, started before the stored
+instance ended) goes back to the incident it is in.
 
 State is bounded: an incident closes when it has been idle for ``idle_close_s`` (event time), only
 ``max_open_incidents`` stay open (the least recently active closes first), and only
