@@ -51,7 +51,8 @@ from tocsin.intelligence.correlation.text import (
 from tocsin.intelligence.correlation.topology import ServiceGraph
 from tocsin.model import Alert
 
-SIGNALS = ("time", "topology", "similarity", "cooccurrence")
+#: Signal names an explanation can carry (coincidence is reported with "time").
+SIGNALS = ("identity", "time", "topology", "similarity", "cooccurrence")
 SERVICE_HISTORY_DISCOUNT = 0.8
 COMPANION_DISCOUNT = 0.7
 

@@ -22,21 +22,21 @@ from tocsin.model import Alert
 NEZHA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "nezha"
 
 
-def test_pod_service_and_bad_pod_name():
+def test_pod_service_and_bad_pod_name() -> None:
     assert pod_service("cartservice-579f59597d-wc2lz") == "cartservice"
     assert pod_service("ts-order-service-5b67c48447-mv5hb") == "ts-order-service"
     with pytest.raises(ValueError, match="deployment"):
         pod_service("redis")
 
 
-def test_spike_flags_need_a_baseline_and_a_real_jump():
+def test_spike_flags_need_a_baseline_and_a_real_jump() -> None:
     values = [10.0 + (i % 3) for i in range(40)] + [60.0, 11.0]
     flags = spike_flags(values, AlertRules(), abs_floor=1.0)
     assert flags[40] and not any(flags[:40]) and not flags[41]
     assert not any(spike_flags(values, AlertRules(), abs_floor=1.0, above=100.0))
 
 
-def test_labels_follow_window_and_call_graph():
+def test_labels_follow_window_and_call_graph() -> None:
     faults = [Fault("f0", 1000.0, "cart-1-x", "cart", "cpu"), Fault("f1", 1400.0, "db-1-x", "db", "cpu")]
     edges = [("frontend", "cart"), ("cart", "db")]
 
@@ -49,7 +49,7 @@ def test_labels_follow_window_and_call_graph():
     assert truth == ["f0", "f0", BACKGROUND, "f1", BACKGROUND]
 
 
-def test_real_day_builds_reproducibly():
+def test_real_day_builds_reproducibly() -> None:
     if not (NEZHA / "rca_data" / "2022-08-22").is_dir():
         pytest.skip(f"Nezha data not found at {NEZHA} (shared/data beside the repo)")
     day = build_day(NEZHA, "OnlineBoutique", "2022-08-22")

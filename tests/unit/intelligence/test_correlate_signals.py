@@ -32,7 +32,7 @@ GRAPH = ServiceGraph(
 )
 
 
-def test_topology_joins_alerts_that_share_no_label():
+def test_topology_joins_alerts_that_share_no_label() -> None:
     c = Correlator(CorrelationConfig(), graph=GRAPH)
     first = c.add(alert("HighLatency", 0, service="frontend"))
     second = c.add(alert("CPUSaturated", 40, service="cart", pod="cart-1"))
@@ -44,14 +44,14 @@ def test_topology_joins_alerts_that_share_no_label():
     assert "frontend → cart" in text and "40 s apart" in text
 
 
-def test_same_alerts_without_graph_stay_apart():
+def test_same_alerts_without_graph_stay_apart() -> None:
     c = Correlator(CorrelationConfig())
     first = c.add(alert("HighLatency", 0, service="frontend"))
     second = c.add(alert("CPUSaturated", 40, service="cart", pod="cart-1"))
     assert second.new_incident and second.incident_id != first.incident_id
 
 
-def test_close_in_time_but_far_in_graph_kept_apart():
+def test_close_in_time_but_far_in_graph_kept_apart() -> None:
     c = Correlator(CorrelationConfig(), graph=GRAPH)
     first = c.add(alert("DiskFull", 0, service="cart"))
     second = c.add(alert("QueueBacklog", 5, service="far"))
@@ -60,14 +60,14 @@ def test_close_in_time_but_far_in_graph_kept_apart():
     assert "kept apart" in str(second.explanation)
 
 
-def test_time_gap_beyond_max_gap_opens_new_incident():
+def test_time_gap_beyond_max_gap_opens_new_incident() -> None:
     c = Correlator(CorrelationConfig(max_gap_s=120), graph=GRAPH)
     first = c.add(alert("HighLatency", 0, service="frontend"))
     late = c.add(alert("HighLatency", 500, service="cart"))
     assert late.incident_id != first.incident_id
 
 
-def test_similarity_joins_alerts_of_unknown_services():
+def test_similarity_joins_alerts_of_unknown_services() -> None:
     idf = IdfWeights.from_alerts([alert("Noise", 0, service=f"s{i}", team="x") for i in range(50)])
     c = Correlator(CorrelationConfig(w_topology=0.0, w_cooccurrence=0.0, join_threshold=0.5), idf=idf)
     first = c.add(alert("KafkaConsumerLag", 0, cluster="kafka-eu", topic="orders", team="x"))
@@ -79,7 +79,7 @@ def test_similarity_joins_alerts_of_unknown_services():
     assert other.new_incident
 
 
-def test_cooccurrence_learned_from_history_joins_and_is_explained():
+def test_cooccurrence_learned_from_history_joins_and_is_explained() -> None:
     history_alerts = []
     for k in range(12):
         base = k * 3600.0
@@ -100,7 +100,7 @@ def test_cooccurrence_learned_from_history_joins_and_is_explained():
     assert third.new_incident
 
 
-def test_learned_topology_from_history_when_no_graph_given():
+def test_learned_topology_from_history_when_no_graph_given() -> None:
     history_alerts = []
     for k in range(5):
         history_alerts.append(alert("A", k * 3600.0, service="api"))
@@ -110,7 +110,7 @@ def test_learned_topology_from_history_when_no_graph_given():
     assert c.graph is not None and c.graph.distance("api", "db") == 1
 
 
-def test_refire_of_still_firing_alert_goes_to_its_incident():
+def test_refire_of_still_firing_alert_goes_to_its_incident() -> None:
     c = Correlator(CorrelationConfig(), graph=GRAPH)
     a = alert("HighLatency", 0, service="frontend")
     first = c.add(a)
@@ -120,7 +120,7 @@ def test_refire_of_still_firing_alert_goes_to_its_incident():
     assert again.explanation.signal_names == ("identity",)
 
 
-def test_explanation_names_only_signals_that_contributed():
+def test_explanation_names_only_signals_that_contributed() -> None:
     c = Correlator(CorrelationConfig(), graph=GRAPH)
     c.add(alert("HighLatency", 0, service="frontend"))
     d = c.add(alert("HighLatency", 0, service="frontend", pod="fe-2"))
@@ -129,14 +129,14 @@ def test_explanation_names_only_signals_that_contributed():
     assert "same service frontend" in str(d.explanation)
 
 
-def test_alert_tokens_split_names_and_label_pairs():
+def test_alert_tokens_split_names_and_label_pairs() -> None:
     toks = alert_tokens(
         Alert(labels={"alertname": "HighLatencyP99", "pod": "cart-1"}, annotations={"summary": "slow cart"})
     )
     assert {"latency", "p", "99", "pod=cart-1", "slow", "cart"} <= toks
 
 
-def test_graph_rejects_bad_edges():
+def test_graph_rejects_bad_edges() -> None:
     with pytest.raises(ValueError, match="pair of names"):
         ServiceGraph([("a", "")])
     with pytest.raises(ValueError, match="max_hops"):

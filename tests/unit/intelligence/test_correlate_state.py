@@ -25,7 +25,7 @@ def alert(name: str, t: float, **labels: str) -> Alert:
     return Alert(labels={"alertname": name, **labels}, starts_at=T0 + t, ends_at=T0 + t + 60)
 
 
-def test_idle_incidents_close_and_closed_ones_are_capped():
+def test_idle_incidents_close_and_closed_ones_are_capped() -> None:
     c = Correlator(CorrelationConfig(idle_close_s=300, max_closed_incidents=3))
     ids = [c.add(alert("A", k * 1000.0, service=f"s{k}")).incident_id for k in range(6)]
     assert len(set(ids)) == 6
@@ -37,21 +37,21 @@ def test_idle_incidents_close_and_closed_ones_are_capped():
     assert c.incident(ids[3]).closed
 
 
-def test_open_incidents_are_capped():
+def test_open_incidents_are_capped() -> None:
     c = Correlator(CorrelationConfig(max_open_incidents=2, idle_close_s=10_000))
     for k in range(5):
         c.add(alert("A", float(k), service=f"unrelated{k}"))
     assert c.open_count == 2
 
 
-def test_advance_closes_idle_incidents():
+def test_advance_closes_idle_incidents() -> None:
     c = Correlator(CorrelationConfig(idle_close_s=60))
     d = c.add(alert("A", 0, service="x"))
     c.advance(T0 + 1000)
     assert c.open_count == 0 and c.incident(d.incident_id).closed
 
 
-def test_root_cause_prefers_saturated_callee():
+def test_root_cause_prefers_saturated_callee() -> None:
     c = Correlator(CorrelationConfig(), graph=GRAPH)
     c.add(alert("FrontendLatencyHigh", 0, service="frontend"))
     c.add(alert("ServerLatencyHigh", 10, service="checkout"))
@@ -75,12 +75,12 @@ def test_root_cause_prefers_saturated_callee():
         ({"service_labels": ()}, "service_labels"),
     ],
 )
-def test_bad_config_is_refused_with_its_name(kwargs: dict[str, object], message: str):
+def test_bad_config_is_refused_with_its_name(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CorrelationConfig(**kwargs)  # type: ignore[arg-type]
 
 
-def test_bad_alerts_are_refused():
+def test_bad_alerts_are_refused() -> None:
     c = Correlator()
     with pytest.raises(TypeError, match=r"tocsin\.model\.Alert"):
         c.add({"labels": {}})  # type: ignore[arg-type]
@@ -90,12 +90,12 @@ def test_bad_alerts_are_refused():
         c.root_causes(c.add(alert("X", 0)).incident_id, top=0)
 
 
-def test_history_must_be_time_ordered():
+def test_history_must_be_time_ordered() -> None:
     with pytest.raises(ValueError, match="ordered by starts_at"):
         CooccurrenceModel().learn([alert("A", 10), alert("B", 0)], lambda a: "s")
 
 
-def test_pairwise_scores_ignore_background_pairs_unless_strict():
+def test_pairwise_scores_ignore_background_pairs_unless_strict() -> None:
     truth = ["f1", "f1", "f2", "background", "background"]
     pred = ["a", "a", "b", "c", "c"]
     s = pairwise_scores(truth, pred)
@@ -106,21 +106,21 @@ def test_pairwise_scores_ignore_background_pairs_unless_strict():
     assert merged.precision == pytest.approx(1 / 3) and merged.recall == 1.0
 
 
-def test_ari_and_lengths():
+def test_ari_and_lengths() -> None:
     assert adjusted_rand_index(["a", "a", "b", "b"], ["x", "x", "y", "y"]) == 1.0
     assert adjusted_rand_index(["a", "a", "b", "b"], ["x", "y", "x", "y"]) < 0.0
     with pytest.raises(ValueError, match="length"):
         pairwise_scores(["a"], ["x", "y"])
 
 
-def test_root_cause_hits_use_the_incident_holding_most_of_the_fault():
+def test_root_cause_hits_use_the_incident_holding_most_of_the_fault() -> None:
     truth = ["f1", "f1", "f1", "f2"]
     pred = ["i1", "i1", "i2", "i3"]
     hits = root_cause_hits(truth, pred, {"f1": "cart", "f2": "db"}, {"i1": ["x", "cart"], "i3": ["db"]})
     assert hits == (1, 2, 2)
 
 
-def test_baselines_group_as_documented():
+def test_baselines_group_as_documented() -> None:
     g = GroupByBaseline(("service",), idle_s=100)
     ids = [g.add(alert("A", t, service=s)) for t, s in [(0, "x"), (50, "y"), (60, "x"), (500, "x")]]
     assert ids[0] == ids[2] and ids[0] != ids[1] and ids[3] != ids[0]
@@ -133,7 +133,7 @@ def test_baselines_group_as_documented():
         TimeWindowBaseline(gap_s=-1)
 
 
-def test_state_stays_bounded_over_a_long_stream():
+def test_state_stays_bounded_over_a_long_stream() -> None:
     c = Correlator(CorrelationConfig(idle_close_s=120, max_closed_incidents=50))
     for k in range(2000):
         c.add(alert("A", k * 200.0, service=f"s{k % 7}", instance=str(k)))
@@ -142,7 +142,7 @@ def test_state_stays_bounded_over_a_long_stream():
     assert len(c._by_fingerprint) <= 1  # fingerprints of closed incidents are dropped
 
 
-def test_explanation_needs_signals_or_builder():
+def test_explanation_needs_signals_or_builder() -> None:
     from tocsin.intelligence.correlate import Explanation
 
     with pytest.raises(ValueError, match="exactly one"):
