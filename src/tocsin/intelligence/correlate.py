@@ -51,8 +51,8 @@ from tocsin.intelligence.correlation.text import (
 from tocsin.intelligence.correlation.topology import ServiceGraph
 from tocsin.model import Alert
 
-#: Signal names an explanation can carry (coincidence is reported with "time").
-SIGNALS = ("identity", "time", "topology", "similarity", "cooccurrence")
+#: Signal names an explanation can carry.
+SIGNALS = ("identity", "time", "coincidence", "topology", "similarity", "cooccurrence")
 SERVICE_HISTORY_DISCOUNT = 0.8
 COMPANION_DISCOUNT = 0.7
 
@@ -376,20 +376,25 @@ class Correlator:
         self, s: _Scored, shared_tokens: frozenset[str], service: str, key: str, tokens: frozenset[str]
     ) -> tuple[SignalEvidence, ...]:
         floor = self.config.explain_floor
-        time_text = f"{s.gap:.0f} s apart"
-        if s.coincidence >= floor:
-            time_text += (
-                f" (history: one alert per {1.0 / self._rate:.0f} s, "
-                f"chance of a coincidence {1.0 - s.coincidence:.0%})"
+        signals = [SignalEvidence("time", s.time_f, f"{s.gap:.0f} s apart")]
+        w_topo, w_sim, w_co, w_coin = self._w
+        # A signal is named only when it counted: non-zero weight and a value above the floor.
+        if w_coin > 0 and s.coincidence >= floor and not s.far:
+            signals.append(
+                SignalEvidence(
+                    "coincidence",
+                    s.coincidence,
+                    f"unlikely by chance: the history has one alert per {1.0 / self._rate:.0f} s "
+                    f"(chance {1.0 - s.coincidence:.0%})",
+                )
             )
-        signals = [SignalEvidence("time", s.time_f, time_text)]
         if s.far:
             hops = self.graph.max_hops if self.graph is not None else 0
             signals.append(
                 SignalEvidence("topology", 0.0, f"no service graph path within {hops} hops: kept apart")
             )
             return tuple(signals)
-        if s.topo >= floor and s.nearest is not None:
+        if w_topo > 0 and s.topo >= floor and s.nearest is not None:
             hops, other = s.nearest
             if hops == 0:
                 text = f"same service {service}"
@@ -397,14 +402,14 @@ class Correlator:
                 path = self.graph.arrow_path(other, service) if self.graph is not None else ""
                 text = f"service graph path {path} ({hops} hop{'s' if hops > 1 else ''})"
             signals.append(SignalEvidence("topology", s.topo, text))
-        if s.sim >= floor:
+        if w_sim > 0 and s.sim >= floor:
             sim, shared = weighted_overlap(tokens, shared_tokens, self.idf)
             signals.append(
                 SignalEvidence(
                     "similarity", sim, f"label/text similarity {sim:.2f} ({', '.join(shared[:3])})"
                 )
             )
-        if s.co >= floor and self.history is not None:
+        if w_co > 0 and s.co >= floor and self.history is not None:
             h = self.history
             if not s.co_with:
                 rate = h.companion_rate(service)

@@ -141,3 +141,21 @@ def test_graph_rejects_bad_edges() -> None:
         ServiceGraph([("a", "")])
     with pytest.raises(ValueError, match="max_hops"):
         ServiceGraph([("a", "b")], max_hops=0)
+
+
+def test_coincidence_from_a_sparse_history_is_named_and_zero_weight_signals_are_not() -> None:
+    # One alert an hour in the history: two alerts 10 s apart are unlikely to be chance.
+    history = CooccurrenceModel().learn(
+        [alert("Noise", k * 3600.0, service=f"n{k}") for k in range(24)], lambda a: a.labels["service"]
+    )
+    c = Correlator(CorrelationConfig(), graph=GRAPH, history=history)
+    c.add(alert("HighLatency", 10**6, service="frontend"))
+    d = c.add(alert("CPUSaturated", 10**6 + 10, service="cart"))
+    assert not d.new_incident
+    assert {"coincidence", "topology"} <= set(d.explanation.signal_names)
+    assert "unlikely by chance" in str(d.explanation)
+
+    quiet = Correlator(CorrelationConfig(w_coincidence=0.0), graph=GRAPH, history=history)
+    quiet.add(alert("HighLatency", 10**6, service="frontend"))
+    d = quiet.add(alert("CPUSaturated", 10**6 + 10, service="cart"))
+    assert "coincidence" not in d.explanation.signal_names
