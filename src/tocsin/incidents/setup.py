@@ -81,15 +81,16 @@ class IncidentsSetup:
                 for o in s.overrides
                 if o.user not in users
             )
+        names: dict[TargetKind, set[str]] = {
+            TargetKind.USER: set(users),
+            TargetKind.TEAM: set(self.directory.teams),
+            TargetKind.SCHEDULE: set(self.schedules),
+            TargetKind.POLICY: set(self.policies),
+        }
         for p in self.policies.values():
             for i, lv in enumerate(p.levels, 1):
                 for t in lv.targets:
-                    known = {
-                        TargetKind.USER: users,
-                        TargetKind.TEAM: self.directory.teams,
-                        TargetKind.SCHEDULE: self.schedules,
-                        TargetKind.POLICY: self.policies,
-                    }.get(t.kind)
+                    known = names.get(t.kind)
                     if known is not None and t.name not in known:
                         out.append(
                             f"escalation policy {p.name!r}, level {i}: unknown {t.kind.value} {t.name!r}"
