@@ -71,7 +71,8 @@ class Restriction:
 class Rota(Protocol):
     """Anything that says who is on call over a range: rotation layers and imported iCal layers."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def segments(self, a: float, b: float) -> list[Segment]: ...
 
