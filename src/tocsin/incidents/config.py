@@ -16,7 +16,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from tocsin.config.errors import ConfigError, ConfigIssue
-from tocsin.config.loader import _issues_from_validation, _Loader, _locate, _path_text
+from tocsin.config.loader import _duplicate_keys, _issues_from_validation, _Loader, _locate, _path_text
 from tocsin.config.types import Duration, MatcherList, StrictModel
 from tocsin.incidents.business_hours import BusinessHours
 from tocsin.incidents.escalation import Level, Policy, SelectMode, SlaTarget, Target, TargetKind, policy_cycle
@@ -541,10 +541,13 @@ def load_incidents_data(
 ) -> IncidentsSetup:
     if not isinstance(data, dict):
         raise ConfigError(filename, 1 if node is not None else None, "the incidents config must be a mapping")
+    issues = _duplicate_keys(node, filename)
     try:
         cfg = IncidentsConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError.from_issues(_issues_from_validation(e, filename, node, data)) from None
+        raise ConfigError.from_issues(issues + _issues_from_validation(e, filename, node, data)) from None
+    if issues:
+        raise ConfigError.from_issues(issues)
     return build(cfg, filename, node)
 
 

@@ -33,7 +33,12 @@ teams:
   - {id: ops, members: [ana, bob, carl]}
   - {id: dba, members: [ana, carl], business_hours: office}
 business_hours:
-  - {name: office, time_zone: Europe/Paris, days: [mon-fri], start: "09:00", end: "18:00", holidays: {country: FR}}
+  - name: office
+    time_zone: Europe/Paris
+    days: [mon-fri]
+    start: "09:00"
+    end: "18:00"
+    holidays: {country: FR}
 schedules:
   - name: primary
     time_zone: UTC
@@ -162,7 +167,9 @@ def test_low_urgency_outside_business_hours_is_deferred_then_delivered() -> None
     m = manager()
     friday_evening = datetime(2026, 7, 10, 19, tzinfo=PARIS).timestamp()
     monday_open = datetime(2026, 7, 13, 9, tzinfo=PARIS).timestamp()
-    acts = m.on_group_update("g", [alert(at=friday_evening, severity="warning")], [], {}, friday_evening, "lowdesk")
+    acts = m.on_group_update(
+        "g", [alert(at=friday_evening, severity="warning")], [], {}, friday_evening, "lowdesk"
+    )
     inc = m.get("INC-1")
     assert inc.urgency == "low"
     assert notified(acts) == []
@@ -171,7 +178,10 @@ def test_low_urgency_outside_business_hours_is_deferred_then_delivered() -> None
     # Nothing is lost across the weekend: the page goes out at the opening, and escalation runs
     # from there (level 2 after the 30 min wait).
     timed = m.run_until(monday_open + 3600)
-    assert [(t, a.user) for t, a in timed if isinstance(a, Notify)] == [(monday_open, "bob"), (monday_open + 1800, "carl")]
+    assert [(t, a.user) for t, a in timed if isinstance(a, Notify)] == [
+        (monday_open, "bob"),
+        (monday_open + 1800, "carl"),
+    ]
 
 
 def test_low_urgency_deferral_skips_public_holiday() -> None:
@@ -243,7 +253,7 @@ def test_restart_mid_escalation_fires_next_step_once_on_time() -> None:
     fired = restored.on_timer(key, T0 + 900)
     assert notified(fired) == [("carl", "email")]
     assert restored.on_timer(key, T0 + 900) == []  # a duplicate delivery of the same timer
-    assert before + [(900 + 0, "carl", "email")] == expected
+    assert [*before, (900, "carl", "email")] == expected
     again = json.loads(json.dumps(restored.to_dict()))
     assert key not in again["timers"]
 
@@ -264,7 +274,8 @@ def test_responder_chosen_by_skill_then_workload_then_round_robin() -> None:
     first = m.get("INC-1").events(EventKind.RESPONDER_CHOSEN)[0]
     assert first.data["user"] == "ana"
     assert first.text == (
-        "chose ana: has skill postgres; 0 open incidents, 0 pages in the last 24h; round-robin turn among ana, carl"
+        "chose ana: has skill postgres; 0 open incidents, 0 pages in the last 24h;"
+        " round-robin turn among ana, carl"
     )
     m.on_group_update("g2", [alert("PgSlow", service="postgres", priority="P2")], [], {}, T0 + 60, "pick")
     second = m.get("INC-2").events(EventKind.RESPONDER_CHOSEN)[0]

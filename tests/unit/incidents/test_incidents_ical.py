@@ -126,7 +126,10 @@ END:VCALENDAR
 def test_import_expands_rules_exceptions_and_edits() -> None:
     a, b = p(2026, 10, 26, tz=NY), p(2026, 11, 5, tz=NY)
     res = import_layer(FEED, "feed", DIRECTORY, a, b)
-    events = [(datetime.fromtimestamp(s.start, UTC).astimezone(NY).strftime("%m-%d %H:%M %Z"), s.users) for s in res.layer.events]
+    events = [
+        (datetime.fromtimestamp(s.start, UTC).astimezone(NY).strftime("%m-%d %H:%M %Z"), s.users)
+        for s in res.layer.events
+    ]
     assert events == [
         ("10-26 09:00 EDT", ("ana",)),
         ("10-27 09:00 EDT", ("ana",)),
@@ -149,7 +152,12 @@ def test_import_expands_rules_exceptions_and_edits() -> None:
 def test_imported_layer_sits_under_overrides_in_a_schedule() -> None:
     a, b = p(2026, 10, 26, tz=NY), p(2026, 11, 5, tz=NY)
     layer = import_layer(FEED, "feed", DIRECTORY, a, b).layer
-    sched = Schedule("n", "America/New_York", [layer], [Override("bob", p(2026, 10, 27, 12, tz=NY), p(2026, 10, 27, 13, tz=NY))])
+    sched = Schedule(
+        "n",
+        "America/New_York",
+        [layer],
+        [Override("bob", p(2026, 10, 27, 12, tz=NY), p(2026, 10, 27, 13, tz=NY))],
+    )
     assert sched.on_call_at(p(2026, 10, 26, 12, tz=NY)) == ("ana",)
     assert sched.on_call_at(p(2026, 10, 27, 12, 30, tz=NY)) == ("bob",)
     assert sched.on_call_at(p(2026, 10, 29, 12, tz=NY)) == ()  # EXDATE left a gap
@@ -181,7 +189,12 @@ END:VEVENT
 END:VCALENDAR
 """
     res = import_layer(feed, "w", DIRECTORY, p(2026, 3, 1), p(2026, 5, 1))
-    assert [s.start for s in res.layer.events] == [p(2026, 3, 23, 9), p(2026, 3, 30, 9), p(2026, 4, 6, 9), p(2026, 4, 13, 9)]
+    assert [s.start for s in res.layer.events] == [
+        p(2026, 3, 23, 9),
+        p(2026, 3, 30, 9),
+        p(2026, 4, 6, 9),
+        p(2026, 4, 13, 9),
+    ]
 
 
 def test_unparseable_feed() -> None:

@@ -113,7 +113,10 @@ def test_snooze_then_retrigger_restarts_escalation() -> None:
     inc = m.get("INC-1")
     assert inc.snoozed_until == T0 + 3630
     timed = m.run_until(T0 + 3630 + 700)
-    assert [(t - T0, a.user) for t, a in timed if isinstance(a, Notify)] == [(3630, "ana"), (3630 + 600, "bob")]
+    assert [(t - T0, a.user) for t, a in timed if isinstance(a, Notify)] == [
+        (3630, "ana"),
+        (3630 + 600, "bob"),
+    ]
     assert inc.state is IncidentState.TRIGGERED
     assert inc.events(EventKind.SNOOZE_ENDED)[0].at == T0 + 3630
     assert inc.first_acknowledged_at == T0 + 20  # MTTA keeps the first ack
@@ -194,11 +197,16 @@ def test_notification_rules_by_urgency_and_fallback() -> None:
     extra_users = CONFIG.replace(
         "  - {id: bob, email: bob@example.com}",
         "  - id: bob\n    email: bob@example.com\n    phone: '+100'\n    notification_rules:\n"
-        "      - {via: email}\n      - {via: sms, after: 2m, urgency: high}\n      - {via: phone, after: 4m, urgency: high}",
+        "      - {via: email}\n      - {via: sms, after: 2m, urgency: high}\n"
+        "      - {via: phone, after: 4m, urgency: high}",
     )
     setup = load_incidents_text(extra_users)
     bob = setup.directory.user("bob")
-    assert [(d, c.kind.value) for d, c in bob.plan(Urgency.HIGH)] == [(0, "email"), (120, "sms"), (240, "phone")]
+    assert [(d, c.kind.value) for d, c in bob.plan(Urgency.HIGH)] == [
+        (0, "email"),
+        (120, "sms"),
+        (240, "phone"),
+    ]
     assert [(d, c.kind.value) for d, c in bob.plan(Urgency.LOW)] == [(0, "email")]
     ana = setup.directory.user("ana")  # no rules: one email at once
     assert [(d, c.kind.value) for d, c in ana.plan(Urgency.HIGH)] == [(0, "email")]

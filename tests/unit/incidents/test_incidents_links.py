@@ -88,10 +88,12 @@ links: {secrets: ["0123456789abcdef-one"], ttl: 30m}
 def test_link_in_notification_acknowledges_and_stops_escalation() -> None:
     m = IncidentManager(load_incidents_text(CONFIG))
     t0 = NOW
-    acts = m.on_group_update("g", [Alert(labels={"alertname": "A"}, starts_at=t0, ends_at=t0 + 999)], [], {}, t0)
+    acts = m.on_group_update(
+        "g", [Alert(labels={"alertname": "A"}, starts_at=t0, ends_at=t0 + 999)], [], {}, t0
+    )
     notify = next(a for a in acts if hasattr(a, "links"))
     token = notify.links["ack"]
-    got, actions = m.handle_link(token, t0 + 120)
+    got, _ = m.handle_link(token, t0 + 120)
     assert (got.user, got.action) == ("ana", LinkAction.ACK)
     inc = m.get("INC-1")
     assert inc.state is IncidentState.ACKNOWLEDGED and inc.timeline[-1].text == "acknowledged by ana via link"

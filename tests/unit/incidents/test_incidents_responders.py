@@ -16,14 +16,19 @@ TEAM = [CARL, BOB, ANA]
 def test_skill_filters_first() -> None:
     c = select_responder(TEAM, frozenset({"postgres", "kubernetes"}), {}, None)
     assert c.user == "ana"
-    assert c.explanation == "chose Ana: has skills kubernetes, postgres; 0 open incidents, 0 pages in the last 24h"
+    assert (
+        c.explanation
+        == "chose Ana: has skills kubernetes, postgres; 0 open incidents, 0 pages in the last 24h"
+    )
 
 
 def test_workload_breaks_skill_ties() -> None:
     load = {"ana": Workload(1, 0), "carl": Workload(0, 3)}
     c = select_responder(TEAM, frozenset({"postgres"}), load, None)
     assert c.user == "carl"
-    assert c.explanation == "chose Carl: has skill postgres; 0 open incidents, 3 pages in the last 24h (fewest)"
+    assert (
+        c.explanation == "chose Carl: has skill postgres; 0 open incidents, 3 pages in the last 24h (fewest)"
+    )
 
 
 def test_round_robin_among_equals_follows_the_pointer() -> None:

@@ -27,7 +27,9 @@ def daily(tz: str, start: datetime, users: tuple[str, ...] = ("ana", "bob"), **k
     return Layer("daily", tz, start, 1, TurnUnit.DAYS, tuple((u,) for u in users), **kw)  # type: ignore[arg-type]
 
 
-def handoffs(schedule: Schedule, a: float, b: float, tz: ZoneInfo) -> list[tuple[str, str, float, tuple[str, ...]]]:
+def handoffs(
+    schedule: Schedule, a: float, b: float, tz: ZoneInfo
+) -> list[tuple[str, str, float, tuple[str, ...]]]:
     return [(local(s.start, tz), local(s.end, tz), s.duration / 3600, s.users) for s in schedule.final(a, b)]
 
 
