@@ -90,6 +90,29 @@ class IncidentManager:
         m.pages = {u: [float(x) for x in ts] for u, ts in data["pages"].items()}
         return m
 
+    def reload(self, setup: IncidentsSetup) -> None:
+        """Switch to a new config. Running escalations continue by policy name and level; a
+        policy that disappeared ends their escalation with a timeline entry when next due."""
+        setup.check()
+        self.setup = setup
+
+    def prune(self, resolved_before: float) -> list[str]:
+        """Forget incidents resolved before ``resolved_before`` (already stored elsewhere), so the
+        in-memory state stays small. Returns the ids removed."""
+        gone = [
+            i.id
+            for i in self.incidents.values()
+            if i.state is IncidentState.RESOLVED
+            and i.resolved_at is not None
+            and i.resolved_at < resolved_before
+        ]
+        for iid in gone:
+            del self.incidents[iid]
+        self.by_group = {g: i for g, i in self.by_group.items() if i in self.incidents}
+        for k in [k for k, t in self.timers.items() if t.incident_id not in self.incidents]:
+            del self.timers[k]
+        return gone
+
     def pending_timers(self) -> list[ScheduleTimer]:
         """Every armed timer, earliest first: what the shell re-arms after a restart."""
         return [
@@ -162,6 +185,8 @@ class IncidentManager:
         policy: str | None,
         tenant_id: str,
     ) -> Incident:
+        if policy is not None and policy not in self.setup.policies:
+            raise ValueError(f"unknown escalation policy {policy!r}")
         self._seq += 1
         common = _common_labels([a.labels for a in firing])
         all_labels = {**common, **labels}
@@ -172,8 +197,6 @@ class IncidentManager:
         urgency = all_labels.get("urgency", "").lower()
         if urgency not in (Urgency.HIGH, Urgency.LOW):
             urgency = self.setup.urgency_of(priority).value
-        if policy is not None and policy not in self.setup.policies:
-            raise ValueError(f"unknown escalation policy {policy!r}")
         policy = policy or self.setup.policy_for(all_labels)
         skills: set[str] = self.setup.skills_for(all_labels)
         for a in firing:
@@ -439,6 +462,13 @@ class IncidentManager:
                     )
                     self._arm(inc, "level", opens, {"level": esc.level, "loop": esc.loop, "run": True}, out)
                     return
+            if esc.level >= len(policy.levels):
+                # The policy was shortened by a config reload while this incident escalated.
+                inc.log(
+                    now, EventKind.ESCALATION_FINISHED, f"policy {policy.name} has no level {esc.level + 1}"
+                )
+                esc.finished = True
+                return
             level = policy.levels[esc.level]
             head = f"level {esc.level + 1}/{len(policy.levels)} of policy {policy.name}"
             if esc.loop:
@@ -466,7 +496,11 @@ class IncidentManager:
     def _step(self, inc: Incident, now: float) -> bool:
         """Move to the next level (or the next repeat). False when the policy is exhausted."""
         esc = inc.escalation
-        policy = self.setup.policies[esc.policy or ""]
+        policy = self.setup.policies.get(esc.policy or "")
+        if policy is None:
+            inc.log(now, EventKind.ESCALATION_FAILED, f"escalation policy {esc.policy!r} no longer exists")
+            esc.finished = True
+            return False
         if esc.level + 1 < len(policy.levels):
             esc.level += 1
             return True
@@ -524,6 +558,9 @@ class IncidentManager:
             self.rr[ring] = choice.pointer
             inc.log(now, EventKind.RESPONDER_CHOSEN, choice.explanation, user=choice.user)
             people = {choice.user: people[choice.user]}
+        elif level.select is SelectMode.ONE and people:
+            only = next(iter(people))
+            inc.log(now, EventKind.RESPONDER_CHOSEN, f"chose {only}: the only candidate", user=only)
         if people:
             inc.assignees = list(people)
         for uid, (why, hours) in people.items():

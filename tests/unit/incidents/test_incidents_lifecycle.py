@@ -210,3 +210,27 @@ def test_notification_rules_by_urgency_and_fallback() -> None:
     assert [(d, c.kind.value) for d, c in bob.plan(Urgency.LOW)] == [(0, "email")]
     ana = setup.directory.user("ana")  # no rules: one email at once
     assert [(d, c.kind.value) for d, c in ana.plan(Urgency.HIGH)] == [(0, "email")]
+
+
+def test_reload_removing_policy_ends_running_escalation() -> None:
+    m = manager()
+    m.on_group_update("g", [alert("A")], [], {}, T0)
+    other = CONFIG.replace("name: main", "name: other").replace(
+        "default_policy: main", "default_policy: other"
+    )
+    m.reload(load_incidents_text(other))
+    assert users(m.fire_due(T0 + 600)) == []
+    inc = m.get("INC-1")
+    assert inc.escalation.finished
+    assert "escalation policy 'main' no longer exists" in inc.events(EventKind.ESCALATION_FAILED)[0].text
+
+
+def test_prune_forgets_old_resolved_incidents_only() -> None:
+    m = manager()
+    m.on_group_update("g1", [alert("A")], [], {}, T0)
+    m.on_group_update("g2", [alert("B")], [], {}, T0)
+    m.resolve("INC-1", "ana", T0 + 10)
+    assert m.prune(T0 + 5) == []
+    assert m.prune(T0 + 20) == ["INC-1"]
+    assert sorted(m.incidents) == ["INC-2"] and m.by_group == {"g2": "INC-2"}
+    assert all(t.incident_id == "INC-2" for t in m.timers.values())
