@@ -324,3 +324,17 @@ def test_policy_route_by_labels_and_unknown_policy() -> None:
         assert "unknown escalation policy 'nope'" in str(e)
     else:
         raise AssertionError("an unknown policy must be refused")
+
+
+def test_resolve_sla_warning_notifies_assignees_and_delivery_is_recorded() -> None:
+    m = manager()
+    m.on_group_update("g1", [alert(severity="critical")], [], {}, T0)
+    m.acknowledge("INC-1", "ana", T0 + 60)
+    m.record_delivery("INC-1", "ana", "slack", True, "", T0 + 1)
+    m.record_delivery("INC-1", "ana", "sms", False, "HTTP 500", T0 + 2)
+    timed = m.run_until(T0 + 3600)
+    assert [(t - T0, a.user, a.reason) for t, a in timed if isinstance(a, Notify)] == [
+        (3600, "ana", "resolve SLA about to breach")
+    ]
+    deliveries = [e.text for e in m.get("INC-1").events(EventKind.DELIVERY)]
+    assert deliveries == ["slack to ana delivered", "sms to ana failed: HTTP 500"]

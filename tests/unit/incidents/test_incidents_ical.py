@@ -209,3 +209,32 @@ def test_layer_round_trip_with_hourly_rotation_new_york() -> None:
     assert parsed(export_schedule(sched, a, b)) == sorted(
         (s.start, s.end, u) for s in sched.final(a, b) for u in s.users
     )
+
+
+def test_floating_and_all_day_events_use_the_feed_zone() -> None:
+    feed = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+X-WR-TIMEZONE:Europe/Paris
+BEGIN:VEVENT
+UID:f@test
+DTSTAMP:20260101T000000Z
+DTSTART:20260329T000000
+DTEND:20260330T000000
+SUMMARY:ana; bob
+END:VEVENT
+BEGIN:VEVENT
+UID:d@test
+DTSTAMP:20260101T000000Z
+DTSTART;VALUE=DATE:20260401
+SUMMARY:Bob
+END:VEVENT
+END:VCALENDAR
+"""
+    res = import_layer(feed, "f", DIRECTORY, p(2026, 3, 1), p(2026, 5, 1))
+    spans = [(s.start, s.end, s.users) for s in res.layer.events]
+    assert spans == [
+        (p(2026, 3, 29), p(2026, 3, 30), ("ana", "bob")),  # 23 real hours: the spring change
+        (p(2026, 4, 1), p(2026, 4, 2), ("bob",)),
+    ]
+    assert spans[0][1] - spans[0][0] == 23 * 3600
