@@ -9,6 +9,8 @@ once even when the shell delivers it twice (e.g. once before a crash and once af
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -44,6 +46,8 @@ class Timer:
     kind: str
     incident_id: str
     data: dict[str, Any]
+    #: Creation order: timers due at the same instant fire in the order they were armed.
+    seq: int = 0
 
 
 class IncidentManager:
@@ -59,6 +63,12 @@ class IncidentManager:
         self.pages: dict[str, list[float]] = {}
         self._seq = 0
         self._timer_seq = 0
+        # Indexes over ``timers`` so that thousands of open incidents stay cheap: a heap of
+        # (at, seq, key) with lazy deletion, and the keys of each incident's timers.
+        self._heap: list[tuple[float, int, str]] = []
+        self._by_incident: dict[str, set[str]] = {}
+        #: Ids of acknowledged incidents, for workload counts without scanning every incident.
+        self._acked: set[str] = set()
 
     # --- state ------------------------------------------------------------------------------
 
@@ -84,8 +94,10 @@ class IncidentManager:
         for d in data["incidents"]:
             inc = Incident.from_dict(d)
             m.incidents[inc.id] = inc
+            m._index(inc)
         m.by_group = dict(data["by_group"])
-        m.timers = {k: Timer(**t) for k, t in data["timers"].items()}
+        for k, t in data["timers"].items():
+            m._add_timer(k, Timer(**t))
         m.rr = dict(data["rr"])
         m.pages = {u: [float(x) for x in ts] for u, ts in data["pages"].items()}
         return m
@@ -108,19 +120,28 @@ class IncidentManager:
         ]
         for iid in gone:
             del self.incidents[iid]
+            self._acked.discard(iid)
         self.by_group = {g: i for g, i in self.by_group.items() if i in self.incidents}
         for k in [k for k, t in self.timers.items() if t.incident_id not in self.incidents]:
-            del self.timers[k]
+            self._del_timer(k)
         return gone
 
     def pending_timers(self) -> list[ScheduleTimer]:
         """Every armed timer, earliest first: what the shell re-arms after a restart."""
         return [
-            ScheduleTimer(t.at, k) for k, t in sorted(self.timers.items(), key=lambda kv: (kv[1].at, kv[0]))
+            ScheduleTimer(t.at, k)
+            for k, t in sorted(self.timers.items(), key=lambda kv: (kv[1].at, kv[1].seq))
         ]
 
     def next_due(self) -> float | None:
-        return min((t.at for t in self.timers.values()), default=None)
+        heap = self._heap
+        while heap:
+            at, _, key = heap[0]
+            t = self.timers.get(key)
+            if t is not None and t.at == at:
+                return at
+            heapq.heappop(heap)  # fired or cancelled since it was pushed
+        return None
 
     def get(self, incident_id: str) -> Incident:
         try:
@@ -142,6 +163,22 @@ class IncidentManager:
     ) -> list[Action]:
         """An aggregation group changed (or was flushed). ``labels`` are the group labels;
         ``policy`` is the route's ``escalation_policy`` extension key, if any."""
+        out = self._group_update(group_key, alerts_firing, alerts_resolved, labels, now, policy, tenant_id)
+        inc = self.incidents.get(self.by_group.get(group_key, ""))
+        if inc is not None:
+            self._index(inc)
+        return out
+
+    def _group_update(
+        self,
+        group_key: str,
+        alerts_firing: Sequence[Alert],
+        alerts_resolved: Sequence[Alert],
+        labels: Mapping[str, str],
+        now: float,
+        policy: str | None = None,
+        tenant_id: str = "default",
+    ) -> list[Action]:
         out: list[Action] = []
         inc = self.incidents.get(self.by_group.get(group_key, ""))
         if inc is not None and inc.state is IncidentState.RESOLVED:
@@ -264,6 +301,7 @@ class IncidentManager:
         inc = self.get(incident_id)
         out: list[Action] = []
         lifecycle.acknowledge(inc, user, now, source)
+        self._index(inc)
         self._cancel(inc, ESCALATION_TIMERS | {"snooze"}, out)
         self._cancel_sla(inc, "ack", out)
         return out
@@ -272,6 +310,7 @@ class IncidentManager:
         inc = self.get(incident_id)
         out: list[Action] = []
         lifecycle.unacknowledge(inc, user, now, source)
+        self._index(inc)
         self._cancel(inc, {"snooze"}, out)
         self._start_escalation(inc, now, out)
         return out
@@ -291,6 +330,7 @@ class IncidentManager:
         inc = self.get(incident_id)
         out: list[Action] = []
         lifecycle.resolve(inc, user, now, source)
+        self._index(inc)
         self._cancel(inc, None, out)
         return out
 
@@ -298,6 +338,7 @@ class IncidentManager:
         inc = self.get(incident_id)
         out: list[Action] = []
         lifecycle.reopen(inc, user, now, f"by {user} via {source}")
+        self._index(inc)
         self._arm_slas(inc, now, out)
         self._start_escalation(inc, now, out)
         return out
@@ -360,7 +401,7 @@ class IncidentManager:
         t = self.timers.get(key)
         if t is None or now < t.at:
             return []
-        del self.timers[key]
+        self._del_timer(key)
         inc = self.incidents.get(t.incident_id)
         out: list[Action] = []
         if inc is None:
@@ -374,17 +415,16 @@ class IncidentManager:
             "sla_breach": self._fire_sla_breach,
         }[t.kind]
         handler(inc, t, now, out)
+        self._index(inc)
         return out
 
     def fire_due(self, now: float) -> list[Action]:
         """Fire every timer due at ``now``, including ones armed while doing so."""
         out: list[Action] = []
-        while True:
-            due = [k for k, t in sorted(self.timers.items(), key=lambda kv: (kv[1].at, kv[0])) if t.at <= now]
-            if not due:
-                return out
-            for k in due:
-                out.extend(self.on_timer(k, now))
+        while (due := self.next_due()) is not None and due <= now:
+            _, _, key = heapq.heappop(self._heap)
+            out.extend(self.on_timer(key, now))
+        return out
 
     def run_until(self, end: float) -> list[tuple[float, Action]]:
         """Simulate time passing to ``end``: fire each timer at its own due time, in order."""
@@ -396,30 +436,41 @@ class IncidentManager:
     def _arm(self, inc: Incident, kind: str, at: float, data: dict[str, Any], out: list[Action]) -> str:
         self._timer_seq += 1
         key = f"{inc.id}:{kind}:{self._timer_seq}"
-        self.timers[key] = Timer(at, kind, inc.id, {"gen": inc.escalation.generation, **data})
+        self._add_timer(
+            key, Timer(at, kind, inc.id, {"gen": inc.escalation.generation, **data}, self._timer_seq)
+        )
         out.append(ScheduleTimer(at, key))
         return key
 
+    def _add_timer(self, key: str, t: Timer) -> None:
+        self.timers[key] = t
+        heapq.heappush(self._heap, (t.at, t.seq, key))
+        self._by_incident.setdefault(t.incident_id, set()).add(key)
+
+    def _del_timer(self, key: str) -> None:
+        t = self.timers.pop(key)
+        keys = self._by_incident.get(t.incident_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_incident[t.incident_id]
+
+    def _incident_timers(self, inc: Incident) -> list[tuple[str, Timer]]:
+        keys = sorted(self._by_incident.get(inc.id, ()), key=lambda k: self.timers[k].seq)
+        return [(k, self.timers[k]) for k in keys]
+
     def _cancel(self, inc: Incident, kinds: Iterable[str] | None, out: list[Action]) -> None:
         wanted = None if kinds is None else set(kinds)
-        for k in [
-            k
-            for k, t in self.timers.items()
-            if t.incident_id == inc.id and (wanted is None or t.kind in wanted)
-        ]:
-            del self.timers[k]
-            out.append(CancelTimer(k))
+        for k, t in self._incident_timers(inc):
+            if wanted is None or t.kind in wanted:
+                self._del_timer(k)
+                out.append(CancelTimer(k))
 
     def _cancel_sla(self, inc: Incident, which: str, out: list[Action]) -> None:
-        for k in [
-            k
-            for k, t in self.timers.items()
-            if t.incident_id == inc.id
-            and t.kind in ("sla_warn", "sla_breach")
-            and t.data.get("which") == which
-        ]:
-            del self.timers[k]
-            out.append(CancelTimer(k))
+        for k, t in self._incident_timers(inc):
+            if t.kind in ("sla_warn", "sla_breach") and t.data.get("which") == which:
+                self._del_timer(k)
+                out.append(CancelTimer(k))
 
     def _current(self, inc: Incident, t: Timer) -> bool:
         return inc.state is IncidentState.TRIGGERED and t.data.get("gen") == inc.escalation.generation
@@ -588,8 +639,11 @@ class IncidentManager:
                 self._arm(inc, "deferred", opens, {"user": uid, "why": why}, out)
                 return
         user = self.setup.directory.user(uid)
-        window_start = now - self.setup.workload_window
-        self.pages[uid] = [t for t in self.pages.get(uid, []) if t > window_start] + [now]
+        times = self.pages.setdefault(uid, [])
+        cut = bisect.bisect_right(times, now - self.setup.workload_window)
+        if cut:
+            del times[:cut]
+        bisect.insort(times, now)
         plan = user.plan(urgency)
         if not plan:
             inc.log(now, EventKind.ESCALATION_FAILED, f"{uid} has no contact method", user=uid)
@@ -615,13 +669,20 @@ class IncidentManager:
         )
 
     def workload(self, uid: str, now: float) -> Workload:
-        open_n = sum(
-            1
-            for i in self.incidents.values()
-            if i.state is IncidentState.ACKNOWLEDGED and (i.acknowledged_by == uid or uid in i.assignees)
-        )
-        since = now - self.setup.workload_window
-        return Workload(open_n, sum(1 for t in self.pages.get(uid, []) if t > since))
+        open_n = 0
+        for iid in self._acked:
+            i = self.incidents[iid]
+            if i.acknowledged_by == uid or uid in i.assignees:
+                open_n += 1
+        times = self.pages.get(uid, [])
+        recent = len(times) - bisect.bisect_right(times, now - self.setup.workload_window)
+        return Workload(open_n, recent)
+
+    def _index(self, inc: Incident) -> None:
+        if inc.state is IncidentState.ACKNOWLEDGED:
+            self._acked.add(inc.id)
+        else:
+            self._acked.discard(inc.id)
 
     # --- timer handlers -----------------------------------------------------------------------
 

@@ -338,3 +338,24 @@ def test_resolve_sla_warning_notifies_assignees_and_delivery_is_recorded() -> No
     ]
     deliveries = [e.text for e in m.get("INC-1").events(EventKind.DELIVERY)]
     assert deliveries == ["slack to ana delivered", "sms to ana failed: HTTP 500"]
+
+
+def test_open_acknowledged_incidents_count_as_workload_and_survive_restore() -> None:
+    m = manager()
+    m.on_group_update("g1", [alert("PgDown", service="postgres", priority="P2")], [], {}, T0, "pick")
+    m.acknowledge("INC-1", "ana", T0 + 30)  # ana holds one open incident
+    assert m.workload("ana", T0 + 40).open_incidents == 1
+    restored = IncidentManager.from_dict(m.setup, json.loads(json.dumps(m.to_dict())))
+    # A day later ana's page has aged out of the window but her incident is still open.
+    later = T0 + 86400 + 60
+    assert (restored.workload("ana", later).open_incidents, restored.workload("ana", later).recent_pages) == (
+        1,
+        0,
+    )
+    restored.on_group_update(
+        "g2", [alert("PgSlow", at=later, service="postgres", priority="P2")], [], {}, later, "pick"
+    )
+    chosen = restored.get("INC-2").events(EventKind.RESPONDER_CHOSEN)[0]
+    assert chosen.text == "chose carl: has skill postgres; 0 open incidents, 0 pages in the last 24h (fewest)"
+    restored.resolve("INC-1", "ana", later + 10)
+    assert restored.workload("ana", later + 20).open_incidents == 0
