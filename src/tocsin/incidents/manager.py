@@ -747,6 +747,9 @@ class IncidentManager:
         if which == "ack":
             if inc.escalation.finished:
                 return
+            if any(t.kind == "level" and t.data.get("run") for _, t in self._incident_timers(inc)):
+                # Deferred to business hours: moving on would skip a level nobody has seen yet.
+                return
             # Escalate early instead of waiting out the level: the target is at risk.
             self._cancel(inc, {"level"}, out)
             if self._step(inc, now):

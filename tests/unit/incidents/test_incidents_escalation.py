@@ -359,3 +359,19 @@ def test_open_acknowledged_incidents_count_as_workload_and_survive_restore() -> 
     assert chosen.text == "chose carl: has skill postgres; 0 open incidents, 0 pages in the last 24h (fewest)"
     restored.resolve("INC-1", "ana", later + 10)
     assert restored.workload("ana", later + 20).open_incidents == 0
+
+
+def test_ack_sla_warning_does_not_skip_a_level_deferred_to_business_hours() -> None:
+    cfg = CONFIG.replace(
+        "  - {priority: P1, ack: 20m",
+        "  - {priority: P3, ack: 1h, warn_at: 0.5}\n  - {priority: P1, ack: 20m",
+    )
+    m = IncidentManager(load_incidents_text(cfg))
+    friday_evening = datetime(2026, 7, 10, 19, tzinfo=PARIS).timestamp()
+    m.on_group_update("g", [alert(at=friday_evening, severity="warning")], [], {}, friday_evening, "lowdesk")
+    monday_open = datetime(2026, 7, 13, 9, tzinfo=PARIS).timestamp()
+    timed = m.run_until(monday_open)
+    assert [(t, a.user) for t, a in timed if isinstance(a, Notify)] == [(monday_open, "bob")]
+    inc = m.get("INC-1")
+    assert inc.events(EventKind.SLA_WARNING)[0].at == friday_evening + 1800
+    assert [b.kind for b in inc.breaches] == ["ack"]  # without business_hours on the SLA, nights count

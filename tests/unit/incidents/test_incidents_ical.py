@@ -9,7 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from tocsin.incidents.config import load_incidents_text
-from tocsin.incidents.ical import ICalError, export_schedule, export_user, import_layer
+from tocsin.incidents.ical import ICalError, export_schedule, export_user, import_layer, parse_shifts
 from tocsin.incidents.people import Directory, User
 from tocsin.incidents.schedules import Layer, Override, Schedule, TurnUnit
 
@@ -54,6 +54,7 @@ def test_export_matches_computed_shifts_across_dst() -> None:
     data = export_schedule(sched, a, b)
     expected = sorted((s.start, s.end, u) for s in sched.final(a, b) for u in s.users)
     assert parsed(data) == expected
+    assert parse_shifts(data) == expected
     assert len(expected) > 10
     cal = Calendar.from_ical(data)
     # Every event carries the schedule's zone; the VTIMEZONE is present for calendar clients.
