@@ -203,7 +203,7 @@ class IncidentManager:
             self._record_alerts(inc, [], alerts_resolved, now)
             return out
         self._record_alerts(inc, alerts_firing, alerts_resolved, now)
-        self._raise_severity(inc, now)
+        self._raise_severity(inc, now, out)
         if self.setup.auto_resolve and inc.alerts and not inc.firing:
             lifecycle.resolve(inc, "source", now, "source")
             self._cancel(inc, None, out)
@@ -286,7 +286,7 @@ class IncidentManager:
                 ref.ends_at = a.ends_at
                 inc.log(now, EventKind.ALERT_RESOLVED, f"alert {a.name or fp} resolved", fingerprint=fp)
 
-    def _raise_severity(self, inc: Incident, now: float) -> None:
+    def _raise_severity(self, inc: Incident, now: float, out: list[Action]) -> None:
         sev = _max_severity([a.labels for a in inc.firing], {"severity": inc.severity})
         if _rank(sev) > _rank(inc.severity):
             inc.severity = sev
@@ -294,6 +294,15 @@ class IncidentManager:
             if prio is not None and prio < inc.priority:
                 lifecycle.set_priority(inc, prio, "source", now)
                 inc.urgency = self.setup.urgency_of(prio).value
+                self._rearm_slas(inc, out)
+
+    def _rearm_slas(self, inc: Incident, out: list[Action]) -> None:
+        """After a priority change the new priority's targets apply, counted from the same start
+        (creation, or the last reopen): a target already missed is recorded at once."""
+        if inc.state is IncidentState.RESOLVED:
+            return
+        reopened = inc.events(EventKind.REOPENED)
+        self._arm_slas(inc, reopened[-1].at if reopened else inc.created_at, out)
 
     # --- human (API, CLI, Slack, link) actions ------------------------------------------------
 
@@ -361,9 +370,13 @@ class IncidentManager:
 
     def set_priority(self, incident_id: str, priority: str, by: str, now: float) -> list[Action]:
         inc = self.get(incident_id)
+        old = inc.priority
         lifecycle.set_priority(inc, priority, by, now)
         inc.urgency = self.setup.urgency_of(inc.priority).value
-        return []
+        out: list[Action] = []
+        if inc.priority != old:
+            self._rearm_slas(inc, out)
+        return out
 
     def record_delivery(
         self, incident_id: str, recipient: str, via: str, ok: bool, detail: str, now: float
@@ -726,7 +739,7 @@ class IncidentManager:
         if sla is None:
             return
         for which, target in (("ack", sla.ack), ("resolve", sla.resolve)):
-            if target is None:
+            if target is None or (which == "ack" and inc.state is not IncidentState.TRIGGERED):
                 continue
             due = sla.due(now, target)
             self._arm(

@@ -375,3 +375,26 @@ def test_ack_sla_warning_does_not_skip_a_level_deferred_to_business_hours() -> N
     inc = m.get("INC-1")
     assert inc.events(EventKind.SLA_WARNING)[0].at == friday_evening + 1800
     assert [b.kind for b in inc.breaches] == ["ack"]  # without business_hours on the SLA, nights count
+
+
+def test_priority_raised_later_applies_the_new_sla_from_the_start() -> None:
+    m = manager()
+    m.on_group_update("g1", [alert("A", severity="warning")], [], {}, T0)  # P3: no SLA
+    inc = m.get("INC-1")
+    assert not [t for t in m.timers.values() if t.kind.startswith("sla")]
+    # A critical alert joins after 25 min: P1's 20 min ack target was already missed.
+    m.on_group_update(
+        "g1", [alert("A", severity="warning"), alert("B", severity="critical")], [], {}, T0 + 1500
+    )
+    assert inc.priority == "P1"
+    m.fire_due(T0 + 1500)
+    assert [(b.kind, b.due - T0, b.at - T0) for b in inc.breaches] == [("ack", 1200, 1500)]
+    # Manual change to P1 on an acknowledged incident arms only the resolve target.
+    m2 = manager()
+    m2.on_group_update("g", [alert("A", severity="warning")], [], {}, T0)
+    m2.acknowledge("INC-1", "ana", T0 + 60)
+    acts = m2.set_priority("INC-1", "P1", "ana", T0 + 120)
+    armed = sorted(
+        (m2.timers[a.key].kind, m2.timers[a.key].data["which"]) for a in acts if isinstance(a, ScheduleTimer)
+    )
+    assert armed == [("sla_breach", "resolve"), ("sla_warn", "resolve")]
