@@ -398,3 +398,32 @@ def test_priority_raised_later_applies_the_new_sla_from_the_start() -> None:
         (m2.timers[a.key].kind, m2.timers[a.key].data["which"]) for a in acts if isinstance(a, ScheduleTimer)
     )
     assert armed == [("sla_breach", "resolve"), ("sla_warn", "resolve")]
+
+
+def test_core_flow_fire_escalate_ack_by_link_timeline() -> None:
+    """The issue's end-to-end story on the pure core: alerts fire, level 1 is paged, nobody
+    acknowledges, level 2 is paged after the wait, a signed link acknowledges, escalation stops."""
+    m = manager()
+    acts = m.on_group_update(
+        '{}:{alertname="DiskFull"}', [alert(priority="P2")], [], {"alertname": "DiskFull"}, T0
+    )
+    assert notified(acts) == [("ana", "slack")]
+    timed = m.run_until(T0 + 900)
+    level2 = [a for t, a in timed if isinstance(a, Notify) and a.user == "carl"]
+    assert len(level2) == 1
+    _, stop = m.handle_link(level2[0].links["ack"], T0 + 1000)
+    assert all(isinstance(a, CancelTimer) for a in stop) and stop
+    assert m.run_until(T0 + 86400) == []
+    kinds = [e.kind.value for e in m.get("INC-1").timeline]
+    assert kinds == [
+        "created",
+        "alert_added",
+        "escalated",
+        "notified",  # ana by slack
+        "notified",  # ana by sms after 5 min
+        "escalated",
+        "notified",  # carl by email
+        "notified",  # posted to ops-hook
+        "acknowledged",
+    ]
+    assert m.get("INC-1").timeline[-1].text == "acknowledged by carl via link"
