@@ -10,10 +10,8 @@ once even when the shell delivers it twice (e.g. once before a crash and once af
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +24,7 @@ from tocsin.incidents.model import AlertRef, Breach, EscalationState, EventKind,
 from tocsin.incidents.people import ContactKind, ContactMethod, Urgency
 from tocsin.incidents.responders import Workload, select_responder
 from tocsin.incidents.setup import PRIORITIES, IncidentsSetup
+from tocsin.incidents.timers import Timer, TimerStore
 from tocsin.model import Alert, AlertSeverity, fingerprint_hex
 
 STATE_VERSION = 1
@@ -40,33 +39,18 @@ class UnknownIncident(KeyError):
         return f"unknown incident {self.args[0]!r}"
 
 
-@dataclass(slots=True)
-class Timer:
-    at: float
-    kind: str
-    incident_id: str
-    data: dict[str, Any]
-    #: Creation order: timers due at the same instant fire in the order they were armed.
-    seq: int = 0
-
-
 class IncidentManager:
     def __init__(self, setup: IncidentsSetup) -> None:
         setup.check()
         self.setup = setup
         self.incidents: dict[str, Incident] = {}
         self.by_group: dict[str, str] = {}
-        self.timers: dict[str, Timer] = {}
+        self._timers = TimerStore()
         #: Last user chosen per round-robin ring (policy/level), persisted so turns survive restart.
         self.rr: dict[str, str] = {}
         #: When each user was paged, within the workload window.
         self.pages: dict[str, list[float]] = {}
         self._seq = 0
-        self._timer_seq = 0
-        # Indexes over ``timers`` so that thousands of open incidents stay cheap: a heap of
-        # (at, seq, key) with lazy deletion, and the keys of each incident's timers.
-        self._heap: list[tuple[float, int, str]] = []
-        self._by_incident: dict[str, set[str]] = {}
         #: Ids of acknowledged incidents, for workload counts without scanning every incident.
         self._acked: set[str] = set()
 
@@ -76,10 +60,9 @@ class IncidentManager:
         return {
             "version": STATE_VERSION,
             "seq": self._seq,
-            "timer_seq": self._timer_seq,
             "incidents": [i.to_dict() for i in self.incidents.values()],
             "by_group": dict(self.by_group),
-            "timers": {k: asdict(t) for k, t in self.timers.items()},
+            "timers": self._timers.to_dict(),
             "rr": dict(self.rr),
             "pages": {u: list(ts) for u, ts in self.pages.items()},
         }
@@ -90,17 +73,20 @@ class IncidentManager:
             raise ValueError(f"unsupported incident state version {data.get('version')!r}")
         m = cls(setup)
         m._seq = int(data["seq"])
-        m._timer_seq = int(data["timer_seq"])
         for d in data["incidents"]:
             inc = Incident.from_dict(d)
             m.incidents[inc.id] = inc
             m._index(inc)
         m.by_group = dict(data["by_group"])
-        for k, t in data["timers"].items():
-            m._add_timer(k, Timer(**t))
+        m._timers = TimerStore.from_dict(data["timers"])
         m.rr = dict(data["rr"])
         m.pages = {u: [float(x) for x in ts] for u, ts in data["pages"].items()}
         return m
+
+    @property
+    def timers(self) -> dict[str, Timer]:
+        """Armed timers by key (read-only view for inspection; change them through the manager)."""
+        return self._timers.items
 
     def reload(self, setup: IncidentsSetup) -> None:
         """Switch to a new config. Running escalations continue by policy name and level; a
@@ -122,26 +108,17 @@ class IncidentManager:
             del self.incidents[iid]
             self._acked.discard(iid)
         self.by_group = {g: i for g, i in self.by_group.items() if i in self.incidents}
-        for k in [k for k, t in self.timers.items() if t.incident_id not in self.incidents]:
-            self._del_timer(k)
+        for k, t in self._timers:
+            if t.incident_id not in self.incidents:
+                self._timers.remove(k)
         return gone
 
     def pending_timers(self) -> list[ScheduleTimer]:
         """Every armed timer, earliest first: what the shell re-arms after a restart."""
-        return [
-            ScheduleTimer(t.at, k)
-            for k, t in sorted(self.timers.items(), key=lambda kv: (kv[1].at, kv[1].seq))
-        ]
+        return [ScheduleTimer(t.at, k) for k, t in self._timers.pending()]
 
     def next_due(self) -> float | None:
-        heap = self._heap
-        while heap:
-            at, _, key = heap[0]
-            t = self.timers.get(key)
-            if t is not None and t.at == at:
-                return at
-            heapq.heappop(heap)  # fired or cancelled since it was pushed
-        return None
+        return self._timers.next_due()
 
     def get(self, incident_id: str) -> Incident:
         try:
@@ -411,10 +388,10 @@ class IncidentManager:
 
     def on_timer(self, key: str, now: float) -> list[Action]:
         """Fire timer ``key``. Unknown keys (already fired, cancelled) and early calls do nothing."""
-        t = self.timers.get(key)
+        t = self._timers.get(key)
         if t is None or now < t.at:
             return []
-        self._del_timer(key)
+        self._timers.remove(key)
         inc = self.incidents.get(t.incident_id)
         out: list[Action] = []
         if inc is None:
@@ -434,8 +411,7 @@ class IncidentManager:
     def fire_due(self, now: float) -> list[Action]:
         """Fire every timer due at ``now``, including ones armed while doing so."""
         out: list[Action] = []
-        while (due := self.next_due()) is not None and due <= now:
-            _, _, key = heapq.heappop(self._heap)
+        while (key := self._timers.pop_due_key(now)) is not None:
             out.extend(self.on_timer(key, now))
         return out
 
@@ -447,42 +423,21 @@ class IncidentManager:
         return out
 
     def _arm(self, inc: Incident, kind: str, at: float, data: dict[str, Any], out: list[Action]) -> str:
-        self._timer_seq += 1
-        key = f"{inc.id}:{kind}:{self._timer_seq}"
-        self._add_timer(
-            key, Timer(at, kind, inc.id, {"gen": inc.escalation.generation, **data}, self._timer_seq)
-        )
+        key = self._timers.arm(inc.id, kind, at, {"gen": inc.escalation.generation, **data})
         out.append(ScheduleTimer(at, key))
         return key
 
-    def _add_timer(self, key: str, t: Timer) -> None:
-        self.timers[key] = t
-        heapq.heappush(self._heap, (t.at, t.seq, key))
-        self._by_incident.setdefault(t.incident_id, set()).add(key)
-
-    def _del_timer(self, key: str) -> None:
-        t = self.timers.pop(key)
-        keys = self._by_incident.get(t.incident_id)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_incident[t.incident_id]
-
-    def _incident_timers(self, inc: Incident) -> list[tuple[str, Timer]]:
-        keys = sorted(self._by_incident.get(inc.id, ()), key=lambda k: self.timers[k].seq)
-        return [(k, self.timers[k]) for k in keys]
-
     def _cancel(self, inc: Incident, kinds: Iterable[str] | None, out: list[Action]) -> None:
         wanted = None if kinds is None else set(kinds)
-        for k, t in self._incident_timers(inc):
+        for k, t in self._timers.of_incident(inc.id):
             if wanted is None or t.kind in wanted:
-                self._del_timer(k)
+                self._timers.remove(k)
                 out.append(CancelTimer(k))
 
     def _cancel_sla(self, inc: Incident, which: str, out: list[Action]) -> None:
-        for k, t in self._incident_timers(inc):
+        for k, t in self._timers.of_incident(inc.id):
             if t.kind in ("sla_warn", "sla_breach") and t.data.get("which") == which:
-                self._del_timer(k)
+                self._timers.remove(k)
                 out.append(CancelTimer(k))
 
     def _current(self, inc: Incident, t: Timer) -> bool:
@@ -760,7 +715,7 @@ class IncidentManager:
         if which == "ack":
             if inc.escalation.finished:
                 return
-            if any(t.kind == "level" and t.data.get("run") for _, t in self._incident_timers(inc)):
+            if any(t.kind == "level" and t.data.get("run") for _, t in self._timers.of_incident(inc.id)):
                 # Deferred to business hours: moving on would skip a level nobody has seen yet.
                 return
             # Escalate early instead of waiting out the level: the target is at risk.
