@@ -72,6 +72,14 @@ class UserConfig(StrictModel):
     skills: list[str] = Field(default_factory=list)
     notification_rules: list[NotificationRuleConfig] = Field(default_factory=list)
 
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone_text(cls, v: Any) -> Any:
+        # YAML reads +33600000001 as a number and drops the "+": refuse rather than dial wrong.
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise ValueError(f'phone {v!r} must be quoted text, e.g. "+33600000001"')
+        return v
+
 
 class HolidaysConfig(StrictModel):
     country: str

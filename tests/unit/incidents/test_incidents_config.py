@@ -185,6 +185,11 @@ def test_duplicate_user_id() -> None:
     assert "users[2]: duplicate user id 'ana'" in str(e) and e.line == 4
 
 
+def test_unquoted_phone_number_is_refused() -> None:
+    e = error("users:\n  - {id: ana, phone: +33600000001}\n")
+    assert "users[0].phone: phone 33600000001 must be quoted text" in str(e)
+
+
 def test_notification_rule_needs_the_contact() -> None:
     e = error("users:\n  - {id: ana, email: a@x, notification_rules: [{via: sms, after: 5m}]}\n")
     assert "notification rule uses 'sms' but the user has no phone" in str(e)
