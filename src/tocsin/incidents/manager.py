@@ -21,7 +21,7 @@ from tocsin.incidents.business_hours import BusinessHours
 from tocsin.incidents.escalation import Level, SelectMode, TargetKind
 from tocsin.incidents.links import LinkAction, LinkClaims, make_token, verify_token
 from tocsin.incidents.model import AlertRef, Breach, EscalationState, EventKind, Incident, IncidentState
-from tocsin.incidents.people import ContactKind, ContactMethod, Urgency
+from tocsin.incidents.people import ContactKind, ContactMethod, Urgency, User
 from tocsin.incidents.responders import Workload, select_responder
 from tocsin.incidents.setup import PRIORITIES, IncidentsSetup
 from tocsin.incidents.timers import Timer, TimerStore
@@ -606,7 +606,9 @@ class IncidentManager:
                 )
                 self._arm(inc, "deferred", opens, {"user": uid, "why": why}, out)
                 return
-        user = self.setup.directory.user(uid)
+        user = self._known_user(inc, uid, now)
+        if user is None:
+            return
         times = self.pages.setdefault(uid, [])
         cut = bisect.bisect_right(times, now - self.setup.workload_window)
         if cut:
@@ -635,6 +637,13 @@ class IncidentManager:
         inc.log(
             now, EventKind.NOTIFIED, f"notified {uid} by {cm.kind.value} ({why})", user=uid, via=cm.kind.value
         )
+
+    def _known_user(self, inc: Incident, uid: str, now: float) -> User | None:
+        """The user, or None with a timeline entry when a config reload removed them."""
+        user = self.setup.directory.users.get(uid)
+        if user is None:
+            inc.log(now, EventKind.ESCALATION_FAILED, f"user {uid!r} is no longer configured", user=uid)
+        return user
 
     def workload(self, uid: str, now: float) -> Workload:
         open_n = 0
@@ -665,9 +674,9 @@ class IncidentManager:
     def _fire_notify(self, inc: Incident, t: Timer, now: float, out: list[Action]) -> None:
         if not self._current(inc, t):
             return
-        user = self.setup.directory.user(t.data["user"])
-        cm = user.contact(ContactKind(t.data["kind"]))
-        if cm is not None:
+        user = self._known_user(inc, t.data["user"], now)
+        cm = user.contact(ContactKind(t.data["kind"])) if user is not None else None
+        if user is not None and cm is not None:
             self._emit_notify(inc, user.id, cm, t.data["why"], now, out)
 
     def _fire_deferred(self, inc: Incident, t: Timer, now: float, out: list[Action]) -> None:
@@ -724,8 +733,9 @@ class IncidentManager:
                 self._run_level(inc, now, out)
         else:
             for uid in inc.assignees:
-                user = self.setup.directory.user(uid)
-                plan = user.plan(Urgency(inc.urgency))
+                # Assignees may be actors outside the directory (an API token, a channel link).
+                known = self.setup.directory.users.get(uid)
+                plan = known.plan(Urgency(inc.urgency)) if known is not None else []
                 if plan:
                     self._emit_notify(inc, uid, plan[0][1], "resolve SLA about to breach", now, out)
 

@@ -427,3 +427,41 @@ def test_core_flow_fire_escalate_ack_by_link_timeline() -> None:
         "acknowledged",
     ]
     assert m.get("INC-1").timeline[-1].text == "acknowledged by carl via link"
+
+
+def test_ack_from_a_channel_link_then_resolve_sla_warning_does_not_crash() -> None:
+    m = manager()
+    acts = m.on_group_update("g1", [alert(severity="critical")], [], {}, T0)
+    timed = m.run_until(T0 + 600)  # SLA warning escalates to level 2, which posts to ops-hook
+    post = next(a for _, a in timed if isinstance(a, NotifyChannel))
+    m.handle_link(post.links["ack"], T0 + 700)
+    inc = m.get("INC-1")
+    assert inc.acknowledged_by == "channel:ops-hook"
+    later = m.run_until(T0 + 3600)
+    assert [a.user for _, a in later if isinstance(a, Notify)] == ["carl"]  # known assignees only
+    assert acts
+
+
+def test_user_removed_by_reload_is_skipped_with_a_timeline_entry() -> None:
+    m = manager()
+    m.on_group_update("g1", [alert(priority="P2")], [], {}, T0)  # ana's SMS step is pending
+    without_ana = """
+users:
+  - {id: bob, email: bob@example.com}
+  - {id: carl, email: carl@example.com}
+schedules:
+  - name: primary
+    time_zone: UTC
+    layers:
+      - {name: weekly, start: "2026-01-05T00:00", rotation: {unit: weeks}, users: [bob]}
+escalation_policies:
+  - name: main
+    levels:
+      - {targets: [{schedule: primary}], wait: 15m}
+      - {targets: [{user: carl}], wait: 15m}
+default_policy: main
+"""
+    m.reload(load_incidents_text(without_ana))
+    timed = m.run_until(T0 + 900)
+    assert [(t - T0, a.user) for t, a in timed if isinstance(a, Notify)] == [(900, "carl")]
+    assert "user 'ana' is no longer configured" in m.get("INC-1").events(EventKind.ESCALATION_FAILED)[0].text
