@@ -14,8 +14,10 @@ from testkit import Harness
 def harness(tmp_path: Path) -> Iterator[type[Harness]]:
     made: list[Harness] = []
 
-    def make(config_yaml: str, receivers: dict[str, list[bool]] | None = None) -> Harness:
-        h = Harness(config_yaml, tmp_path, receivers)
+    def make(
+        config_yaml: str, receivers: dict[str, list[bool]] | None = None, incidents_yaml: str | None = None
+    ) -> Harness:
+        h = Harness(config_yaml, tmp_path, receivers, incidents_yaml)
         made.append(h)
         return h
 

@@ -12,6 +12,7 @@ from tocsin.config import load_config_text
 from tocsin.engine.clock import ManualClock
 from tocsin.engine.engine import Engine
 from tocsin.engine.pipeline import Backoff
+from tocsin.incidents.config import load_incidents_text
 from tocsin.notify.base import Integration, Notification, NotifyError
 from tocsin.storage import open_storage
 
@@ -74,9 +75,16 @@ class Harness:
 
     T0 = 1_700_000_000.0
 
-    def __init__(self, config_yaml: str, tmp: Path, receivers: dict[str, list[bool]] | None = None) -> None:
+    def __init__(
+        self,
+        config_yaml: str,
+        tmp: Path,
+        receivers: dict[str, list[bool]] | None = None,
+        incidents_yaml: str | None = None,
+    ) -> None:
         self.tmp = tmp
         self.config = load_config_text(config_yaml)
+        self.incidents = load_incidents_text(incidents_yaml) if incidents_yaml else None
         self.clock = ManualClock(self.T0)
         self.rec: dict[str, list[Recorder]] = {}
         for r in self.config.receivers:
@@ -100,6 +108,7 @@ class Harness:
             sleep=fake_sleep,
             backoff=Backoff(),
             integrations=dict(self.rec),  # type: ignore[arg-type]
+            incidents=self.incidents,
         )
 
     def restart(self) -> None:
@@ -119,15 +128,22 @@ class Harness:
         await self.engine.ingest(valid)
 
     async def advance(self, seconds: float) -> None:
+        """Move simulated time on, firing group flushes and incident timers in time order."""
         end = self.clock.now() + seconds
         while True:
-            due = self.engine.dispatcher.next_due()
+            dues = [d for d in (self.engine.dispatcher.next_due(), self._incident_due()) if d is not None]
+            due = min(dues, default=None)
             if due is None or due > end:
                 break
             if due > self.clock.now():
                 self.clock.set(due)
             await self.engine.dispatcher.run_due()
+            if self.engine.incidents is not None:
+                await self.engine.incidents.fire_due()
         self.clock.set(end)
+
+    def _incident_due(self) -> float | None:
+        return None if self.engine.incidents is None else self.engine.incidents.manager.next_due()
 
     def at(self, offset: float) -> str:
         from tocsin.model import format_time

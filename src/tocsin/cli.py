@@ -48,6 +48,13 @@ def serve(
             help="Alertmanager-format configuration file (default: built-in config that logs notifications).",
         ),
     ] = None,
+    incidents_file: Annotated[
+        str | None,
+        typer.Option(
+            "--incidents.file",
+            help="Incidents configuration: people, schedules, escalation policies, SLAs (docs/incidents.md).",
+        ),
+    ] = None,
     storage_path: Annotated[
         str, typer.Option("--storage.path", help="Directory for the embedded SQLite database.")
     ] = "data",
@@ -112,6 +119,7 @@ def serve(
         raise _fail(str(e), 2) from None
     opts = ServeOptions(
         config_file=config_file,
+        incidents_file=incidents_file,
         storage_path=storage_path,
         storage_url=storage_url,
         listen_address=listen_address,

@@ -19,6 +19,9 @@ from starlette.applications import Starlette
 from tocsin.api.app import DEFAULT_MAX_BODY, create_app
 from tocsin.config import Config, ConfigError, default_config, load_config_file
 from tocsin.engine.engine import Engine
+from tocsin.incidents.config import load_incidents_file
+from tocsin.incidents.crosscheck import cross_check
+from tocsin.incidents.setup import IncidentsSetup
 from tocsin.storage import open_storage
 
 log = logging.getLogger("tocsin")
@@ -27,6 +30,7 @@ log = logging.getLogger("tocsin")
 @dataclass
 class ServeOptions:
     config_file: str | None = None
+    incidents_file: str | None = None
     storage_path: str = "data"
     storage_url: str | None = None
     listen_address: str = "127.0.0.1:9093"
@@ -67,6 +71,7 @@ class Service:
         self.opts = opts
         self.host, self.port = parse_listen_address(opts.listen_address)
         self.config = self._load_config()
+        self.incidents = self._load_incidents(self.config)
         self.external_url = external_url_for(opts, self.host, self.port)
         self.storage = open_storage(opts.storage_path, opts.storage_url)
         self.engine = Engine(
@@ -75,6 +80,7 @@ class Service:
             external_url=self.external_url,
             retention=opts.retention,
             history_retention=opts.history_retention,
+            incidents=self.incidents,
         )
         self.engine.restore()
         self._config_yaml = self.config.to_yaml(mask_secrets=True)
@@ -86,11 +92,21 @@ class Service:
             return load_config_file(self.opts.config_file)
         return default_config()
 
+    def _load_incidents(self, config: Config) -> IncidentsSetup | None:
+        if not self.opts.incidents_file:
+            return None
+        setup = load_incidents_file(self.opts.incidents_file)
+        problems = cross_check(config, setup)
+        if problems:
+            raise ConfigError(self.opts.incidents_file, None, "; ".join(problems))
+        return setup
+
     async def reload(self) -> str | None:
-        """Re-read the configuration file. A bad file is refused and the running config stays."""
+        """Re-read the configuration files. A bad file is refused and the running config stays."""
         try:
             config = self._load_config()
-            await self.engine.reload(config)
+            incidents = self._load_incidents(config)
+            await self.engine.reload(config, incidents)
         except (ConfigError, OSError, ValueError) as e:
             log.error("configuration reload refused, keeping the running configuration: %s", e)
             return str(e)

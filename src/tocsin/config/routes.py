@@ -33,6 +33,9 @@ class RouteConfig(StrictModel):
     mute_time_intervals: list[str] = Field(default_factory=list)
     active_time_intervals: list[str] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
+    #: tocsin extension: the escalation policy (from the incidents config) for incidents of
+    #: this route's groups; inherited by child routes
+    escalation_policy: str | None = None
 
     @field_validator("group_by")
     @classmethod

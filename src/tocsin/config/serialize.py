@@ -48,6 +48,17 @@ def _prune(value: Any) -> Any:
     return value
 
 
+#: route keys only tocsin knows; Alertmanager clients such as amtool reject them
+ROUTE_EXTENSION_KEYS = ("escalation_policy",)
+
+
+def _strip_route_extensions(route: dict[str, Any]) -> None:
+    for key in ROUTE_EXTENSION_KEYS:
+        route.pop(key, None)
+    for child in route.get("routes", []):
+        _strip_route_extensions(child)
+
+
 def config_to_yaml(config: BaseModel, *, mask_secrets: bool, include_extensions: bool) -> str:
     data = config.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
     if mask_secrets:
@@ -56,6 +67,7 @@ def config_to_yaml(config: BaseModel, *, mask_secrets: bool, include_extensions:
         for receiver in data.get("receivers", []):
             for key in TOCSIN_EXTENSION_KEYS:
                 receiver.pop(key, None)
+        _strip_route_extensions(data.get("route", {}))
     data = _prune(data)
     data.setdefault("route", {})
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)

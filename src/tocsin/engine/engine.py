@@ -22,6 +22,9 @@ from tocsin.engine.route import build_routes
 from tocsin.engine.silences import Silence, Silences
 from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
+from tocsin.incidents.delivery import make_deliver
+from tocsin.incidents.service import IncidentService
+from tocsin.incidents.setup import IncidentsSetup
 from tocsin.model import DEFAULT_TENANT, Alert
 from tocsin.notify.base import Integration
 from tocsin.notify.registry import build_integrations
@@ -55,6 +58,7 @@ class Engine:
         gc_interval: float = 300.0,
         history_retention: float = 30 * 86400,
         integrations: dict[str, list[Integration]] | None = None,
+        incidents: IncidentsSetup | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.storage = storage
@@ -71,7 +75,11 @@ class Engine:
         self._integrations_override = integrations
         self._tasks: list[asyncio.Task[None]] = []
         self.config = config
+        self.incidents_setup = incidents
+        self.incidents: IncidentService | None = None
         self._apply(config)
+        if incidents is not None:
+            self.incidents = self._incident_service(incidents, None)
         self.started_at = self.clock.now()
 
     # --- configuration -------------------------------------------------------------------------
@@ -99,6 +107,7 @@ class Engine:
             backoff=self.backoff,
             on_delivery=self._on_delivery,
             fallbacks={r.name: r.fallback_receiver for r in config.receivers if r.fallback_receiver},
+            on_group=self._on_group,
         )
         self.config = config
         self.routes = routes
@@ -108,11 +117,47 @@ class Engine:
         self.pipeline = pipeline
         self.dispatcher = Dispatcher(routes, pipeline, self.clock, persist=self._persist_group)
 
-    async def reload(self, config: Config) -> None:
+    def _incident_service(self, setup: IncidentsSetup, state: dict[str, Any] | None) -> IncidentService:
+        deliver = make_deliver(
+            lambda: self.integrations,
+            lambda: self.incidents_setup.contact_receivers if self.incidents_setup else {},
+            self.external_url,
+            self.clock,
+            self.sleep,
+        )
+        return IncidentService(
+            setup, clock=self.clock, deliver=deliver, persist=self._persist_incidents, state=state
+        )
+
+    async def _on_group(
+        self,
+        route: Any,
+        group_key: str,
+        labels: dict[str, str],
+        tenant_id: str,
+        alerts: list[Alert],
+        now: float,
+    ) -> None:
+        if self.incidents is not None:
+            await self.incidents.on_group(group_key, labels, tenant_id, alerts, route.escalation_policy, now)
+
+    async def _persist_incidents(self, state: dict[str, Any]) -> None:
+        batch = WriteBatch()
+        batch.put_doc("incidents", Doc(DEFAULT_TENANT, "state", state))
+        await self.writer.write(batch)
+
+    async def reload(self, config: Config, incidents: IncidentsSetup | None = None) -> None:
         """Swap in a new configuration; groups are rebuilt and the notification log prevents
         repeats, as Alertmanager does on reload."""
         old_dispatcher, old_integrations, old_task = self.dispatcher, self.integrations, self._dispatch_task()
         self._apply(config)
+        if incidents is not None:
+            self.incidents_setup = incidents
+            if self.incidents is None:
+                self.incidents = self._incident_service(incidents, None)
+                self.incidents.start()
+            else:
+                await self.incidents.reload(incidents)
         self.dispatcher.process(self.store)
         await old_dispatcher.stop()
         if old_task is not None:
@@ -137,6 +182,10 @@ class Engine:
         for d in self.storage.load_docs("nflog"):
             self.nflog.load(d.tenant_id, d.key, Entry.from_doc(d.data, d.expires_at))
         self.dispatcher.restore((d.tenant_id, d.key, d.data) for d in self.storage.load_docs("groups"))
+        if self.incidents_setup is not None:
+            saved = [d.data for d in self.storage.load_docs("incidents") if d.key == "state"]
+            if saved:
+                self.incidents = self._incident_service(self.incidents_setup, saved[0])
         in_flight = self.storage.load_docs("outbox")
         for d in in_flight:
             self.pipeline.outbox[(d.tenant_id, d.key)] = d.data
@@ -160,9 +209,13 @@ class Engine:
             asyncio.ensure_future(self.dispatcher.run()),
             asyncio.ensure_future(self._gc_loop()),
         ]
+        if self.incidents is not None:
+            self.incidents.start()
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
+        if self.incidents is not None:
+            await self.incidents.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

@@ -76,6 +76,7 @@ class Delivery:
 
 
 DeliveryHook = Callable[[Delivery], None]
+GroupHook = Callable[[Any, str, dict[str, str], str, list[Alert], float], Awaitable[None]]
 
 
 class Journal(Protocol):
@@ -109,6 +110,7 @@ class Pipeline:
         backoff: Backoff | None = None,
         on_delivery: DeliveryHook | None = None,
         fallbacks: dict[str, str] | None = None,
+        on_group: GroupHook | None = None,
     ) -> None:
         self.clock = clock
         self.inhibitor = inhibitor
@@ -124,6 +126,7 @@ class Pipeline:
         self.backoff = backoff or Backoff()
         self.on_delivery = on_delivery
         self.fallbacks = fallbacks or {}
+        self.on_group = on_group
         self.throttle = Throttle()
 
     def muted_by_intervals(self, route: RouteLike, now: float) -> list[str]:
@@ -155,6 +158,12 @@ class Pipeline:
         alerts = [a for a in alerts if not self.silences.mutes(a.labels, now, tenant_id)]
         if not alerts:
             return True
+        if self.on_group is not None:
+            # Incidents see what would be notified: muted alerts page nobody.
+            try:
+                await self.on_group(route, group_key, group_labels, tenant_id, alerts, now)
+            except Exception:
+                log.exception("incident update for group %s failed", group_key)
         integrations = self.integrations.get(route.receiver, [])
         if not integrations:
             return True

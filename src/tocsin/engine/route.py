@@ -78,6 +78,7 @@ class Route:
     active_time_intervals: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     parent: Route | None = field(default=None, repr=False)
+    escalation_policy: str | None = None
     _key: str = field(default="", repr=False)
     _id: str = field(default="", repr=False)
 
@@ -146,6 +147,7 @@ def _build(cfg: RouteConfig, parent: Route | None, index: int) -> Route:
         mute_time_intervals=list(cfg.mute_time_intervals),
         active_time_intervals=list(cfg.active_time_intervals),
         parent=parent,
+        escalation_policy=cfg.escalation_policy or (parent.escalation_policy if parent else None),
     )
     own = matchers_key(node.matchers)
     if parent is None:

@@ -270,6 +270,9 @@ class IncidentsConfig(StrictModel):
     auto_resolve: bool = True
     workload_window: Duration = 86400.0
     links: LinksConfig = Field(default_factory=LinksConfig)
+    #: receiver (from alertmanager.yml) that carries each kind of personal contact, e.g.
+    #: {email: mail, sms: twilio}; the user's address replaces the receiver's own recipient
+    contact_receivers: dict[ContactKind, str] = Field(default_factory=dict)
 
 
 # --- building the runtime setup --------------------------------------------------------------
@@ -442,6 +445,7 @@ def _build(cfg: IncidentsConfig, probs: _Problems) -> IncidentsSetup | None:
         workload_window=cfg.workload_window,
         link_secrets=tuple(secrets),
         link_ttl=cfg.links.ttl,
+        contact_receivers={str(k): v for k, v in cfg.contact_receivers.items()},
     )
 
 

@@ -62,6 +62,8 @@ class IncidentsSetup:
     link_secrets: tuple[bytes, ...] = ()
     link_ttl: float = 86400.0
     id_prefix: str = "INC-"
+    #: contact kind -> receiver name in the alert configuration (checked by the service)
+    contact_receivers: dict[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """Every broken cross-reference, as sentences (empty when the setup is consistent)."""

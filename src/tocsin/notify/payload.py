@@ -25,7 +25,7 @@ def alert_dict(a: Alert, now: float) -> dict[str, Any]:
 
 
 def webhook_payload(n: Notification) -> dict[str, Any]:
-    return {
+    payload = {
         "receiver": n.receiver,
         "status": n.status,
         "alerts": [alert_dict(a, n.now) for a in n.alerts],
@@ -37,3 +37,8 @@ def webhook_payload(n: Notification) -> dict[str, Any]:
         "groupKey": n.group_key,
         "truncatedAlerts": n.truncated_alerts,
     }
+    if n.extra:
+        # Incident pages carry the incident and its one-click links; plain alert-group
+        # notifications have no extra data, so their payload stays Alertmanager's exactly.
+        payload["tocsin"] = dict(n.extra)
+    return payload

@@ -85,6 +85,7 @@ MIGRATIONS.append(
 )
 
 MIGRATIONS.append((3, "notification outbox", [_doc_table("outbox")]))
+MIGRATIONS.append((4, "incident state", [_doc_table("incidents")]))
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 

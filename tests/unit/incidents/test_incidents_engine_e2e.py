@@ -1,0 +1,168 @@
+"""Alert → incident → level 1 paged → no ack → level 2 → ack through a signed link → escalation
+stops, on simulated time with real HTTP deliveries to a local sink; restart mid-escalation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tocsin.api.app import create_app
+
+CONFIG = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  escalation_policy: standard
+  routes:
+    - receiver: team
+      matchers: [team="db"]
+      escalation_policy: databases
+receivers:
+  - name: team
+    webhook_configs: [{url: "http://127.0.0.1:1/unused"}]
+"""
+
+INCIDENTS = """
+users:
+  - id: ana
+    webhook_url: {sink}/ana
+    notification_rules: [{{via: webhook, after: 0s}}]
+  - id: bob
+    webhook_url: {sink}/bob
+    notification_rules: [{{via: webhook, after: 0s}}]
+escalation_policies:
+  - name: standard
+    levels:
+      - targets: [{{user: ana}}]
+        wait: 5m
+      - targets: [{{user: bob}}]
+        wait: 10m
+  - name: databases
+    levels:
+      - targets: [{{user: bob}}]
+        wait: 5m
+links:
+  secrets: ["0123456789abcdef0123"]
+  ttl: 1h
+"""
+
+
+def pages(sink) -> list[tuple[str, str]]:
+    """(who, reason) of every incident page the sink received."""
+    out = []
+    for p in sink.payloads:
+        if "tocsin" in p:
+            out.append((p["tocsin"]["user"], p["tocsin"]["incident_id"]))
+    return out
+
+
+@pytest.fixture
+def setup(harness, sink):
+    h = harness(CONFIG, incidents_yaml=INCIDENTS.format(sink=sink.url.removesuffix("/hook")))
+    return h, sink
+
+
+async def test_escalation_then_ack_by_signed_link(setup) -> None:
+    h, sink = setup
+    await h.post({"labels": {"alertname": "DiskFull", "severity": "critical"}, "endsAt": h.at(7200)})
+    await h.advance(30)
+    svc = h.engine.incidents
+    (inc,) = svc.manager.incidents.values()
+    assert pages(sink) == [("ana", inc.id)]
+    await h.advance(299)
+    assert len(pages(sink)) == 1
+    await h.advance(1)  # level 1 waited 5 minutes without an ack: level 2
+    assert pages(sink) == [("ana", inc.id), ("bob", inc.id)]
+    bob_page = sink.payloads[-1]["tocsin"]
+    assert bob_page["ack_url"].startswith("http://localhost:9093/api/tocsin/v1/links/")
+    assert sink.payloads[-1]["alerts"][0]["labels"]["alertname"] == "DiskFull"
+
+    token = bob_page["ack_url"].rsplit("/", 1)[1]
+    app = create_app(lambda: h.engine, _noop_reload, lambda: "")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        page = await c.get(f"/api/tocsin/v1/links/{token}")
+        assert page.status_code == 200 and "<form" in page.text
+        assert str(inc.state) == "triggered", "opening the link must not acknowledge"
+        done = await c.post(f"/api/tocsin/v1/links/{token}")
+        assert done.status_code == 200 and "acknowledged" in done.text
+        forged = await c.post(f"/api/tocsin/v1/links/{token[:-2]}xx")
+        assert forged.status_code == 403
+        detail = (await c.get(f"/api/tocsin/v1/incidents/{inc.id}")).json()
+    assert detail["state"] == "acknowledged" and detail["acknowledgedBy"] == "bob"
+    kinds = [e["kind"] for e in detail["timeline"]]
+    for expected in ("created", "escalated", "notified", "delivery", "acknowledged"):
+        assert expected in kinds, (expected, kinds)
+    await h.advance(3600)
+    assert len(pages(sink)) == 2, "escalation stops on acknowledgement"
+
+
+async def test_route_selects_policy_and_resolution_resolves(setup) -> None:
+    h, sink = setup
+    await h.post({"labels": {"alertname": "Replication", "team": "db"}, "endsAt": h.at(600)})
+    await h.advance(30)
+    (inc,) = h.engine.incidents.manager.incidents.values()
+    assert pages(sink) == [("bob", inc.id)]  # the databases policy starts with bob
+    await h.advance(900)  # the alert ends at t0+600; the next flush resolves the incident
+    assert str(inc.state) == "resolved"
+
+
+async def test_restart_mid_escalation_fires_next_step_once_on_time(setup) -> None:
+    h, sink = setup
+    await h.post({"labels": {"alertname": "DiskFull"}, "endsAt": h.at(7200)})
+    await h.advance(100)
+    assert len(pages(sink)) == 1
+    h.restart()  # crash: the manager's state and timers come back from storage
+    await h.advance(229)
+    assert len(pages(sink)) == 1
+    await h.advance(1)  # t0 + 330 = first page (t0+30) + 5 min
+    assert [who for who, _ in pages(sink)] == ["ana", "bob"]
+    await h.advance(600)
+    assert [who for who, _ in pages(sink)] == ["ana", "bob"], "no step fires twice"
+
+
+async def test_api_ack_note_and_bad_input(setup) -> None:
+    h, _ = setup
+    await h.post({"labels": {"alertname": "X"}, "endsAt": h.at(7200)})
+    await h.advance(30)
+    (inc,) = h.engine.incidents.manager.incidents.values()
+    app = create_app(lambda: h.engine, _noop_reload, lambda: "")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        listed = (await c.get("/api/tocsin/v1/incidents", params={"state": "triggered"})).json()
+        assert [i["id"] for i in listed] == [inc.id]
+        r = await c.post(f"/api/tocsin/v1/incidents/{inc.id}/note", json={"user": "ana", "text": "looking"})
+        assert r.status_code == 200
+        assert (
+            await c.post(f"/api/tocsin/v1/incidents/{inc.id}/note", json={"user": "ana"})
+        ).status_code == 400
+        assert (await c.post(f"/api/tocsin/v1/incidents/{inc.id}/fly", json={})).status_code == 404
+        assert (await c.post("/api/tocsin/v1/incidents/INC-404/ack", json={})).status_code == 404
+        assert (await c.post(f"/api/tocsin/v1/incidents/{inc.id}/ack", content=b"{x")).status_code == 400
+        r = await c.post(f"/api/tocsin/v1/incidents/{inc.id}/ack", json={"user": "ana"})
+        assert r.json()["state"] == "acknowledged"
+        r = await c.post(
+            f"/api/tocsin/v1/incidents/{inc.id}/snooze", json={"user": "ana", "duration": "soon"}
+        )
+        assert r.status_code == 400 and "soon" in r.text
+        assert (await c.get("/api/tocsin/v1/incidents", params={"state": "open"})).status_code == 400
+
+
+async def _noop_reload() -> str | None:
+    return None
+
+
+def test_cross_check_names_missing_references(tmp_path: Path) -> None:
+    from tocsin.config import load_config_text
+    from tocsin.incidents.config import load_incidents_text
+    from tocsin.incidents.crosscheck import cross_check
+
+    cfg = load_config_text(CONFIG.replace("escalation_policy: databases", "escalation_policy: nope"))
+    setup = load_incidents_text(
+        INCIDENTS.format(sink="http://x") + "contact_receivers: {email: missing-mail}\n"
+    )
+    problems = cross_check(cfg, setup)
+    assert any("escalation_policy 'nope'" in p for p in problems)
+    assert any("receiver 'missing-mail'" in p for p in problems)
