@@ -19,8 +19,8 @@ def cross_check(config: Config, setup: IncidentsSetup) -> list[str]:
             )
     for node in build_routes(config).walk():
         if node.escalation_policy and node.escalation_policy not in setup.policies:
-            policy = node.escalation_policy
-            problems.append(f"route {node.id()}: escalation_policy {policy!r} is not in the incidents config")
+            name = node.escalation_policy
+            problems.append(f"route {node.id()}: escalation_policy {name!r} is not in the incidents config")
     for policy in setup.policies.values():
         for level in policy.levels:
             for t in level.targets:
