@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 silence_app = typer.Typer(help="Create, list and expire silences on a running tocsin.", no_args_is_help=True)
 app.add_typer(silence_app, name="silence")
+incidents_app = typer.Typer(help="List incidents and act on them on a running tocsin.", no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
 
 err = Console(stderr=True)
 out = Console()
@@ -406,6 +408,117 @@ def deliveries(
             d["error"][:80],
         )
     out.print(table)
+
+
+@incidents_app.command("list")
+def incidents_list(
+    state: Annotated[str | None, typer.Option("--state", help="triggered, acknowledged or resolved.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    url: UrlOpt = "http://127.0.0.1:9093",
+) -> None:
+    """List incidents, newest first."""
+    from tocsin.client import Client, ClientError
+
+    try:
+        rows = Client(url).incidents(state)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("ID", "State", "Priority", "Title", "Created", "Acknowledged by", "Firing")
+    for i in rows:
+        table.add_row(
+            i["id"],
+            i["state"],
+            i["priority"],
+            i["title"],
+            i["createdAt"],
+            i["acknowledgedBy"] or "",
+            str(i["firing"]),
+        )
+    out.print(table)
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident_id: Annotated[str, typer.Argument(help="Incident ID, e.g. INC-1.")],
+    url: UrlOpt = "http://127.0.0.1:9093",
+) -> None:
+    """Show one incident with its timeline."""
+    from tocsin.client import Client, ClientError
+
+    try:
+        inc = Client(url).incident(incident_id)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    out.print(
+        f"[bold]{inc['id']}[/bold] {inc['title']} — {inc['state']} ({inc['priority']}, {inc['urgency']})"
+    )
+    for ev in inc["timeline"]:
+        actor = f" [{ev['actor']}]" if ev["actor"] else ""
+        out.print(f"  {ev['at']}  {ev['kind']:<20} {ev['text']}{actor}", highlight=False)
+
+
+def _incident_action(incident_id: str, action: str, body: dict[str, object], url: str) -> None:
+    from tocsin.client import Client, ClientError
+
+    try:
+        inc = Client(url).incident_action(incident_id, action, body)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    out.print(f"{inc['id']}: {inc['state']}")
+
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="Who acts (a user id of the incidents config).")]
+
+
+@incidents_app.command("ack")
+def incidents_ack(
+    incident_id: Annotated[str, typer.Argument(help="Incident ID.")],
+    user: UserOpt = "cli",
+    url: UrlOpt = "http://127.0.0.1:9093",
+) -> None:
+    """Acknowledge an incident: escalation stops."""
+    _incident_action(incident_id, "ack", {"user": user}, url)
+
+
+@incidents_app.command("resolve")
+def incidents_resolve(
+    incident_id: Annotated[str, typer.Argument(help="Incident ID.")],
+    user: UserOpt = "cli",
+    url: UrlOpt = "http://127.0.0.1:9093",
+) -> None:
+    """Resolve an incident."""
+    _incident_action(incident_id, "resolve", {"user": user}, url)
+
+
+@incidents_app.command("note")
+def incidents_note(
+    incident_id: Annotated[str, typer.Argument(help="Incident ID.")],
+    text: Annotated[str, typer.Argument(help="The note.")],
+    user: UserOpt = "cli",
+    url: UrlOpt = "http://127.0.0.1:9093",
+) -> None:
+    """Add a note to an incident's timeline."""
+    _incident_action(incident_id, "note", {"user": user, "text": text}, url)
+
+
+@app.command()
+def oncall(
+    schedule: Annotated[str, typer.Argument(help="Schedule name from the incidents config.")],
+    at: Annotated[str | None, typer.Option("--at", help="RFC 3339 time (default: now).")] = None,
+    url: UrlOpt = "http://127.0.0.1:9093",
+) -> None:
+    """Who is on call for a schedule, now or at a given time."""
+    from tocsin.client import Client, ClientError
+
+    try:
+        r = Client(url).oncall(schedule, at)
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    who = ", ".join(r["onCall"]) or "nobody (a gap in the schedule)"
+    out.print(f"{r['schedule']} at {r['at']}: {who}", highlight=False)
 
 
 @app.command()

@@ -62,6 +62,24 @@ class Client:
         ).json()
         return result
 
+    def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
+        params = {"state": state} if state else {}
+        result: list[dict[str, Any]] = self._native("GET", "/incidents", params=params).json()
+        return result
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._native("GET", f"/incidents/{incident_id}").json()
+        return result
+
+    def incident_action(self, incident_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._native("POST", f"/incidents/{incident_id}/{action}", json=body).json()
+        return result
+
+    def oncall(self, schedule: str, at: str | None = None) -> dict[str, Any]:
+        params = {"at": at} if at else {}
+        result: dict[str, Any] = self._native("GET", f"/schedules/{schedule}/oncall", params=params).json()
+        return result
+
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/status").json()
         return result
