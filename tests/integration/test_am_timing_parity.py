@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity_scenarios import Run, Scenario, build, config_yaml, summary_key
 from peers import (
     ALERTMANAGER,
     Delivery,
@@ -20,7 +21,6 @@ from peers import (
     missing_binaries,
     tocsin_server,
 )
-from scenarios import Run, Scenario, build, config_yaml, summary_key
 
 pytestmark = pytest.mark.slow
 
