@@ -481,7 +481,7 @@ INTEGRATION_KINDS: dict[str, type[NotifierConfig]] = {
 }
 
 #: Keys that only tocsin understands; dropped when printing a config for Alertmanager's tools.
-TOCSIN_EXTENSION_KEYS = frozenset({"log_configs"})
+TOCSIN_EXTENSION_KEYS = frozenset({"log_configs", "fallback_receiver"})
 
 
 class ReceiverConfig(StrictModel):
@@ -504,6 +504,8 @@ class ReceiverConfig(StrictModel):
     mattermost_configs: list[MattermostConfig] = Field(default_factory=list)
     # tocsin extensions
     log_configs: list[LogConfig] = Field(default_factory=list)
+    #: receiver that gets a notification this receiver failed to deliver after all its retries
+    fallback_receiver: str | None = None
 
     @field_validator("name")
     @classmethod

@@ -44,7 +44,7 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             client=make_client(cfg.http_config) if cfg.http_config is not None else None,
         )
     if kind == "log":
-        return LogIntegration(receiver, index, send_resolved=cfg.send_resolved)
+        return LogIntegration(receiver, index, send_resolved=cfg.send_resolved, level=cfg.level)
     log.warning(
         "receiver %r: the %s channel is not available in this version; its deliveries will fail",
         receiver,
