@@ -43,6 +43,8 @@ RECEIVERS = [
     "silence-mid",
     "groupby",
     "groupall",
+    "r4xx",
+    "r5xx",
 ]
 
 ROUTES = """
@@ -102,6 +104,10 @@ route:
     - matchers: [scenario="groupall"]
       receiver: groupall
       group_by: ["..."]
+    - matchers: [scenario="r4xx"]
+      receiver: r4xx
+    - matchers: [scenario="r5xx"]
+      receiver: r5xx
 
 inhibit_rules:
   - source_matchers: [scenario="inhibit", severity="critical"]
@@ -390,6 +396,18 @@ def build() -> list[Scenario]:
     ]
     s.expected["groupby"] = [(1, F, {"eu": F}), (1, F, {"us": F}), (1, F, {"none": F})]
     s.expected["groupall"] = [(1, F, {"x": F}), (1, F, {"y": F})]
+    out.append(s)
+
+    # Receivers that fail: r4xx always answers 400 (not retried within a tick, tried again on
+    # every tick since nothing was logged); r5xx answers 503 twice, then 200 (retried with
+    # backoff inside the first tick). The sink is told which paths fail (FAILING_PATHS).
+    s = Scenario("r4xx", ["r4xx"])
+    s.steps = [Step(0.0, post(lambda t0: alert("r4xx", "Rejected", t0, instance="a")))]
+    s.expected["r4xx"] = []
+    out.append(s)
+    s = Scenario("r5xx", ["r5xx"])
+    s.steps = [Step(0.0, post(lambda t0: alert("r5xx", "Flaky", t0, instance="a")))]
+    s.expected["r5xx"] = []  # checked by the test: one accepted delivery after two retries
     out.append(s)
     return out
 
