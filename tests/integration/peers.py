@@ -205,6 +205,8 @@ class Delivery:
     at: float
     path: str
     payload: dict[str, Any]
+    #: the status the sink answered with
+    status: int = 200
 
 
 @dataclass
@@ -213,6 +215,10 @@ class WebhookSink:
 
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: per path, statuses to answer the next requests with (then 200)
+    fail_next: dict[str, list[int]] = field(default_factory=dict)
+    #: per path, a status to answer every request with
+    fail_always: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sink = self
@@ -226,8 +232,10 @@ class WebhookSink:
                 except ValueError:
                     payload = {"_unparsable": raw.decode(errors="replace")}
                 with sink.lock:
-                    sink.deliveries.append(Delivery(time.monotonic(), self.path, payload))
-                self.send_response(200)
+                    queued = sink.fail_next.get(self.path)
+                    status = sink.fail_always.get(self.path) or (queued.pop(0) if queued else 200)
+                    sink.deliveries.append(Delivery(time.monotonic(), self.path, payload, status))
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -247,6 +255,12 @@ class WebhookSink:
         self.thread.start()
 
     def at(self, path: str) -> list[Delivery]:
+        """The deliveries to ``path`` that the sink accepted (2xx)."""
+        with self.lock:
+            return [d for d in self.deliveries if d.path == path and d.status < 300]
+
+    def attempts(self, path: str) -> list[Delivery]:
+        """Every request to ``path``, accepted or not."""
         with self.lock:
             return [d for d in self.deliveries if d.path == path]
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity_scenarios import rfc3339
 from peers import ALERTMANAGER, Server, alertmanager_server, http, missing_binaries, post_json, tocsin_server
-from scenarios import rfc3339
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity_scenarios import Run, Scenario, build, config_yaml, summary_key
 from peers import (
     ALERTMANAGER,
     Delivery,
@@ -20,11 +21,13 @@ from peers import (
     missing_binaries,
     tocsin_server,
 )
-from scenarios import Run, Scenario, build, config_yaml, summary_key
 
 pytestmark = pytest.mark.slow
 
 SCENARIOS = build()
+#: Scenarios whose receivers fail on purpose; they have their own tests below.
+FAILING = ("r4xx", "r5xx")
+ORDINARY = [s for s in SCENARIOS if s.name not in FAILING]
 #: Long enough for the last expected batch (13 s) plus a tick of slack to catch extra ones.
 PLAY_SECONDS = 15.5
 #: How far apart the two servers' deliveries of the same batch may be.
@@ -34,14 +37,20 @@ EXPECT_TOLERANCE = 0.8
 
 
 class Played:
+    """What the sink had received when the play window closed (later repeats are ignored)."""
+
     def __init__(self, run: Run, sink: WebhookSink, am: Server, tocsin: Server) -> None:
         self.run = run
-        self.sink = sink
         self.am = am
         self.tocsin = tocsin
+        with sink.lock:
+            self.snapshot = list(sink.deliveries)
+
+    def attempts(self, who: str, receiver: str) -> list[Delivery]:
+        return [d for d in self.snapshot if d.path == f"/{who}/{receiver}"]
 
     def deliveries(self, who: str, receiver: str) -> list[Delivery]:
-        return self.sink.at(f"/{who}/{receiver}")
+        return [d for d in self.attempts(who, receiver) if d.status < 300]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +60,9 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("parity")
     sink = WebhookSink()
+    for who in ("am", "tocsin"):
+        sink.fail_always[f"/{who}/r4xx"] = 400
+        sink.fail_next[f"/{who}/r5xx"] = [503, 503]
     servers: list[Server] = []
     try:
         for who, make in (("am", alertmanager_server), ("tocsin", tocsin_server)):
@@ -135,7 +147,7 @@ def _compare(played: Played, receiver: str, explicit_times: bool) -> None:
                 ]
 
 
-@pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
+@pytest.mark.parametrize("sc", ORDINARY, ids=[s.name for s in ORDINARY])
 def test_scenario_matches_alertmanager(played: Played, sc: Scenario) -> None:
     errors = [e for e in played.run.errors if e.startswith(f"{sc.name}:")]
     assert not errors, errors
@@ -178,3 +190,27 @@ def test_webhook_payload_fields(played: Played) -> None:
     assert len(first["fingerprint"]) == 16
     [am] = played.deliveries("am", "payload")
     assert [a["fingerprint"] for a in p["alerts"]] == [a["fingerprint"] for a in am.payload["alerts"]]
+
+
+def _times(played: Played, ds: list[Delivery]) -> list[float]:
+    return [round(d.at - played.run.start, 2) for d in ds]
+
+
+def test_receiver_answering_4xx_is_not_retried_but_tried_each_tick(played: Played) -> None:
+    am, ours = played.attempts("am", "r4xx"), played.attempts("tocsin", "r4xx")
+    # Ticks at 1, 3, ..., 15 s inside the 15.5 s window: one attempt each, nothing logged.
+    assert len(am) == 8, f"Alertmanager attempts at {_times(played, am)}"
+    assert len(ours) == len(am), f"tocsin {_times(played, ours)}, Alertmanager {_times(played, am)}"
+    for a, o in zip(am, ours, strict=True):
+        assert abs(a.at - o.at) <= TIME_TOLERANCE, (_times(played, ours), _times(played, am))
+        assert _normalise(o.payload, played.tocsin) == _normalise(a.payload, played.am)
+
+
+def test_receiver_answering_5xx_is_retried_within_the_tick(played: Played) -> None:
+    am, ours = played.attempts("am", "r5xx"), played.attempts("tocsin", "r5xx")
+    assert [d.status for d in am] == [503, 503, 200], _times(played, am)
+    assert [d.status for d in ours] == [503, 503, 200], _times(played, ours)
+    # Backoff is jittered on both sides, so the accepted delivery is compared loosely.
+    assert abs(am[-1].at - ours[-1].at) <= 1.5, (_times(played, ours), _times(played, am))
+    assert ours[-1].at - played.run.start < 3.0, _times(played, ours)
+    assert _normalise(ours[-1].payload, played.tocsin) == _normalise(am[-1].payload, played.am)

@@ -40,6 +40,11 @@ RECEIVERS = [
     "m-muted",
     "m-open",
     "payload",
+    "silence-mid",
+    "groupby",
+    "groupall",
+    "r4xx",
+    "r5xx",
 ]
 
 ROUTES = """
@@ -91,6 +96,18 @@ route:
     - matchers: [scenario="payload"]
       receiver: payload
       group_by: [alertname, cluster]
+    - matchers: [scenario="silence-mid"]
+      receiver: silence-mid
+    - matchers: [scenario="groupby"]
+      receiver: groupby
+      group_by: [alertname, region]
+    - matchers: [scenario="groupall"]
+      receiver: groupall
+      group_by: ["..."]
+    - matchers: [scenario="r4xx"]
+      receiver: r4xx
+    - matchers: [scenario="r5xx"]
+      receiver: r5xx
 
 inhibit_rules:
   - source_matchers: [scenario="inhibit", severity="critical"]
@@ -330,6 +347,67 @@ def build() -> list[Scenario]:
         )
     ]
     s.expected["payload"] = [(1, F, {"a": F, "b": F})]  # third alert truncated by max_alerts: 2
+    out.append(s)
+
+    # A silence made while the group is notified: a silenced alert is left out of the payload
+    # and its absence alone sends nothing; a new alert or the silence's expiry does.
+    s = Scenario("silence-mid", ["silence-mid"])
+    s.steps = [
+        Step(
+            0.0,
+            post(
+                lambda t0: alert("silence-mid", "Mid", t0, instance="a"),
+                lambda t0: alert("silence-mid", "Mid", t0, instance="b"),
+            ),
+        ),
+        Step(
+            2.0,
+            add_silence(
+                "sil",
+                [
+                    {"name": "scenario", "value": "silence-mid", "isRegex": False, "isEqual": True},
+                    {"name": "instance", "value": "b", "isRegex": False, "isEqual": True},
+                ],
+            ),
+        ),
+        Step(4.0, post(lambda t0: alert("silence-mid", "Mid", t0, instance="c"))),
+        Step(6.0, delete_silence("sil")),
+    ]
+    s.expected["silence-mid"] = [
+        (1, F, {"a": F, "b": F}),
+        (5, F, {"a": F, "c": F}),
+        (7, F, {"a": F, "b": F, "c": F}),
+    ]
+    out.append(s)
+
+    # group_by with a label some alerts lack (they form their own group), and group_by ['...'].
+    s = Scenario("groupby", ["groupby", "groupall"])
+    s.steps = [
+        Step(
+            0.0,
+            post(
+                lambda t0: alert("groupby", "G", t0, instance="eu", region="eu"),
+                lambda t0: alert("groupby", "G", t0, instance="us", region="us"),
+                lambda t0: alert("groupby", "G", t0, instance="none"),
+                lambda t0: alert("groupall", "All", t0, instance="x", extra="1"),
+                lambda t0: alert("groupall", "All", t0, instance="y"),
+            ),
+        )
+    ]
+    s.expected["groupby"] = [(1, F, {"eu": F}), (1, F, {"us": F}), (1, F, {"none": F})]
+    s.expected["groupall"] = [(1, F, {"x": F}), (1, F, {"y": F})]
+    out.append(s)
+
+    # Receivers that fail: r4xx always answers 400 (not retried within a tick, tried again on
+    # every tick since nothing was logged); r5xx answers 503 twice, then 200 (retried with
+    # backoff inside the first tick). The sink is told which paths fail (FAILING_PATHS).
+    s = Scenario("r4xx", ["r4xx"])
+    s.steps = [Step(0.0, post(lambda t0: alert("r4xx", "Rejected", t0, instance="a")))]
+    s.expected["r4xx"] = []
+    out.append(s)
+    s = Scenario("r5xx", ["r5xx"])
+    s.steps = [Step(0.0, post(lambda t0: alert("r5xx", "Flaky", t0, instance="a")))]
+    s.expected["r5xx"] = []  # checked by the test: one accepted delivery after two retries
     out.append(s)
     return out
 
