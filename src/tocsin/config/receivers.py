@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from tocsin.config.extensions import AppriseConfig, TwilioConfig
 from tocsin.config.http import HTTPClientConfig, TLSConfig
 from tocsin.config.types import URL, Duration, HostPort, Secret, SecretURL, StrictModel, WebhookURL
 
@@ -192,6 +193,7 @@ class SlackConfig(HTTPNotifierConfig):
     link_names: bool = False
     mrkdwn_in: list[str] = Field(default_factory=list)
     actions: list[SlackAction] = Field(default_factory=list)
+    interactive: bool = False  # tocsin extension: Acknowledge / Resolve / Silence 1h buttons
 
     @model_validator(mode="after")
     def _check(self) -> SlackConfig:
@@ -478,10 +480,12 @@ INTEGRATION_KINDS: dict[str, type[NotifierConfig]] = {
     "jira_configs": JiraConfig,
     "mattermost_configs": MattermostConfig,
     "log_configs": LogConfig,
+    "twilio_configs": TwilioConfig,
+    "apprise_configs": AppriseConfig,
 }
 
 #: Keys that only tocsin understands; dropped when printing a config for Alertmanager's tools.
-TOCSIN_EXTENSION_KEYS = frozenset({"log_configs"})
+TOCSIN_EXTENSION_KEYS = frozenset({"log_configs", "twilio_configs", "apprise_configs"})
 
 
 class ReceiverConfig(StrictModel):
@@ -504,6 +508,8 @@ class ReceiverConfig(StrictModel):
     mattermost_configs: list[MattermostConfig] = Field(default_factory=list)
     # tocsin extensions
     log_configs: list[LogConfig] = Field(default_factory=list)
+    twilio_configs: list[TwilioConfig] = Field(default_factory=list)
+    apprise_configs: list[AppriseConfig] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
