@@ -61,7 +61,9 @@ class RateLimits:
     """One bucket per key (e.g. per routing key), created on first use and shared by every
     integration that sends with that key."""
 
-    def __init__(self, rate: float, per: float = 60.0, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep):
+    def __init__(
+        self, rate: float, per: float = 60.0, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ):
         self.rate = rate
         self.per = per
         self.clock = clock

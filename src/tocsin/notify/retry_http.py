@@ -131,7 +131,7 @@ class HTTPIntegration(Integration):
         self.timeout = timeout or self.default_timeout
         self.breaker = breaker or CircuitBreaker(clock=clock)
         #: Values that must never appear in an error message (tokens, keys).
-        self.secrets: list[str] = []
+        self.secrets: set[str] = set()
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -172,9 +172,36 @@ class HTTPIntegration(Integration):
             return resp
         err = error_for_status(resp, self.provider, retry_codes)
         err.args = (scrub(str(err), self.secrets),)
+        if err.retryable and err.retry_after is None:
+            err.retry_after = self.retry_after_hint(resp)
         raise err
+
+    def retry_after_hint(self, resp: httpx.Response) -> float | None:
+        """A wait the provider gave in its body rather than a Retry-After header (Telegram, Discord)."""
+        try:
+            d = resp.json()
+        except ValueError:
+            return None
+        value = (
+            d.get("retry_after", d.get("parameters", {}).get("retry_after")) if isinstance(d, dict) else None
+        )
+        try:
+            return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value is not None else None
+        except (TypeError, ValueError):
+            return None
 
     async def close(self) -> None:
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def http_kwargs(cfg: Any) -> dict[str, Any]:
+    """Client and auth headers from an integration config's ``http_config``."""
+    from tocsin.notify.http_options import auth_headers, make_client
+
+    http_config = getattr(cfg, "http_config", None)
+    return {
+        "client": make_client(http_config) if http_config is not None else None,
+        "headers": auth_headers(http_config),
+    }

@@ -27,18 +27,18 @@ class KV(dict[str, str]):
     """A label or annotation map with Alertmanager's template helpers."""
 
     @property
-    def SortedPairs(self) -> list[Pair]:  # noqa: N802 - Alertmanager's template name
+    def SortedPairs(self) -> list[Pair]:
         return [Pair(k, self[k]) for k in sorted(self)]
 
     @property
-    def Names(self) -> list[str]:  # noqa: N802
+    def Names(self) -> list[str]:
         return sorted(self)
 
     @property
-    def Values(self) -> list[str]:  # noqa: N802
+    def Values(self) -> list[str]:
         return [self[k] for k in sorted(self)]
 
-    def Remove(self, names: list[str]) -> KV:  # noqa: N802
+    def Remove(self, names: list[str]) -> KV:
         drop = set(names)
         return KV({k: v for k, v in self.items() if k not in drop})
 
@@ -56,11 +56,11 @@ class AlertData:
 
 class AlertList(list[AlertData]):
     @property
-    def Firing(self) -> AlertList:  # noqa: N802
+    def Firing(self) -> AlertList:
         return AlertList(a for a in self if a.Status == "firing")
 
     @property
-    def Resolved(self) -> AlertList:  # noqa: N802
+    def Resolved(self) -> AlertList:
         return AlertList(a for a in self if a.Status == "resolved")
 
 

@@ -46,12 +46,6 @@ _TOKEN = re.compile(
     re.X,
 )
 
-FUNCTIONS = (
-    "len index eq ne lt le gt ge and or not print printf println toUpper toLower title trimSpace join "
-    "match reReplaceAll safeHtml safeUrl urlUnescape stringSlice since humanizeDuration toJson "
-    "trimPrefix trimSuffix"
-).split()
-
 
 class GoTemplateError(ValueError):
     """A Go template construct that cannot be translated; the message says which and where."""
@@ -59,10 +53,7 @@ class GoTemplateError(ValueError):
 
 def looks_like_go(source: str) -> bool:
     """True when ``source`` uses Go template syntax (Jinja expressions never start with a dot)."""
-    for m in _ACTION.finditer(source):
-        if _GO_HINT.search(m.group(2).strip()):
-            return True
-    return False
+    return any(_GO_HINT.search(m.group(2).strip()) for m in _ACTION.finditer(source))
 
 
 @dataclass(slots=True)
@@ -248,7 +239,9 @@ class _Translator:
             pos = m.end()
         out.append(_literal(self.source[pos:]))
         if self.stack:
-            raise GoTemplateError(f"Go template: {{{{ {self.stack[-1].kind} }}}} has no matching {{{{ end }}}}")
+            raise GoTemplateError(
+                f"Go template: {{{{ {self.stack[-1].kind} }}}} has no matching {{{{ end }}}}"
+            )
         return "".join(out)
 
 
@@ -289,10 +282,7 @@ def _index(x: Any, *keys: Any) -> Any:
     for k in keys:
         if x is None:
             return ""
-        if isinstance(x, Mapping):
-            x = x.get(k, "")
-        else:
-            x = x[int(k)]
+        x = x.get(k, "") if isinstance(x, Mapping) else x[int(k)]
     return x
 
 
@@ -411,3 +401,6 @@ GO_FUNCTIONS: dict[str, Any] = {
     "go_trimPrefix": lambda p, s: str(s).removeprefix(p),
     "go_trimSuffix": lambda p, s: str(s).removesuffix(p),
 }
+
+#: Function names a Go template may call (every go_* helper but the loop helpers).
+FUNCTIONS = frozenset(k.removeprefix("go_") for k in GO_FUNCTIONS) - {"values", "pairs"}

@@ -80,7 +80,9 @@ def _named_template(name: str, data: Any) -> Markup:
     if target is None:
         raise TemplateError(f"named template {name!r} is not one tocsin knows; write it out in full")
     if not isinstance(data, Mapping) or "Alerts" not in data:
-        raise TemplateError(f"named template {name!r} must be called with the root data: {{{{ template {name!r} . }}}}")
+        raise TemplateError(
+            f"named template {name!r} must be called with the root data: {{{{ template {name!r} . }}}}"
+        )
     text = render_part(target[0], target[1], data)
     return Markup(markdown_to_html(text) if target == ("email", "html") else text)
 
