@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from tocsin.notify.base import Integration, Notification, NotifyError
+from tocsin.notify.channels import build_channel
 from tocsin.notify.http_options import auth_headers, make_client
 from tocsin.notify.log import LogIntegration
 from tocsin.notify.webhook import WebhookIntegration
@@ -45,6 +46,9 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
         )
     if kind == "log":
         return LogIntegration(receiver, index, send_resolved=cfg.send_resolved)
+    channel = build_channel(receiver, kind, index, cfg)
+    if channel is not None:
+        return channel
     log.warning(
         "receiver %r: the %s channel is not available in this version; its deliveries will fail",
         receiver,
