@@ -9,7 +9,9 @@ VictorOps keys), so no error message produced here ever contains a full URL.
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,6 +26,13 @@ from tocsin.notify.circuit import CircuitBreaker
 #: Longest Retry-After honoured; a provider asking for more gets retried by the engine's schedule.
 MAX_RETRY_AFTER = 300.0
 _URL_RE = re.compile(r"https?://[^\s'\"<>]+")
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """One system-trust TLS context for every channel client: building one reads the whole CA
+    bundle, which is slow enough to matter with many receivers."""
+    return ssl.create_default_context()
 
 
 def redact_url(url: str) -> str:
@@ -135,7 +144,7 @@ class HTTPIntegration(Integration):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False)
+            self._client = httpx.AsyncClient(follow_redirects=False, verify=default_tls())
         return self._client
 
     async def request(
