@@ -39,7 +39,14 @@ def _tls_context(tls: Any) -> ssl.SSLContext:
 class EmailIntegration(Integration):
     kind = "email"
 
-    def __init__(self, receiver: str, index: int, cfg: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        receiver: str,
+        index: int,
+        cfg: Any,
+        timeout: float = DEFAULT_TIMEOUT,
+        implicit_tls: bool | None = None,
+    ) -> None:
         super().__init__(receiver, index, cfg.send_resolved)
         self.cfg = cfg
         self.timeout = timeout
@@ -47,6 +54,8 @@ class EmailIntegration(Integration):
         if not host or not port.isdigit():
             raise ValueError(f"receiver {receiver!r}: email smarthost {cfg.smarthost!r} must be host:port")
         self.host, self.port = host.strip("[]"), int(port)
+        #: TLS from the first byte: by default only on port 465, as Alertmanager decides.
+        self.implicit_tls = self.port == 465 if implicit_tls is None else implicit_tls
 
     def message(self, n: Notification) -> EmailMessage:
         c = self.cfg
@@ -91,7 +100,7 @@ class EmailIntegration(Integration):
         sender = msg["From"].addresses[0].addr_spec if msg["From"].addresses else ""
         if not sender:
             raise NotifyError("email has no from address", retryable=False)
-        implicit = self.port == 465
+        implicit = self.implicit_tls
         kwargs: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
