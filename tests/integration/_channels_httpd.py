@@ -69,7 +69,7 @@ class Provider:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_GET = do_POST = do_PUT = _any  # noqa: N815
+            do_GET = do_POST = do_PUT = _any
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -96,8 +96,9 @@ class Provider:
         self.server.server_close()
 
 
-@pytest.fixture
-def provider() -> Iterator[Provider]:
+@pytest.fixture(name="provider")
+def provider_fixture() -> Iterator[Provider]:
+    """The ``provider`` fixture (import ``provider_fixture`` into a test module to use it)."""
     p = Provider()
     yield p
     p.stop()

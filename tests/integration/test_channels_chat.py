@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from _channels_httpd import Provider, integration, provider  # noqa: F401
+from _channels_httpd import Provider, integration, provider_fixture  # noqa: F401
 
 from tocsin.notify.base import NotifyError
 from tocsin.notify.pushover import PushoverIntegration
@@ -82,7 +82,13 @@ async def test_telegram_send_message(provider: Provider) -> None:
 
 async def test_telegram_429_uses_retry_after_from_body(provider: Provider) -> None:
     provider.reply(
-        429, {"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 5}}
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests",
+            "parameters": {"retry_after": 5},
+        },
     )
     with pytest.raises(NotifyError) as e:
         await integration(_telegram(provider.url)).notify(sample_notification())
@@ -146,7 +152,8 @@ async def test_mattermost_webhook(provider: Provider) -> None:
 def _pushover(url: str) -> PushoverIntegration:
     from tocsin.config import load_config_text
 
-    cfg = load_config_text("""
+    cfg = (
+        load_config_text("""
 route: {receiver: r}
 receivers:
 - name: r
@@ -154,7 +161,10 @@ receivers:
   - user_key: USERKEY
     token: APPTOKEN
     sound: siren
-""").receivers[0].pushover_configs[0]
+""")
+        .receivers[0]
+        .pushover_configs[0]
+    )
     return PushoverIntegration("r", 0, cfg, api_url=url + "/1/messages.json")
 
 

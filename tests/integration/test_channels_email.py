@@ -36,7 +36,7 @@ class Inbox:
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     reply: str = "250 Message accepted for delivery"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.reply.startswith("250"):
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return self.reply
@@ -95,7 +95,8 @@ def plain_server() -> Iterator[Server]:
 
 def _email(port: int, ca_file: Path | None, extra: str = "", **kwargs: Any) -> EmailIntegration:
     tls = f"\n    tls_config:\n      ca_file: {ca_file}" if ca_file else ""
-    cfg = load_config_text(f"""
+    cfg = (
+        load_config_text(f"""
 route: {{receiver: r}}
 receivers:
 - name: r
@@ -106,7 +107,10 @@ receivers:
     hello: tocsin.test
     headers:
       X-Team: '{{{{ .CommonLabels.service }}}}'{tls}{extra}
-""").receivers[0].email_configs[0]
+""")
+        .receivers[0]
+        .email_configs[0]
+    )
     return EmailIntegration("r", 0, cfg, timeout=10, **kwargs)
 
 
@@ -198,20 +202,26 @@ async def test_connection_refused_is_retryable() -> None:
 
 
 async def test_html_override_in_markdown(plain_server: Server) -> None:
-    extra = "\n    require_tls: false\n    html: '# {{ .CommonLabels.alertname }}\n\n*{{ len .Alerts }} alerts*'"
+    extra = (
+        "\n    require_tls: false\n    html: '# {{ .CommonLabels.alertname }}\n\n*{{ len .Alerts }} alerts*'"
+    )
     await _email(plain_server.port, None, extra).notify(sample_notification())
     html = list(_parse(plain_server.inbox.messages[0][2]).iter_parts())[1].get_content()
     assert "<h1>HighLatency</h1>" in html and "<em>2 alerts</em>" in html
 
 
 def test_bad_smarthost_is_a_clear_error() -> None:
-    cfg = load_config_text("""
+    cfg = (
+        load_config_text("""
 route: {receiver: r}
 receivers:
 - name: r
   email_configs:
   - {to: a@example.com, from: b@example.com, smarthost: 'mail.example.com:25'}
-""").receivers[0].email_configs[0]
+""")
+        .receivers[0]
+        .email_configs[0]
+    )
     cfg.smarthost = "mail.example.com"
     with pytest.raises(ValueError, match="must be host:port"):
         EmailIntegration("r", 0, cfg)

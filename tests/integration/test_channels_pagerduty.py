@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from _channels_httpd import Provider, integration, provider  # noqa: F401
+from _channels_httpd import Provider, integration, provider_fixture  # noqa: F401
 
 from tocsin.notify.base import NotifyError
 from tocsin.notify.pagerduty import map_severity

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _channels_httpd import Provider, integration, provider  # noqa: F401
+from _channels_httpd import Provider, integration, provider_fixture  # noqa: F401
 
 from tocsin.notify.base import NotifyError
 from tocsin.notify.templates import sample_notification
@@ -52,7 +52,9 @@ async def test_incoming_webhook_posts_block_kit(provider: Provider) -> None:
         "type": "header",
         "text": {"type": "plain_text", "text": "[FIRING:2] HighLatency (api critical)", "emoji": True},
     }
-    assert blocks[1]["type"] == "section" and "p99 latency above 2s on api-1:9100" in blocks[1]["text"]["text"]
+    assert (
+        blocks[1]["type"] == "section" and "p99 latency above 2s on api-1:9100" in blocks[1]["text"]["text"]
+    )
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section" and "text" in b)
     # No buttons unless the receiver asks for them.
     assert not [b for b in blocks if b["type"] == "actions"]
@@ -67,7 +69,7 @@ async def test_web_api_buttons_and_update_on_resolve(provider: Provider) -> None
     assert post.headers["authorization"] == f"Bearer {TOKEN}"
     assert post.headers["content-type"] == "application/json; charset=utf-8"
     assert TOKEN not in post.body.decode()  # the token travels in the header only
-    actions = [b for b in _blocks(post.json()) if b["type"] == "actions"][0]
+    actions = next(b for b in _blocks(post.json()) if b["type"] == "actions")
     ids = [e["action_id"] for e in actions["elements"]]
     assert ids == ["ack", "resolve", "silence_1h"]
     value = json.loads(actions["elements"][0]["value"])
@@ -100,7 +102,11 @@ async def test_update_of_deleted_message_falls_back_to_post(provider: Provider) 
     provider.reply(200, {"ok": False, "error": "message_not_found"})
     provider.reply(200, {"ok": True, "channel": "C123", "ts": "1.3"})
     await integ.notify(sample_notification("resolved"))
-    assert [r.path for r in provider.seen] == ["/api/chat.postMessage", "/api/chat.update", "/api/chat.postMessage"]
+    assert [r.path for r in provider.seen] == [
+        "/api/chat.postMessage",
+        "/api/chat.update",
+        "/api/chat.postMessage",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +134,12 @@ async def test_webhook_errors_are_classified(
 
 @pytest.mark.parametrize(
     ("error", "retryable"),
-    [("invalid_auth", False), ("channel_not_found", False), ("ratelimited", True), ("service_unavailable", True)],
+    [
+        ("invalid_auth", False),
+        ("channel_not_found", False),
+        ("ratelimited", True),
+        ("service_unavailable", True),
+    ],
 )
 async def test_web_api_ok_false_is_classified(provider: Provider, error: str, retryable: bool) -> None:
     integ = integration(_webapi(provider.url))

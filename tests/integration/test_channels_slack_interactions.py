@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from _channels_httpd import Provider, provider  # noqa: F401
+from _channels_httpd import Provider, provider_fixture  # noqa: F401
 from starlette.applications import Starlette
 
 from tocsin.api.slack import EngineInteractionHandler, GroupRef, Outcome, slack_routes
@@ -23,7 +23,11 @@ from tocsin.storage import open_storage
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_700_000_000
-GROUP = {"gk": '{}:{alertname="HighLatency"}', "t": "default", "l": {"alertname": "HighLatency", "service": "api"}}
+GROUP = {
+    "gk": '{}:{alertname="HighLatency"}',
+    "t": "default",
+    "l": {"alertname": "HighLatency", "service": "api"},
+}
 
 
 def _payload(action_id: str, response_url: str = "") -> bytes:
@@ -80,7 +84,11 @@ async def test_valid_signature_acknowledges_group(provider: Provider) -> None:
     assert group.group_key == GROUP["gk"] and group.labels == GROUP["l"]
     # The outcome is told to the user through response_url as an ephemeral message.
     assert provider.last.path == "/actions/T1/1/xyz"
-    assert provider.last.json() == {"response_type": "ephemeral", "replace_original": False, "text": "acknowledged"}
+    assert provider.last.json() == {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "text": "acknowledged",
+    }
 
 
 @pytest.mark.parametrize(

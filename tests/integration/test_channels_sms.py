@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from _channels_httpd import Provider, Seen, integration, provider  # noqa: F401
+from _channels_httpd import Provider, Seen, integration, provider_fixture  # noqa: F401
 
 from tocsin.notify.base import NotifyError
 from tocsin.notify.sms_text import segments
@@ -45,7 +45,11 @@ async def test_twilio_message_request(provider: Provider) -> None:
 
 
 async def test_twilio_long_body_is_cut_to_max_segments(provider: Provider) -> None:
-    extra = "\n    max_segments: 1\n    message: '{{ range .Alerts }}{{ .Annotations.summary }}: {{ .Annotations.description }} {{ end }}'"
+    extra = (
+        "\n    max_segments: 1\n"
+        "    message: '{{ range .Alerts }}{{ .Annotations.summary }}: "
+        "{{ .Annotations.description }} {{ end }}'"
+    )
     provider.reply(201, {"sid": "SM1"})
     provider.reply(201, {"sid": "SM2"})
     await integration(_twilio(provider.url, extra)).notify(sample_notification())
@@ -78,7 +82,7 @@ async def test_twilio_errors(provider: Provider, status: int, retryable: bool) -
 def test_twilio_config_errors_are_clear() -> None:
     from tocsin.config import ConfigError
 
-    with pytest.raises(ConfigError, match="E.164"):
+    with pytest.raises(ConfigError, match=r"E\.164"):
         integration(f"""  twilio_configs:
   - account_sid: {SID}
     auth_token: x
@@ -180,10 +184,13 @@ async def test_sns_phone_number_sms(provider: Provider) -> None:
 async def test_sns_errors(provider: Provider, status: int, code: str, retryable: bool) -> None:
     provider.reply(
         status,
-        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>it failed</Message></Error></ErrorResponse>",
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+        "<Message>it failed</Message></Error></ErrorResponse>",
     )
     with pytest.raises(NotifyError) as e:
-        await integration(_sns(provider.url, "topic_arn: arn:aws:sns:eu-west-1:1:t")).notify(sample_notification())
+        await integration(_sns(provider.url, "topic_arn: arn:aws:sns:eu-west-1:1:t")).notify(
+            sample_notification()
+        )
     assert e.value.retryable is retryable
     assert code in str(e.value)
     assert SK not in str(e.value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _channels_httpd import Provider, integration, provider  # noqa: F401
+from _channels_httpd import Provider, integration, provider_fixture  # noqa: F401
 
 from tocsin.model import Alert
 from tocsin.notify.base import NotifyError
@@ -54,7 +54,9 @@ async def test_resolved_card_is_good_and_has_no_ack(provider: Provider) -> None:
 async def test_big_group_is_trimmed_under_size_limit(provider: Provider) -> None:
     n = sample_notification()
     n.alerts = [
-        Alert(labels={"alertname": "Disk", "i": str(i)}, annotations={"summary": "x" * 300}, ends_at=n.now + 60)
+        Alert(
+            labels={"alertname": "Disk", "i": str(i)}, annotations={"summary": "x" * 300}, ends_at=n.now + 60
+        )
         for i in range(500)
     ]
     provider.reply(202, "")
@@ -62,7 +64,9 @@ async def test_big_group_is_trimmed_under_size_limit(provider: Provider) -> None
     assert len(provider.last.body) <= MAX_BODY
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(429, True), (500, True), (502, True), (400, False), (413, False)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(429, True), (500, True), (502, True), (400, False), (413, False)]
+)
 async def test_errors(provider: Provider, status: int, retryable: bool) -> None:
     provider.reply(status, "nope", Retry_After="3")
     with pytest.raises(NotifyError) as e:

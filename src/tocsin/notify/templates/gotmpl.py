@@ -53,7 +53,11 @@ class GoTemplateError(ValueError):
 
 def looks_like_go(source: str) -> bool:
     """True when ``source`` uses Go template syntax (Jinja expressions never start with a dot)."""
-    return any(_GO_HINT.search(m.group(2).strip()) for m in _ACTION.finditer(source))
+    for m in _ACTION.finditer(source):
+        action = m.group(2).strip()
+        if _GO_HINT.search(action) or _GO_CALL.match(action):
+            return True
+    return False
 
 
 @dataclass(slots=True)
@@ -146,9 +150,14 @@ class _Translator:
             if cmd[0].startswith("@"):
                 args = cmd[1:] + ([expr] if expr is not None else [])
                 expr = f"go_{cmd[0][1:]}({', '.join(args)})"
-            else:
-                if len(cmd) > 1 or expr is not None:
+            elif len(cmd) > 1 or expr is not None:
+                # ``.Labels.Remove .GroupLabels.Names``: a method called with arguments.
+                last_field = re.search(r"\.(?:Remove)$", cmd[0])
+                if last_field is None:
                     raise self.fail(action, f"{cmd[0]} is not a function")
+                args = cmd[1:] + ([expr] if expr is not None else [])
+                expr = f"{cmd[0]}({', '.join(args)})"
+            else:
                 expr = cmd[0]
         assert expr is not None
         return expr
@@ -245,10 +254,12 @@ class _Translator:
         return "".join(out)
 
 
+_JINJA_MARKS = re.compile(r"\{%|%\}|\{#|#\}|\{\{|\}\}")
+
+
 def _literal(text: str) -> str:
-    if "{%" in text or "{#" in text or "{{" in text:
-        return "{% raw %}" + text + "{% endraw %}"
-    return text
+    # Text between Go actions may hold Jinja's delimiters; emit each as a string expression.
+    return _JINJA_MARKS.sub(lambda m: '{{ "' + m.group(0) + '" }}', text)
 
 
 def translate(source: str) -> str:
@@ -404,3 +415,6 @@ GO_FUNCTIONS: dict[str, Any] = {
 
 #: Function names a Go template may call (every go_* helper but the loop helpers).
 FUNCTIONS = frozenset(k.removeprefix("go_") for k in GO_FUNCTIONS) - {"values", "pairs"}
+#: A Go function called with space-separated arguments (``{{ toUpper "x" }}``), which is never
+#: valid Jinja; ``not``/``and``/``or`` are left out because they are Jinja operators too.
+_GO_CALL = re.compile(r"^(?:" + "|".join(sorted(FUNCTIONS - {"not", "and", "or"})) + r")\s+[\"`$.(\w]")
