@@ -43,6 +43,10 @@ class WebhookConfig(HTTPNotifierConfig):
     url_file: str | None = None
     max_alerts: int = Field(0, ge=0)
     timeout: Duration | None = None
+    # tocsin extensions: Standard Webhooks signature, and a Jinja2/Go template for the body
+    signing_secret: Secret = None
+    signing_secret_file: str | None = None
+    body_template: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> WebhookConfig:
@@ -480,8 +484,9 @@ INTEGRATION_KINDS: dict[str, type[NotifierConfig]] = {
     "jira_configs": JiraConfig,
     "mattermost_configs": MattermostConfig,
     "log_configs": LogConfig,
-    "twilio_configs": TwilioConfig,
-    "apprise_configs": AppriseConfig,
+    # Extension models live in config.extensions, which cannot import this module's base class.
+    "twilio_configs": TwilioConfig,  # type: ignore[dict-item]
+    "apprise_configs": AppriseConfig,  # type: ignore[dict-item]
 }
 
 #: Keys that only tocsin understands; dropped when printing a config for Alertmanager's tools.
