@@ -9,6 +9,7 @@ from tocsin.notify.base import Integration, Notification, NotifyError
 from tocsin.notify.channels import build_channel
 from tocsin.notify.http_options import auth_headers, make_client
 from tocsin.notify.log import LogIntegration
+from tocsin.notify.signing import load_secret
 from tocsin.notify.webhook import WebhookIntegration
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             timeout=cfg.timeout,
             headers=auth_headers(cfg.http_config),
             client=make_client(cfg.http_config) if cfg.http_config is not None else None,
+            signing_secret=load_secret(cfg.signing_secret, cfg.signing_secret_file, f"receiver {receiver!r}"),
+            body_template=cfg.body_template,
         )
     if kind == "log":
         return LogIntegration(receiver, index, send_resolved=cfg.send_resolved)
