@@ -155,3 +155,53 @@ def sample_notification(status: str = "firing", now: float = 1_700_000_000.0) ->
         reason="new alerts",
         idempotency_key="sample",
     )
+
+
+def notification_from_payload(d: dict[str, Any], now: float | None = None) -> Notification:
+    """A Notification from an Alertmanager v4 webhook payload (to preview templates on real data).
+
+    Raises ValueError naming the field that is missing or malformed."""
+    from tocsin.model import GO_ZERO_TIME, parse_time
+
+    if not isinstance(d, dict):
+        raise ValueError("payload must be a JSON object")
+    raw_alerts = d.get("alerts")
+    if not isinstance(raw_alerts, list) or not raw_alerts:
+        raise ValueError("payload needs a non-empty 'alerts' list")
+    alerts: list[Alert] = []
+    latest = 0.0
+    for i, a in enumerate(raw_alerts):
+        if not isinstance(a, dict) or not isinstance(a.get("labels"), dict):
+            raise ValueError(f"alerts[{i}] needs a 'labels' object")
+        try:
+            starts = parse_time(a["startsAt"]) if a.get("startsAt") else 0.0
+            ends_raw = a.get("endsAt") or GO_ZERO_TIME
+            ends = float("inf") if ends_raw == GO_ZERO_TIME else parse_time(ends_raw)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"alerts[{i}]: bad time: {e}") from None
+        if a.get("status") == "firing":
+            ends = float("inf")
+        latest = max(latest, starts, ends if ends != float("inf") else 0.0)
+        alerts.append(
+            Alert(
+                labels={str(k): str(v) for k, v in a["labels"].items()},
+                annotations={str(k): str(v) for k, v in (a.get("annotations") or {}).items()},
+                starts_at=starts,
+                ends_at=ends,
+                generator_url=str(a.get("generatorURL", "")),
+            )
+        )
+    at = now if now is not None else latest + 1
+    firing = any(a.ends_at > at for a in alerts)
+    return Notification(
+        receiver=str(d.get("receiver", "preview")),
+        status="firing" if firing else "resolved",
+        alerts=alerts,
+        group_key=str(d.get("groupKey", "{}:{}")),
+        group_labels=dict(d.get("groupLabels") or {}),
+        common_labels=dict(d.get("commonLabels") or {}),
+        common_annotations=dict(d.get("commonAnnotations") or {}),
+        external_url=str(d.get("externalURL", "http://localhost:9093")),
+        now=at,
+        truncated_alerts=int(d.get("truncatedAlerts") or 0),
+    )
