@@ -30,9 +30,9 @@ _URL_RE = re.compile(r"https?://[^\s'\"<>]+")
 
 @functools.cache
 def default_tls() -> ssl.SSLContext:
-    """One system-trust TLS context for every channel client: building one reads the whole CA
-    bundle, which is slow enough to matter with many receivers."""
-    return ssl.create_default_context()
+    """One TLS context (httpx's default trust store) for every channel client: building one
+    reads the whole CA bundle, which is slow enough to matter with many receivers."""
+    return httpx.create_ssl_context()
 
 
 def redact_url(url: str) -> str:
@@ -132,8 +132,10 @@ class HTTPIntegration(Integration):
         timeout: float | None = None,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.monotonic,
+        follow_redirects: bool = False,
     ) -> None:
         super().__init__(receiver, index, send_resolved)
+        self.follow_redirects = follow_redirects
         self._client = client
         self._own_client = client is None
         self.headers = {"User-Agent": "tocsin", **(headers or {})}
@@ -144,7 +146,7 @@ class HTTPIntegration(Integration):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False, verify=default_tls())
+            self._client = httpx.AsyncClient(follow_redirects=self.follow_redirects, verify=default_tls())
         return self._client
 
     async def request(
@@ -210,7 +212,13 @@ def http_kwargs(cfg: Any) -> dict[str, Any]:
     from tocsin.notify.http_options import auth_headers, make_client
 
     http_config = getattr(cfg, "http_config", None)
+    # A plain http_config (the usual global default) needs no client of its own: the channel's
+    # default client shares one TLS context instead of loading the CA bundle once per receiver.
+    plain = http_config is None or (
+        getattr(http_config, "tls_config", None) is None and not getattr(http_config, "proxy_url", None)
+    )
     return {
-        "client": make_client(http_config) if http_config is not None else None,
+        "client": None if plain else make_client(http_config),
         "headers": auth_headers(http_config),
+        "follow_redirects": bool(getattr(http_config, "follow_redirects", False)),
     }
