@@ -168,3 +168,21 @@ async def test_go_template_overrides(provider: Provider) -> None:
     blocks = _blocks(provider.last.json())
     assert blocks[0]["text"]["text"] == "HighLatency on api"
     assert blocks[1]["text"]["text"] == "* api-1:9100\n* api-2:9100\n"
+
+
+async def test_rate_limit_queues_a_burst_per_webhook(provider: Provider) -> None:
+    from tocsin.notify.ratelimit import RateLimits
+
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+        now[0] += s
+
+    integ = integration(_webhook(provider.url))
+    integ.limits = RateLimits(60, 60.0, clock=lambda: now[0], sleep=sleep)  # type: ignore[attr-defined]
+    for _ in range(63):
+        await integ.notify(sample_notification())
+    assert len(provider.seen) == 63  # none dropped
+    assert waits == pytest.approx([1.0, 1.0, 1.0])  # beyond the burst, one message a second

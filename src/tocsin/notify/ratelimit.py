@@ -4,6 +4,7 @@ minute per routing key). Excess waits for a token; nothing is dropped."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -80,5 +81,14 @@ class RateLimits:
         return await self.bucket(key).acquire()
 
 
+def limit_key(*parts: object) -> str:
+    """A bucket key that does not keep the (possibly secret) URL or token in memory as text."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
 #: PagerDuty Events v2: about 120 events per minute per integration key.
 PAGERDUTY_LIMITS = RateLimits(120, 60.0)
+#: Slack: about one message per second per channel or webhook, short bursts tolerated.
+SLACK_LIMITS = RateLimits(60, 60.0)
+#: Telegram: at most 20 messages a minute into one group chat.
+TELEGRAM_LIMITS = RateLimits(20, 60.0)

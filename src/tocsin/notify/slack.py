@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tocsin.notify.base import Notification, NotifyError
+from tocsin.notify.ratelimit import SLACK_LIMITS, limit_key
 from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret, retry_after, truncate
 from tocsin.notify.templates import render_part, render_string, template_data
 
@@ -63,6 +64,7 @@ class SlackIntegration(HTTPIntegration):
     def __init__(self, receiver: str, index: int, cfg: Any, **kwargs: Any) -> None:
         super().__init__(receiver, index, cfg.send_resolved, **kwargs)
         self.cfg = cfg
+        self.limits = SLACK_LIMITS
         #: group key → (channel id, ts) of the last message posted for it (Web API only)
         self.messages: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
@@ -92,7 +94,9 @@ class SlackIntegration(HTTPIntegration):
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(pre, 3000)[0]}]}
             )
         # A section holds at most 3000 characters: long alert lists continue in further sections.
-        for start in range(0, min(len(text), 9000), 3000):
+        # Slack refuses messages with more than ~12k characters of block text in total.
+        text = truncate(text, 9000)[0]
+        for start in range(0, len(text), 3000):
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[start : start + 3000]}})
         fields = [
             {
@@ -180,6 +184,7 @@ class SlackIntegration(HTTPIntegration):
     async def notify(self, n: Notification) -> None:
         url, token = self._endpoint()
         body = self.payload(n)
+        await self.limits.acquire(limit_key(url, body.get("channel", "")))
         if token is None and not url.rstrip("/").endswith("/api/chat.postMessage"):
             await self.request("POST", url, json=body)
             return

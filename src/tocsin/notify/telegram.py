@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.notify.base import Notification
+from tocsin.notify.ratelimit import TELEGRAM_LIMITS, limit_key
 from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret, truncate
 from tocsin.notify.templates import render_part, template_data
 
@@ -19,6 +20,7 @@ class TelegramIntegration(HTTPIntegration):
     def __init__(self, receiver: str, index: int, cfg: Any, **kwargs: Any) -> None:
         super().__init__(receiver, index, cfg.send_resolved, **kwargs)
         self.cfg = cfg
+        self.limits = TELEGRAM_LIMITS
 
     def body(self, n: Notification) -> dict[str, Any]:
         c = self.cfg
@@ -40,6 +42,7 @@ class TelegramIntegration(HTTPIntegration):
         token = read_secret(c.bot_token, c.bot_token_file, "Telegram bot_token")
         self.secrets.add(token)
         base = str(c.api_url or DEFAULT_API).rstrip("/")
+        await self.limits.acquire(limit_key(token, c.chat_id))
         await self.request("POST", f"{base}/bot{token}/sendMessage", json=self.body(n))
 
 
