@@ -271,3 +271,35 @@ def test_apprise_bad_url_is_a_clear_error() -> None:
         integration("""  apprise_configs:
   - urls: ['nosuchservice://token@host']
 """)
+
+
+_SIMPLE = {
+    "discord": "  discord_configs:\n  - webhook_url: {url}/api/webhooks/1/SECRETTOKEN\n",
+    "mattermost": "  mattermost_configs:\n  - webhook_url: {url}/hooks/SECRETTOKEN\n",
+    "victorops": (
+        "  victorops_configs:\n  - api_key: SECRETTOKEN\n    api_url: {url}/alert/\n    routing_key: team\n"
+    ),
+    "webex": (
+        "  webex_configs:\n  - api_url: {url}/v1/messages\n    room_id: R\n"
+        "    http_config:\n      authorization:\n        credentials: SECRETTOKEN\n"
+    ),
+    "telegram": "  telegram_configs:\n  - bot_token: SECRETTOKEN\n    chat_id: 5\n    api_url: {url}\n",
+    "opsgenie": "  opsgenie_configs:\n  - api_key: SECRETTOKEN\n    api_url: {url}/\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_SIMPLE))
+@pytest.mark.parametrize(
+    ("status", "retryable", "retry_after"),
+    [(429, True, 2.0), (500, True, 2.0), (503, True, 2.0), (400, False, None)],
+)
+async def test_reply_classes_for_every_provider(
+    provider: Provider, kind: str, status: int, retryable: bool, retry_after: float | None
+) -> None:
+    provider.reply(status, '{"message": "nope"}', Retry_After="2")
+    with pytest.raises(NotifyError) as e:
+        await integration(_SIMPLE[kind].format(url=provider.url)).notify(sample_notification())
+    assert e.value.retryable is retryable, kind
+    assert e.value.retry_after == retry_after
+    assert "SECRETTOKEN" not in str(e.value)
+    assert len(provider.seen) == 1

@@ -167,7 +167,8 @@ async def test_sns_phone_number_sms(provider: Provider) -> None:
     attrs = {form[f"MessageAttributes.entry.{i}.Name"]: form[f"MessageAttributes.entry.{i}.Value.StringValue"]
              for i in range(1, 4) if f"MessageAttributes.entry.{i}.Name" in form}  # fmt: skip
     assert attrs["AWS.SNS.SMS.SMSType"] == "Transactional"
-    assert len(form["Message"]) <= 1600
+    assert segments(form["Message"]) <= 2
+    assert form["Message"].startswith("FIRING:2 HighLatency")
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,10 @@ def _error_code(text: str) -> tuple[str, str]:
     return code, msg
 
 
+def _message_override(cfg: Any, data: dict[str, Any]) -> str:
+    return render_string(cfg.message, data, name="sns message")
+
+
 class SNSIntegration(HTTPIntegration):
     kind = "sns"
     provider = "AWS SNS"
@@ -90,19 +94,23 @@ class SNSIntegration(HTTPIntegration):
     def form(self, n: Notification) -> dict[str, str]:
         c = self.cfg
         data = template_data(n)
-        message = render_part("sns", "message", data, c.message)
         form = {"Action": "Publish", "Version": "2010-03-31"}
         attributes = {k: render_string(v, data, name=f"sns attribute {k}") for k, v in c.attributes.items()}
         if c.phone_number:
             form["PhoneNumber"] = render_string(c.phone_number, data, name="sns phone_number")
-            # Phone numbers get a concise text of at most ten segments (SNS's 1600 characters).
-            fitted = fit_sms(message, 10)
+            # A text message gets the concise SMS template and is cut to two segments.
+            message = (
+                render_part("twilio", "message", data) if c.message is None else _message_override(c, data)
+            )
+            fitted = fit_sms(message, 2)
             if fitted != " ".join(message.split()):
                 attributes["truncated"] = "true"
             message = fitted
             attributes.setdefault("AWS.SNS.SMS.SMSType", "Transactional")
         else:
-            message, cut = truncate_bytes(message, MAX_MESSAGE_BYTES - 1024)
+            message, cut = truncate_bytes(
+                render_part("sns", "message", data, c.message), MAX_MESSAGE_BYTES - 1024
+            )
             if cut:
                 attributes["truncated"] = "true"
             if c.topic_arn:
