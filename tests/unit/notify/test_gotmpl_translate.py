@@ -48,6 +48,10 @@ def data() -> dict:
         ('{{ template "slack.default.title" . }}', "[FIRING:2] HighLatency (api critical)"),
         ('{{ template "__subject" . }}', "[FIRING:2] HighLatency (api critical)"),
         ("{{ .CommonLabels.Remove .GroupLabels.Names | len }}", "2"),
+        ('{{ range .Alerts }}{{ .StartsAt.Format "2006-01-02 15:04:05 MST" }};{{ end }}',
+         "2023-11-14 21:58:20 UTC;2023-11-14 21:58:20 UTC;"),
+        ('{{ (index .Alerts 0).StartsAt.Format "Jan 02 15:04" }}', "Nov 14 21:58"),
+        ("{{ (index .Alerts 1).Labels.instance }}", "api-2:9100"),
         ('{{ .Status }} {% raw %} {{ "{# x #}" }}', "firing {% raw %} {# x #}"),
     ],
 )  # fmt: skip

@@ -7,7 +7,10 @@ them, each Go action is translated to the equivalent Jinja2 construct. Supported
 - fields and chains: ``.``, ``.Status``, ``.CommonLabels.alertname``, ``$``, ``$x.Labels.job``;
 - ``if`` / ``else if`` / ``else`` / ``end``, ``range`` (also ``range $i, $a := ...`` and
   ``range ... else``), ``with``, variables ``$x := ...``, comments ``{{/* ... */}}``;
-- pipelines ``a | f b`` (the piped value is passed last, as in Go) and parenthesised pipelines;
+- pipelines ``a | f b`` (the piped value is passed last, as in Go) and parenthesised pipelines,
+  also followed by fields: ``(index .Alerts 0).Labels.job``;
+- methods ``.Labels.Remove <names>`` and ``.StartsAt.Format "2006-01-02 15:04:05 MST"`` (layout
+  elements with leading zeros: 2006 01 02 15 03 04 05 06 Jan January Mon Monday MST -0700 PM .000);
 - functions: ``len index eq ne lt le gt ge and or not print printf println`` and Alertmanager's
   ``toUpper toLower title trimSpace join match reReplaceAll safeHtml safeUrl urlUnescape
   stringSlice since humanizeDuration toJson trimPrefix trimSuffix``;
@@ -131,7 +134,11 @@ class _Translator:
                     j += 1
                 if depth:
                     raise self.fail(action, "unbalanced parentheses")
-                commands[-1].append("(" + self.pipeline(toks[i + 1 : j - 1], action) + ")")
+                group = "(" + self.pipeline(toks[i + 1 : j - 1], action) + ")"
+                if j < len(toks) and toks[j][0] == "field" and toks[j][1] != ".":
+                    group += toks[j][1]  # ``(index .Alerts 0).Labels.job``
+                    j += 1
+                commands[-1].append(group)
                 i = j
                 continue
             if kind == "op" and value == "|":
@@ -151,12 +158,17 @@ class _Translator:
                 args = cmd[1:] + ([expr] if expr is not None else [])
                 expr = f"go_{cmd[0][1:]}({', '.join(args)})"
             elif len(cmd) > 1 or expr is not None:
-                # ``.Labels.Remove .GroupLabels.Names``: a method called with arguments.
-                last_field = re.search(r"\.(?:Remove)$", cmd[0])
-                if last_field is None:
+                # A method called with arguments: ``.Labels.Remove .GroupLabels.Names`` or
+                # ``.StartsAt.Format "2006-01-02"`` (Go's reference-time layout).
+                method = re.search(r"\.(Remove|Format)$", cmd[0])
+                if method is None:
                     raise self.fail(action, f"{cmd[0]} is not a function")
                 args = cmd[1:] + ([expr] if expr is not None else [])
-                expr = f"{cmd[0]}({', '.join(args)})"
+                if method.group(1) == "Format":
+                    target = cmd[0][: method.start()]
+                    expr = f"go_timeFormat({target}, {', '.join(args)})"
+                else:
+                    expr = f"{cmd[0]}({', '.join(args)})"
             else:
                 expr = cmd[0]
         assert expr is not None
@@ -377,8 +389,32 @@ def _humanize_duration(seconds: Any) -> str:
     return " ".join(parts)
 
 
+#: Go reference-time layout elements → strftime directives, longest first.
+_GO_LAYOUT = [
+    ("2006", "%Y"), ("January", "%B"), ("Monday", "%A"), ("-07:00", "%:z"), ("-0700", "%z"),
+    ("Z07:00", "%:z"), ("MST", "%Z"), ("Jan", "%b"), ("Mon", "%a"), ("01", "%m"), ("02", "%d"),
+    ("15", "%H"), ("03", "%I"), ("04", "%M"), ("05", "%S"), ("PM", "%p"), ("06", "%y"),
+    (".000000", ".%f"), (".000", ".%f"),
+]  # fmt: skip
+_GO_LAYOUT_RE = re.compile("|".join(re.escape(k) for k, _ in _GO_LAYOUT))
+
+
+def _time_format(t: Any, layout: str) -> str:
+    """``time.Format`` with a Go layout such as ``2006-01-02 15:04:05 MST``."""
+    if not isinstance(t, datetime):
+        return ""
+    table = dict(_GO_LAYOUT)
+    directive = _GO_LAYOUT_RE.sub(lambda m: table[m.group(0)], layout.replace("%", "%%"))
+    out = t.strftime(directive)
+    if ".000" in layout and ".000000" not in layout:
+        # Go's .000 is milliseconds; strftime only knows microseconds.
+        out = re.sub(r"\.(\d{3})\d{3}", r".\1", out)
+    return out
+
+
 GO_FUNCTIONS: dict[str, Any] = {
     "go_values": _values,
+    "go_timeFormat": _time_format,
     "go_pairs": _pairs,
     "go_len": _len,
     "go_index": _index,
@@ -414,7 +450,7 @@ GO_FUNCTIONS: dict[str, Any] = {
 }
 
 #: Function names a Go template may call (every go_* helper but the loop helpers).
-FUNCTIONS = frozenset(k.removeprefix("go_") for k in GO_FUNCTIONS) - {"values", "pairs"}
+FUNCTIONS = frozenset(k.removeprefix("go_") for k in GO_FUNCTIONS) - {"values", "pairs", "timeFormat"}
 #: A Go function called with space-separated arguments (``{{ toUpper "x" }}``), which is never
 #: valid Jinja; ``not``/``and``/``or`` are left out because they are Jinja operators too.
 _GO_CALL = re.compile(r"^(?:" + "|".join(sorted(FUNCTIONS - {"not", "and", "or"})) + r")\s+[\"`$.(\w]")
