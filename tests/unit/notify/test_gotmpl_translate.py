@@ -52,6 +52,7 @@ def data() -> dict:
          "2023-11-14 21:58:20 UTC;2023-11-14 21:58:20 UTC;"),
         ('{{ (index .Alerts 0).StartsAt.Format "Jan 02 15:04" }}', "Nov 14 21:58"),
         ("{{ (index .Alerts 1).Labels.instance }}", "api-2:9100"),
+        ('{{ (index .Alerts 0).StartsAt | tz "Europe/Paris" | date "15:04 MST" }}', "22:58 CET"),
         ('{{ .Status }} {% raw %} {{ "{# x #}" }}', "firing {% raw %} {# x #}"),
     ],
 )  # fmt: skip

@@ -13,12 +13,13 @@ them, each Go action is translated to the equivalent Jinja2 construct. Supported
   elements with leading zeros: 2006 01 02 15 03 04 05 06 Jan January Mon Monday MST -0700 PM .000);
 - functions: ``len index eq ne lt le gt ge and or not print printf println`` and Alertmanager's
   ``toUpper toLower title trimSpace join match reReplaceAll safeHtml safeUrl urlUnescape
-  stringSlice since humanizeDuration toJson trimPrefix trimSuffix``;
+  stringSlice since humanizeDuration toJson trimPrefix trimSuffix date tz``;
 - trim markers ``{{-`` and ``-}}``.
 
 Not supported (a clear :class:`GoTemplateError` says so): ``define``, ``block``, ``template``
 (except Alertmanager's own names such as ``{{ template "slack.default.title" . }}``, which
-render tocsin's default for that part), ``break``/``continue`` and Go date layouts.
+render tocsin's default for that part) and ``break``/``continue``. Time layout elements without
+leading zeros (``1 2 3 _2``) are not translated and come out as written.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
@@ -415,6 +417,9 @@ def _time_format(t: Any, layout: str) -> str:
 GO_FUNCTIONS: dict[str, Any] = {
     "go_values": _values,
     "go_timeFormat": _time_format,
+    # Alertmanager's ``{{ .StartsAt | tz "Europe/Paris" | date "15:04" }}``
+    "go_date": lambda layout, t: _time_format(t, layout),
+    "go_tz": lambda name, t: t.astimezone(ZoneInfo(name)) if isinstance(t, datetime) else t,
     "go_pairs": _pairs,
     "go_len": _len,
     "go_index": _index,
