@@ -157,3 +157,16 @@ def harness(tmp_path: Path) -> Iterator[type[Harness]]:
 
 
 __all__ = ["Alert", "AsyncIterator", "Harness", "Recorder", "free_port", "postgres_available"]
+
+
+@pytest.fixture
+def sink() -> Iterator[object]:
+    """A local webhook receiver recording every payload (tests/integration/tocsin_proc.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "integration"))
+    from tocsin_proc import Sink
+
+    s = Sink()
+    yield s
+    s.close()

@@ -81,6 +81,12 @@ def serve(
             "--data.retention", help="How long to keep expired silences and notification log entries."
         ),
     ] = "120h",
+    history_retention: Annotated[
+        str,
+        typer.Option(
+            "--history.retention", help="How long to keep the delivery history (0 keeps it forever)."
+        ),
+    ] = "720h",
     log_level: Annotated[str, typer.Option("--log.level", help="debug, info, warn or error.")] = "info",
     log_format: Annotated[str, typer.Option("--log.format", help="logfmt or json.")] = "logfmt",
     cluster_listen: Annotated[
@@ -101,6 +107,7 @@ def serve(
     try:
         setup_logging(log_level, log_format)
         ret = parse_duration(retention)
+        hist = parse_duration(history_retention)
     except ValueError as e:
         raise _fail(str(e), 2) from None
     opts = ServeOptions(
@@ -111,6 +118,7 @@ def serve(
         external_url=external_url,
         route_prefix=route_prefix,
         retention=ret,
+        history_retention=hist,
     )
     try:
         run_server(opts)
@@ -300,6 +308,96 @@ def silence_expire(
             client.expire_silence(sid)
         except ClientError as e:
             raise _fail(str(e)) from None
+
+
+@app.command("test-receiver")
+def test_receiver(
+    name: Annotated[str, typer.Argument(help="Receiver name from the configuration.")],
+    config_file: Annotated[
+        str | None,
+        typer.Option(
+            "--config.file", help="Send directly with this configuration instead of through a server."
+        ),
+    ] = None,
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """Send a sample notification through a receiver and report each integration's outcome."""
+    import asyncio
+
+    from tocsin.client import Client, ClientError
+
+    if config_file:
+        from tocsin.config import ConfigError, load_config_file
+        from tocsin.engine.clock import SystemClock
+        from tocsin.engine.testnotify import send_test_notification
+        from tocsin.notify.registry import build_integrations
+
+        try:
+            integrations = build_integrations(load_config_file(config_file))
+        except (ConfigError, OSError) as e:
+            raise _fail(str(e), 2) from None
+        if name not in integrations:
+            raise _fail(f"receiver {name!r} not found in {config_file}", 2)
+
+        async def run() -> list[dict[str, object]]:
+            try:
+                return await send_test_notification(
+                    name, integrations[name], "http://localhost:9093", SystemClock(), tenant or "default"
+                )
+            finally:
+                for i in integrations[name]:
+                    await i.close()
+
+        results = asyncio.run(run())
+    else:
+        try:
+            results = Client(url, tenant).test_receiver(name)["integrations"]
+        except ClientError as e:
+            raise _fail(str(e)) from None
+    if not results:
+        raise _fail(f"receiver {name!r} has no integrations to test")
+    for r in results:
+        mark = "[green]ok[/green]" if r["ok"] else f"[red]failed[/red]: {r['error']}"
+        out.print(f"{r['integration']}: {mark} ({r['latency_ms']} ms)", highlight=False)
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def deliveries(
+    receiver: Annotated[str | None, typer.Option("--receiver", help="Only this receiver.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed deliveries.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="How many, newest first (1-1000).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    url: UrlOpt = "http://127.0.0.1:9093",
+    tenant: TenantOpt = None,
+) -> None:
+    """Show the delivery history: every notification sent or attempted, with its outcome."""
+    from tocsin.client import Client, ClientError
+
+    try:
+        rows = Client(url, tenant).deliveries(
+            receiver=receiver, status="failed" if failed else None, limit=limit
+        )
+    except ClientError as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("Finished", "Receiver", "Integration", "Status", "Alerts", "Attempts", "Reason", "Error")
+    for d in rows:
+        table.add_row(
+            d["finishedAt"],
+            d["receiver"],
+            d["integration"],
+            d["status"],
+            str(d["alerts"]),
+            str(d["attempts"]),
+            d["reason"],
+            d["error"][:80],
+        )
+    out.print(table)
 
 
 @app.command()

@@ -19,9 +19,9 @@ class Client:
         headers = {TENANT_HEADER: tenant_id} if tenant_id else {}
         self._http = httpx.Client(timeout=timeout, headers=headers)
 
-    def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    def _call(self, method: str, path: str, api: str = "/api/v2", **kw: Any) -> httpx.Response:
         try:
-            resp = self._http.request(method, f"{self.url}/api/v2{path}", **kw)
+            resp = self._http.request(method, f"{self.url}{api}{path}", **kw)
         except httpx.HTTPError as e:
             raise ClientError(f"cannot reach {self.url}: {e}") from e
         if resp.status_code >= 400:
@@ -48,6 +48,19 @@ class Client:
 
     def expire_silence(self, sid: str) -> None:
         self._call("DELETE", f"/silence/{sid}")
+
+    def _native(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return self._call(method, path, api="/api/tocsin/v1", **kw)
+
+    def test_receiver(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._native("POST", f"/receivers/{name}/test").json()
+        return result
+
+    def deliveries(self, **params: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._native(
+            "GET", "/deliveries", params={k: v for k, v in params.items() if v is not None}
+        ).json()
+        return result
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/status").json()

@@ -33,6 +33,7 @@ class ServeOptions:
     external_url: str | None = None
     route_prefix: str | None = None
     retention: float = 120 * 3600
+    history_retention: float = 30 * 86400
     max_body: int = DEFAULT_MAX_BODY
 
 
@@ -69,7 +70,11 @@ class Service:
         self.external_url = external_url_for(opts, self.host, self.port)
         self.storage = open_storage(opts.storage_path, opts.storage_url)
         self.engine = Engine(
-            self.config, self.storage, external_url=self.external_url, retention=opts.retention
+            self.config,
+            self.storage,
+            external_url=self.external_url,
+            retention=opts.retention,
+            history_retention=opts.history_retention,
         )
         self.engine.restore()
         self._config_yaml = self.config.to_yaml(mask_secrets=True)

@@ -46,7 +46,11 @@ def decode_postable_alerts(body: bytes) -> list[PostableAlert]:
             raise ValueError(f"malformed JSON: {e}") from None
         if not isinstance(doc, list):
             raise ValueError("request body must be a JSON array of alerts") from None
-        raise SchemaError(f"invalid alert: {e}") from None
+        # Alertmanager answers 422 only for a missing required field; a value of the wrong JSON
+        # type fails its decoding and is a 400.
+        if "missing required field" in str(e):
+            raise SchemaError(f"invalid alert: {e}") from None
+        raise ValueError(f"invalid alert: {e}") from None
     except msgspec.DecodeError as e:
         raise ValueError(f"malformed JSON: {e}") from None
 

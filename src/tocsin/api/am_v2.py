@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tocsin.api.alerts_codec import (
 )
 from tocsin.api.http import BodyTooLarge, json_response, read_body, tenant_of
 from tocsin.engine.engine import Engine
+from tocsin.engine.labelsets import labels_before, sort_alerts
 from tocsin.engine.silences import Silence, SilenceError, SilenceNotFound
 from tocsin.matchers import Matcher, MatcherError, compile_anchored, parse_matchers
 from tocsin.model import Alert, parse_time
@@ -36,13 +38,19 @@ def _error(status: int, message: str) -> Response:
     return json_response(message, status)
 
 
+_TRUE_WORDS = frozenset(("true", "1", "yes", "ok", "y", "on", "selected", "checked", "t", "enabled"))
+_FALSE_WORDS = frozenset(("false", "0", "no", "n", "off", "f", "unselected", "unchecked", "disabled"))
+
+
 def _bool_param(request: Request, name: str, default: bool = True) -> bool:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if raw.lower() in ("true", "1"):
+    # Alertmanager's API layer takes these words for true and any other value for false; tocsin
+    # takes the same words but refuses values that are neither, rather than guessing false.
+    if raw.lower() in _TRUE_WORDS:
         return True
-    if raw.lower() in ("false", "0"):
+    if raw.lower() in _FALSE_WORDS:
         return False
     raise ValueError(f"query parameter {name!r} must be true or false, got {raw!r}")
 
@@ -128,7 +136,9 @@ class V2:
             return _error(400, "; ".join(errors))
         return Response(status_code=200)
 
-    def _alert_filter(self, request: Request) -> Callable[[Alert], dict[str, Any] | None]:
+    def _alert_filter(
+        self, request: Request, by_receiver: bool = True
+    ) -> Callable[[Alert], dict[str, Any] | None]:
         e = self.engine
         active = _bool_param(request, "active")
         silenced = _bool_param(request, "silenced")
@@ -151,7 +161,8 @@ class V2:
                 if not m.matches(labels):
                     return None
             st = e.alert_status(a, now)
-            if receiver_re is not None and not any(receiver_re.match(r) for r in st.receivers):
+            matched = receiver_re is None or any(receiver_re.match(r) for r in st.receivers)
+            if by_receiver and not matched:
                 return None
             if st.state == "active" and not active:
                 return None
@@ -179,18 +190,36 @@ class V2:
         return json_response(out)
 
     async def get_groups(self, request: Request) -> Response:
+        """Alertmanager's rules: ``receiver`` filters groups by their route's receiver; an alert's
+        receivers are those of the listed groups holding it (sorted, repeats kept); groups are
+        ordered by label set then receiver, their alerts as in notifications."""
         try:
-            accept = self._alert_filter(request)
-        except ValueError as ex:
+            accept = self._alert_filter(request, by_receiver=False)
+            raw = request.query_params.get("receiver")
+            receiver_re = compile_anchored(raw) if raw else None
+        except (ValueError, MatcherError) as ex:
             return _error(400, str(ex))
-        out = []
+        listed: list[tuple[Any, list[tuple[Alert, dict[str, Any]]]]] = []
+        receivers_of: dict[int, list[str]] = {}
         for g in self.engine.groups(tenant_of(request)):
-            alerts = [d for a in g.alerts.values() if (d := accept(a)) is not None]
-            if not alerts:
+            if receiver_re is not None and not receiver_re.match(g.route.receiver):
                 continue
-            alerts.sort(key=lambda d: d["fingerprint"])
+            kept = [(a, d) for a in g.alerts.values() if (d := accept(a)) is not None]
+            if not kept:
+                continue
+            for a, _ in kept:
+                receivers_of.setdefault(a.fingerprint, []).append(g.route.receiver)
+            listed.append((g, kept))
+        listed.sort(key=functools.cmp_to_key(_compare_groups))
+        out = []
+        for g, kept in listed:
+            by_fp = {a.fingerprint: d for a, d in kept}
+            alerts = []
+            for a in sort_alerts([a for a, _ in kept]):
+                d = by_fp[a.fingerprint]
+                d["receivers"] = [{"name": r} for r in sorted(receivers_of[a.fingerprint])]
+                alerts.append(d)
             out.append({"labels": g.labels, "receiver": {"name": g.route.receiver}, "alerts": alerts})
-        out.sort(key=lambda d: (sorted(g_labels(d).items()), str(d["receiver"])))
         return json_response(out)
 
     # --- silences ------------------------------------------------------------------------------
@@ -256,26 +285,32 @@ class V2:
         return json_response({"silenceID": sid})
 
 
-def g_labels(group: dict[str, Any]) -> dict[str, str]:
-    labels: dict[str, str] = group["labels"]
-    return labels
+def _compare_groups(x: tuple[Any, Any], y: tuple[Any, Any]) -> int:
+    gx, gy = x[0], y[0]
+    if gx.labels == gy.labels:
+        return (gx.route.receiver > gy.route.receiver) - (gx.route.receiver < gy.route.receiver)
+    return -1 if labels_before(gx.labels, gy.labels) else 1
 
 
 def _silence_from_json(doc: Any, tenant_id: str) -> Silence:
+    # As in Alertmanager, a value of the wrong JSON type is a decoding error (400); a missing
+    # required field or an empty matcher list fails schema validation (422).
     if not isinstance(doc, dict):
-        raise SchemaError("silence must be a JSON object")
+        raise ValueError("silence must be a JSON object")
     for field in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
         if field not in doc or doc[field] is None:
             raise SchemaError(f"{field} in body is required")
     if not isinstance(doc["matchers"], list):
-        raise SchemaError("matchers in body must be of type array")
+        raise ValueError("matchers in body must be of type array")
+    if not doc["matchers"]:
+        raise SchemaError("matchers in body should have at least 1 items")
     for field in ("startsAt", "endsAt", "createdBy", "comment"):
         if not isinstance(doc[field], str):
-            raise SchemaError(f"{field} in body must be of type string")
+            raise ValueError(f"{field} in body must be of type string")
     matchers = []
     for i, m in enumerate(doc["matchers"]):
         if not isinstance(m, dict):
-            raise SchemaError(f"matchers.{i} in body must be of type object")
+            raise ValueError(f"matchers.{i} in body must be of type object")
         for req in ("name", "value", "isRegex"):
             if req not in m:
                 raise SchemaError(f"matchers.{i}.{req} in body is required")
@@ -285,7 +320,7 @@ def _silence_from_json(doc: Any, tenant_id: str) -> Silence:
             raise ValueError(f"Failed to create silence: invalid matcher {i}: {ex}") from None
     sid = doc.get("id") or ""
     if not isinstance(sid, str):
-        raise SchemaError("id in body must be of type string")
+        raise ValueError("id in body must be of type string")
     return Silence(
         matchers=matchers,
         starts_at=parse_time(doc["startsAt"]),

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from tocsin.api.am_v2 import V2
 from tocsin.api.http import json_response
+from tocsin.api.native_v1 import NativeV1
 from tocsin.api.openapi import openapi_document
 from tocsin.engine.engine import Engine
 
@@ -67,6 +68,7 @@ def create_app(
         Route("/-/reload", do_reload, methods=["POST", "PUT"]),
         Route("/api/v2/openapi.json", openapi, methods=["GET"]),
         Mount("/api/v2", routes=v2.routes()),
+        Mount("/api/tocsin/v1", routes=NativeV1(engine).routes()),
         Route("/api/v1/{path:path}", v1_gone, methods=["GET", "POST", "DELETE", "PUT"]),
         Route("/", index, methods=["GET"]),
     ]

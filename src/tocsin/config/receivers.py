@@ -490,7 +490,7 @@ INTEGRATION_KINDS: dict[str, type[NotifierConfig]] = {
 }
 
 #: Keys that only tocsin understands; dropped when printing a config for Alertmanager's tools.
-TOCSIN_EXTENSION_KEYS = frozenset({"log_configs", "twilio_configs", "apprise_configs"})
+TOCSIN_EXTENSION_KEYS = frozenset({"log_configs", "fallback_receiver", "twilio_configs", "apprise_configs"})
 
 
 class ReceiverConfig(StrictModel):
@@ -513,6 +513,8 @@ class ReceiverConfig(StrictModel):
     mattermost_configs: list[MattermostConfig] = Field(default_factory=list)
     # tocsin extensions
     log_configs: list[LogConfig] = Field(default_factory=list)
+    #: receiver that gets a notification this receiver failed to deliver after all its retries
+    fallback_receiver: str | None = None
     twilio_configs: list[TwilioConfig] = Field(default_factory=list)
     apprise_configs: list[AppriseConfig] = Field(default_factory=list)
 

@@ -139,6 +139,24 @@ def _walk_routes(route: RouteConfig, path: Path) -> Iterator[tuple[RouteConfig, 
         yield from _walk_routes(child, (*path, "routes", i))
 
 
+def _fallback_problems(config: Config, index: int, names: dict[str, int]) -> list[Problem]:
+    """A fallback must exist, and following fallbacks must never come back to where it started."""
+    rcv = config.receivers[index]
+    if rcv.fallback_receiver is None:
+        return []
+    path = ("receivers", index, "fallback_receiver")
+    if rcv.fallback_receiver not in names:
+        return [(path, f"undefined fallback receiver {rcv.fallback_receiver!r}")]
+    chain = [rcv.name]
+    current: str | None = rcv.fallback_receiver
+    while current is not None:
+        if current in chain:
+            return [(path, "fallback receivers form a cycle: " + " -> ".join([*chain, current]))]
+        chain.append(current)
+        current = config.receivers[names[current]].fallback_receiver if current in names else None
+    return []
+
+
 def check(config: Config) -> list[Problem]:
     """Apply global fallbacks in place and return every cross-section problem found."""
     problems: list[Problem] = []
@@ -159,11 +177,14 @@ def check(config: Config) -> list[Problem]:
             if isinstance(cfg, HTTPNotifierConfig):
                 problems.extend(_integration(cfg, config, ("receivers", i, f"{kind}_configs", j)))
 
+    for i in range(len(config.receivers)):
+        problems.extend(_fallback_problems(config, i, names))
+
     root = config.route
     if not root.receiver:
         problems.append((("route",), "root route must specify a default receiver"))
     if root.matchers:
-        key = "matchers" if "matchers" in root.model_fields_set else ("match" if root.match else "match_re")
+        key = "match" if root.match else ("match_re" if root.match_re else "matchers")
         problems.append((("route", key), "root route must not have any matchers"))
     if root.continue_:
         problems.append((("route", "continue"), "cannot have continue in root route"))

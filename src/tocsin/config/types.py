@@ -61,7 +61,6 @@ class StrictModel(BaseModel):
         validate_by_alias=True,
         validate_by_name=True,
         coerce_numbers_to_str=True,
-        arbitrary_types_allowed=True,
     )
 
     @model_validator(mode="before")
@@ -187,10 +186,13 @@ RegexMap = Annotated[dict[str, str], BeforeValidator(_regex_map)]
 
 
 def matchers_from_maps(match: dict[str, str], match_re: dict[str, str]) -> list[Matcher]:
-    """Convert deprecated ``match``/``match_re`` maps into matchers (regexes stay as written:
-    the matcher anchors them, and route keys show them unanchored as Alertmanager does)."""
+    """Convert deprecated ``match``/``match_re`` maps into matchers.
+
+    A ``match_re`` value becomes ``^(?:value)$``: Alertmanager builds these matchers from the
+    compiled, anchored pattern, and that text shows up in route keys and hence in group keys.
+    """
     out = [Matcher.create(k, MatchType.EQUAL, v) for k, v in match.items()]
-    out.extend(Matcher.create(k, MatchType.REGEX, v) for k, v in match_re.items())
+    out.extend(Matcher.create(k, MatchType.REGEX, f"^(?:{v})$") for k, v in match_re.items())
     return out
 
 

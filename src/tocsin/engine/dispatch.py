@@ -83,6 +83,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._restored: dict[tuple[str, str], dict[str, Any]] = {}
+        #: (tenant, Alertmanager group key) of groups to flush at once when recreated
+        self.urgent: set[tuple[str, str]] = set()
         self._stopped = False
 
     # --- ingest --------------------------------------------------------------------------------
@@ -104,7 +106,11 @@ class Dispatcher:
                     g = Group(gid_str, group_key(route.key(), labels), route, labels, alert.tenant_id)
                     self.groups[gid] = g
                     saved = self._restored.pop(gid, None)
-                    if saved is not None:
+                    if (alert.tenant_id, g.key) in self.urgent:
+                        self.urgent.discard((alert.tenant_id, g.key))
+                        g.has_flushed = bool(saved and saved.get("has_flushed"))
+                        self._schedule(g, now)
+                    elif saved is not None:
                         g.has_flushed = bool(saved.get("has_flushed"))
                         self._schedule(g, max(float(saved.get("next_flush", now)), now))
                     else:
@@ -115,11 +121,11 @@ class Dispatcher:
                     self._schedule(g, now)
 
     # --- timers --------------------------------------------------------------------------------
-    def _schedule(self, g: Group, when: float) -> None:
+    def _schedule(self, g: Group, when: float, persist: bool = True) -> None:
         g.generation += 1
         g.next_flush = when
         heapq.heappush(self._heap, (when, next(self._seq), g.generation, g))
-        if self.persist is not None:
+        if persist and self.persist is not None:
             self.persist(g, False)
         if self._heap[0][3] is g:
             self._wake.set()
@@ -143,7 +149,9 @@ class Dispatcher:
     def _tick(self, g: Group, now: float) -> Awaitable[None] | None:
         """Timer fired: re-arm, then flush (or note a tick if the previous flush still runs)."""
         g.has_flushed = True
-        self._schedule(g, now + g.route.group_interval)
+        # The new time is stored only once the flush is done: if the process dies mid-flush, the
+        # stored time is still the past one and the group flushes at once after the restart.
+        self._schedule(g, now + g.route.group_interval, persist=False)
         if g.flushing:
             g.tick_pending = True
             return None
@@ -171,6 +179,8 @@ class Dispatcher:
                     self._drop(g)
                     return
                 if not g.tick_pending:
+                    if self.persist is not None:
+                        self.persist(g, False)
                     return
         finally:
             g.flushing = False

@@ -20,12 +20,13 @@ from tocsin.engine.nflog import Entry, NotificationLog
 from tocsin.engine.pipeline import Backoff, Delivery, Pipeline, Sleep
 from tocsin.engine.route import build_routes
 from tocsin.engine.silences import Silence, Silences
+from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
 from tocsin.model import DEFAULT_TENANT, Alert
 from tocsin.notify.base import Integration
 from tocsin.notify.registry import build_integrations
 from tocsin.storage import Storage, WriteBatch
-from tocsin.storage.base import Doc
+from tocsin.storage.base import DeliveryRecord, Doc
 from tocsin.storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Engine:
         sleep: Sleep = asyncio.sleep,
         backoff: Backoff | None = None,
         gc_interval: float = 300.0,
+        history_retention: float = 30 * 86400,
         integrations: dict[str, list[Integration]] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
@@ -62,10 +64,10 @@ class Engine:
         self.sleep = sleep
         self.backoff = backoff
         self.gc_interval = gc_interval
+        self.history_retention = history_retention
         self.store = AlertStore()
         self.silences = Silences(retention)
         self.nflog = NotificationLog(retention)
-        self.deliveries: list[Delivery] = []
         self._integrations_override = integrations
         self._tasks: list[asyncio.Task[None]] = []
         self.config = config
@@ -92,10 +94,11 @@ class Engine:
             nflog=self.nflog,
             integrations=integrations,
             external_url=self.external_url,
-            persist_nflog=self._persist_nflog,
+            journal=self,
             sleep=self.sleep,
             backoff=self.backoff,
             on_delivery=self._on_delivery,
+            fallbacks={r.name: r.fallback_receiver for r in config.receivers if r.fallback_receiver},
         )
         self.config = config
         self.routes = routes
@@ -134,14 +137,21 @@ class Engine:
         for d in self.storage.load_docs("nflog"):
             self.nflog.load(d.tenant_id, d.key, Entry.from_doc(d.data, d.expires_at))
         self.dispatcher.restore((d.tenant_id, d.key, d.data) for d in self.storage.load_docs("groups"))
+        in_flight = self.storage.load_docs("outbox")
+        for d in in_flight:
+            self.pipeline.outbox[(d.tenant_id, d.key)] = d.data
+        # Groups whose notification was in flight at the crash flush first, not a full interval later.
+        self.dispatcher.urgent.update((d.tenant_id, d.data["groupKey"]) for d in in_flight)
         self.inhibitor.observe(self.store)
         self.dispatcher.process(self.store)
         log.info(
-            "restored %d alerts, %d silences, %d notification log entries, %d groups",
+            "restored %d alerts, %d silences, %d notification log entries, %d groups,"
+            " %d notifications in flight at the last stop",
             len(alerts),
             len(self.silences),
             len(self.nflog),
             len(self.dispatcher.groups),
+            len(in_flight),
         )
         self._last_restore = now
 
@@ -185,7 +195,8 @@ class Engine:
 
     def alert_status(self, alert: Alert, now: float) -> AlertStatus:
         routes = self.routes.match(alert.labels)
-        receivers = sorted({r.receiver for r in routes})
+        # In route order, repeats kept: what Alertmanager lists and what amtool prints.
+        receivers = [r.receiver for r in routes]
         silenced = self.silences.mutes(alert.labels, now, alert.tenant_id)
         inhibited = self.inhibitor.inhibited_by(alert.labels, alert.fingerprint, alert.tenant_id, now)
         muted: list[str] = []
@@ -202,6 +213,16 @@ class Engine:
 
     def groups(self, tenant_id: str = DEFAULT_TENANT) -> list[Group]:
         return self.dispatcher.groups_for(tenant_id)
+
+    # --- test notifications ------------------------------------------------------------------
+    async def test_receiver(self, name: str, tenant_id: str = DEFAULT_TENANT) -> list[dict[str, Any]]:
+        """Send a sample notification through every integration of receiver ``name``, once each,
+        and report the outcome per integration. Raises KeyError for an unknown receiver."""
+        if name not in self.integrations:
+            raise KeyError(name)
+        return await send_test_notification(
+            name, self.integrations[name], self.external_url, self.clock, tenant_id, self._on_delivery
+        )
 
     # --- silences ------------------------------------------------------------------------------
     async def set_silence(self, sil: Silence) -> str:
@@ -221,10 +242,20 @@ class Engine:
         await self.writer.write(batch)
 
     # --- durability hooks ----------------------------------------------------------------------
-    async def _persist_nflog(self, tenant_id: str, key: str, entry: Entry) -> None:
+    # Journal (see engine/pipeline.Journal): outbox and notification log, durably.
+    async def sending(self, tenant_id: str, key: str, record: dict[str, Any]) -> None:
+        batch = WriteBatch()
+        batch.put_doc("outbox", Doc(tenant_id, key, record, self.clock.now() + self.retention))
+        await self.writer.write(batch)
+
+    async def sent(self, tenant_id: str, key: str, entry: Entry) -> None:
         batch = WriteBatch()
         batch.put_doc("nflog", Doc(tenant_id, key, entry.to_doc(), entry.expires_at))
+        batch.delete_doc("outbox", tenant_id, key)
         await self.writer.write(batch)
+
+    async def failed(self, tenant_id: str, key: str, record: dict[str, Any]) -> None:
+        await self.sending(tenant_id, key, record)
 
     def _persist_group(self, g: Group, dropped: bool) -> None:
         batch = WriteBatch()
@@ -238,9 +269,23 @@ class Engine:
         self.writer.write_nowait(batch)
 
     def _on_delivery(self, d: Delivery) -> None:
-        self.deliveries.append(d)
-        if len(self.deliveries) > 1000:
-            del self.deliveries[:500]
+        batch = WriteBatch()
+        batch.deliveries.append(
+            DeliveryRecord(
+                d.tenant_id,
+                d.receiver,
+                d.integration,
+                d.group_key,
+                d.reason,
+                d.alerts,
+                d.ok,
+                d.attempts,
+                d.error[:2000],
+                d.started,
+                d.finished,
+            )
+        )
+        self.writer.write_nowait(batch)
 
     # --- housekeeping --------------------------------------------------------------------------
     def gc(self) -> None:
@@ -256,6 +301,8 @@ class Engine:
             batch.delete_doc("silences", s.tenant_id, s.id)
         for tenant, key in self.nflog.gc(now):
             batch.delete_doc("nflog", tenant, key)
+        if self.history_retention > 0:
+            batch.purge_deliveries_before = now - self.history_retention
         self.writer.write_nowait(batch)
 
     async def _gc_loop(self) -> None:
@@ -273,4 +320,5 @@ class Engine:
             "groups": len(self.dispatcher.groups),
             "nflog_entries": len(self.nflog),
             "commits": self.writer.commits,
+            "outbox": len(self.pipeline.outbox),
         }

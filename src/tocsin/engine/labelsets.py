@@ -14,7 +14,7 @@ def labelset_string(labels: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"{k}={quote(labels[k])}" for k in sorted(labels)) + "}"
 
 
-def _labels_before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+def labels_before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
     # Prometheus's LabelSet.Before: fewer labels first, then by the union of names in order.
     if len(a) != len(b):
         return len(a) < len(b)
@@ -41,9 +41,9 @@ def _compare(x: Alert, y: Alert) -> int:
             return -1
         if xv != yv:
             return -1 if xv < yv else 1
-    if _labels_before(x.labels, y.labels):
+    if labels_before(x.labels, y.labels):
         return -1
-    if _labels_before(y.labels, x.labels):
+    if labels_before(y.labels, x.labels):
         return 1
     return 0
 

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tocsin.engine.clock import Clock
@@ -17,6 +17,7 @@ from tocsin.engine.inhibit import Inhibitor
 from tocsin.engine.labelsets import labelset_string
 from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
 from tocsin.engine.silences import Silences
+from tocsin.engine.throttle import Throttle
 from tocsin.model import Alert
 from tocsin.notify.base import Integration, Notification, NotifyError, common
 
@@ -63,6 +64,7 @@ class Delivery:
 
     integration: str
     receiver: str
+    tenant_id: str
     group_key: str
     reason: str
     alerts: int
@@ -73,8 +75,22 @@ class Delivery:
     finished: float = 0.0
 
 
-NflogWriter = Callable[[str, str, Entry], Awaitable[None]]
 DeliveryHook = Callable[[Delivery], None]
+
+
+class Journal(Protocol):
+    """Durable record of notifications: the outbox and the notification log.
+
+    ``sending`` stores the notification before the first attempt; ``sent`` stores the log entry
+    and clears the outbox record in one transaction; ``failed`` keeps the record with its error,
+    so what was in flight at a crash is known and retried first after restart.
+    """
+
+    async def sending(self, tenant_id: str, key: str, record: dict[str, Any]) -> None: ...
+
+    async def sent(self, tenant_id: str, key: str, entry: Entry) -> None: ...
+
+    async def failed(self, tenant_id: str, key: str, record: dict[str, Any]) -> None: ...
 
 
 class Pipeline:
@@ -88,10 +104,11 @@ class Pipeline:
         nflog: NotificationLog,
         integrations: dict[str, list[Integration]],
         external_url: str,
-        persist_nflog: NflogWriter | None = None,
+        journal: Journal | None = None,
         sleep: Sleep = asyncio.sleep,
         backoff: Backoff | None = None,
         on_delivery: DeliveryHook | None = None,
+        fallbacks: dict[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.inhibitor = inhibitor
@@ -100,10 +117,14 @@ class Pipeline:
         self.nflog = nflog
         self.integrations = integrations
         self.external_url = external_url
-        self.persist_nflog = persist_nflog
+        self.journal = journal
+        #: outbox records by (tenant, nflog key): in flight now, or left over from before a restart
+        self.outbox: dict[tuple[str, str], dict[str, Any]] = {}
         self.sleep = sleep
         self.backoff = backoff or Backoff()
         self.on_delivery = on_delivery
+        self.fallbacks = fallbacks or {}
+        self.throttle = Throttle()
 
     def muted_by_intervals(self, route: RouteLike, now: float) -> list[str]:
         """Names of time intervals that mute the route now (active intervals not active count too)."""
@@ -164,6 +185,19 @@ class Pipeline:
         sent = alerts if integ.send_resolved else [a for a in alerts if a.ends_at > now]
         ok = True
         if sent:
+            # A provider's quota is per integration (e.g. per PagerDuty routing key), across groups.
+            if not self.throttle.allow(
+                f"{integ.receiver}\x1f{integ.kind}\x1f{integ.index}", integ.rate_limit, now
+            ):
+                log.info(
+                    "rate limit of %r reached: notification for %s deferred to the next tick",
+                    integ,
+                    group_key,
+                )
+                return False
+            record = self._outbox_record(tenant_id, key, group_key, integ, firing, resolved, reason, now)
+            if self.journal is not None:
+                await self.journal.sending(tenant_id, key, record)
             n = Notification(
                 receiver=integ.receiver,
                 status="firing" if any(a.ends_at > now for a in sent) else "resolved",
@@ -176,14 +210,66 @@ class Pipeline:
                 now=now,
                 reason=reason,
                 tenant_id=tenant_id,
-                idempotency_key=f"{key}\x1f{now:.6f}",
+                idempotency_key=record["idempotencyKey"],
             )
             ok = await self._send_with_retry(integ, n, route, group_key)
+            if not ok:
+                ok = await self._fallback(integ.receiver, n, route, group_key)
         if ok:
             e = self.nflog.log(key, firing, resolved, self.clock.now(), tenant_id)
-            if self.persist_nflog is not None:
-                await self.persist_nflog(tenant_id, key, e)
+            self.outbox.pop((tenant_id, key), None)
+            if self.journal is not None:
+                await self.journal.sent(tenant_id, key, e)
+        elif sent:
+            record["attempts"] = record.get("attempts", 0) + 1
+            if self.journal is not None:
+                await self.journal.failed(tenant_id, key, record)
         return ok
+
+    def _outbox_record(
+        self,
+        tenant_id: str,
+        key: str,
+        group_key: str,
+        integ: Integration,
+        firing: frozenset[int],
+        resolved: frozenset[int],
+        reason: str,
+        now: float,
+    ) -> dict[str, Any]:
+        firing_hex = sorted(f"{x:016x}" for x in firing)
+        resolved_hex = sorted(f"{x:016x}" for x in resolved)
+        old = self.outbox.get((tenant_id, key))
+        if old is not None and old["firing"] == firing_hex and old["resolved"] == resolved_hex:
+            # The same notification again (retry on a later tick, or after a restart): keep its
+            # idempotency key so a receiver that deduplicates can drop the repeat.
+            return old
+        record = {
+            "groupKey": group_key,
+            "receiver": integ.receiver,
+            "integration": f"{integ.kind}[{integ.index}]",
+            "firing": firing_hex,
+            "resolved": resolved_hex,
+            "reason": reason,
+            "createdAt": now,
+            "attempts": 0,
+            "idempotencyKey": f"{key}\x1f{now:.6f}",
+        }
+        self.outbox[(tenant_id, key)] = record
+        return record
+
+    async def _fallback(self, failed: str, n: Notification, route: RouteLike, gk: str) -> bool:
+        """Deliver through the failed receiver's fallback chain; True when anyone got it."""
+        receiver = self.fallbacks.get(failed)
+        while receiver is not None:
+            integrations = self.integrations.get(receiver, [])
+            fb = replace(n, receiver=receiver, reason=f"fallback for {failed}: {n.reason}")
+            results = [await self._send_with_retry(i, fb, route, gk) for i in integrations]
+            if any(results):
+                log.warning("notification for %s delivered through fallback receiver %s", gk, receiver)
+                return True
+            failed, receiver = receiver, self.fallbacks.get(receiver)
+        return False
 
     async def _send_with_retry(self, integ: Integration, n: Notification, route: RouteLike, gk: str) -> bool:
         started = self.clock.now()
@@ -228,8 +314,9 @@ class Pipeline:
         if self.on_delivery is not None:
             self.on_delivery(
                 Delivery(
-                    repr(integ),
+                    f"{integ.kind}[{integ.index}]",
                     integ.receiver,
+                    n.tenant_id,
                     gk,
                     n.reason,
                     len(n.alerts),

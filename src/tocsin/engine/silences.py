@@ -7,6 +7,7 @@ so muting an alert costs a few dictionary look-ups however many silences exist.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tocsin.matchers import Matcher, MatchType
-from tocsin.model import DEFAULT_TENANT
+from tocsin.model import DEFAULT_TENANT, LABEL_NAME_RE
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -77,10 +78,21 @@ class Silence:
         )
 
 
+def _matches_empty(m: Matcher) -> bool:
+    # Alertmanager counts only = and =~ matchers here: a negative matcher never makes a silence
+    # "match everything", even when it would accept the empty value.
+    if m.op in (MatchType.EQUAL, MatchType.REGEX):
+        return m.matches_value("")
+    return False
+
+
 def validate(sil: Silence) -> None:
     if not sil.matchers:
         raise SilenceError("at least one matcher required")
-    if all(m.matches_value("") for m in sil.matchers):
+    for i, m in enumerate(sil.matchers):
+        if not LABEL_NAME_RE.match(m.name):
+            raise SilenceError(f'invalid label matcher {i}: invalid label name "{m.name}"')
+    if all(_matches_empty(m) for m in sil.matchers):
         raise SilenceError("at least one matcher must not match the empty string")
     if sil.starts_at <= 0:
         raise SilenceError("invalid zero start timestamp")
@@ -95,7 +107,9 @@ def _can_update(prev: Silence, new: Silence, now: float) -> bool:
         return False
     st = prev.state(now)
     if st == ACTIVE:
-        return new.starts_at == prev.starts_at and not new.ends_at < now
+        # Compared to the second, as Alertmanager does: a client echoing the start back in a
+        # coarser format (amtool, UIs) still updates in place instead of replacing the silence.
+        return math.floor(new.starts_at) == math.floor(prev.starts_at) and not new.ends_at < now
     if st == PENDING:
         return not new.starts_at < now
     return False

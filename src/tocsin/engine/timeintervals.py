@@ -9,6 +9,7 @@ spec every field that is given must match. Fields are evaluated on the wall cloc
 from __future__ import annotations
 
 import calendar
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -146,12 +147,26 @@ def parse_year_range(text: str) -> Range:
     return (start, end)
 
 
+def _local_zone() -> tzinfo:
+    """The machine's zone with its DST rules, found as Go finds ``Local``: $TZ, then /etc/localtime."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return UTC
+
+
 def load_location(name: str | None) -> tzinfo:
     if name is None or name == "" or name == "UTC":
         return UTC
     if name == "Local":
-        local = datetime.now().astimezone().tzinfo
-        return local if local is not None else UTC
+        return _local_zone()
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -251,7 +266,10 @@ def interval_contains(specs: Iterable[TimeInterval], ts: float) -> bool:
 class TimeIntervals:
     """Registry of the config's named intervals, built once per config load."""
 
-    def __init__(self, intervals: Mapping[str, Sequence[TimeIntervalSpecLike | TimeInterval]]):
+    def __init__(self, intervals: Mapping[str, Sequence[TimeIntervalSpecLike | TimeInterval]] | Config):
+        """Build from ``Config.time_intervals`` (name → specs) or from the Config itself."""
+        if not isinstance(intervals, Mapping):
+            intervals = intervals.time_intervals
         self._intervals: dict[str, tuple[TimeInterval, ...]] = {
             name: tuple(s if isinstance(s, TimeInterval) else TimeInterval.from_spec(s) for s in specs)
             for name, specs in intervals.items()

@@ -56,6 +56,9 @@ class Integration(abc.ABC):
     """One configured ``*_configs`` entry of a receiver."""
 
     kind: str = ""
+    #: (events, per seconds) this integration may send; None: no limit. Channels set their
+    #: provider's documented quota (e.g. PagerDuty: 120 events per minute per routing key).
+    rate_limit: tuple[float, float] | None = None
 
     def __init__(self, receiver: str, index: int, send_resolved: bool) -> None:
         self.receiver = receiver

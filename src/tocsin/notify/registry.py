@@ -48,7 +48,7 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             body_template=cfg.body_template,
         )
     if kind == "log":
-        return LogIntegration(receiver, index, send_resolved=cfg.send_resolved)
+        return LogIntegration(receiver, index, send_resolved=cfg.send_resolved, level=cfg.level)
     channel = build_channel(receiver, kind, index, cfg)
     if channel is not None:
         return channel

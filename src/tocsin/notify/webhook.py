@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import msgspec
 
-from tocsin.notify.base import Integration, Notification, NotifyError
+from tocsin.notify.base import Integration, Notification, NotifyError, common
 from tocsin.notify.circuit import CircuitBreaker
 from tocsin.notify.payload import webhook_payload
 from tocsin.notify.retry_http import redact_url, retry_after
 from tocsin.notify.signing import message_id, signature_headers
 
 _encode = msgspec.json.Encoder().encode
+
+
+def truncate(n: Notification, max_alerts: int) -> Notification:
+    """Keep the first ``max_alerts`` alerts. As Alertmanager does, status and common labels and
+    annotations then describe only the alerts that are sent, not the ones dropped."""
+    if not max_alerts or len(n.alerts) <= max_alerts:
+        return n
+    kept = n.alerts[:max_alerts]
+    return replace(
+        n,
+        alerts=kept,
+        status="firing" if any(a.ends_at > n.now for a in kept) else "resolved",
+        common_labels=common([a.labels for a in kept]),
+        common_annotations=common([a.annotations for a in kept]),
+        truncated_alerts=len(n.alerts) - max_alerts,
+    )
 
 
 class WebhookIntegration(Integration):
@@ -68,22 +84,13 @@ class WebhookIntegration(Integration):
         return self._client
 
     async def notify(self, n: Notification) -> None:
-        alerts = n.alerts
-        truncated = 0
-        if self.max_alerts and len(alerts) > self.max_alerts:
-            truncated = len(alerts) - self.max_alerts
-            alerts = alerts[: self.max_alerts]
+        shown = truncate(n, self.max_alerts)
         if self.body_template is not None:
             from tocsin.notify.templates import render_string, template_data
 
-            shown = dataclasses.replace(n, alerts=alerts, truncated_alerts=n.truncated_alerts + truncated)
             content = render_string(self.body_template, template_data(shown), name="webhook body").encode()
         else:
-            payload = webhook_payload(n)
-            if truncated:
-                payload["alerts"] = payload["alerts"][: self.max_alerts]
-                payload["truncatedAlerts"] = truncated
-            content = _encode(payload)
+            content = _encode(webhook_payload(shown))
         headers = dict(self.headers)
         # The key is hashed: header values must be ASCII, and group keys may hold any label text.
         msg_id = message_id(n.idempotency_key or f"{n.group_key}\x1f{n.now}")

@@ -9,7 +9,7 @@ from tocsin.model import Alert
 
 # Record kinds that are kept as opaque JSON documents keyed by (tenant, key). Alerts have their own
 # typed table because they are the hot path and what history queries look at.
-DOC_KINDS = ("silences", "nflog", "groups")
+DOC_KINDS = ("silences", "nflog", "groups", "outbox")
 
 
 class StorageError(RuntimeError):
@@ -24,12 +24,33 @@ class Doc:
     expires_at: float = 0.0
 
 
+@dataclass(slots=True)
+class DeliveryRecord:
+    """One delivery attempt sequence of one notification through one integration."""
+
+    tenant_id: str
+    receiver: str
+    integration: str
+    group_key: str
+    reason: str
+    alerts: int
+    ok: bool
+    attempts: int
+    error: str
+    started_at: float
+    finished_at: float
+    id: int = 0
+
+
 @dataclass
 class WriteBatch:
     """Changes written together in one transaction. Later changes to the same key win."""
 
     alerts: dict[tuple[str, int], Alert | None] = field(default_factory=dict)
     docs: dict[tuple[str, str, str], Doc | None] = field(default_factory=dict)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    #: delete delivery history older than this (0: keep)
+    purge_deliveries_before: float = 0.0
 
     def put_alert(self, alert: Alert) -> None:
         self.alerts[(alert.tenant_id, alert.fingerprint)] = alert
@@ -46,9 +67,12 @@ class WriteBatch:
     def absorb(self, other: WriteBatch) -> None:
         self.alerts.update(other.alerts)
         self.docs.update(other.docs)
+        self.deliveries.extend(other.deliveries)
+        self.purge_deliveries_before = max(self.purge_deliveries_before, other.purge_deliveries_before)
 
     def __len__(self) -> int:
-        return len(self.alerts) + len(self.docs)
+        purge = 1 if self.purge_deliveries_before else 0
+        return len(self.alerts) + len(self.docs) + len(self.deliveries) + purge
 
 
 class Storage(Protocol):
@@ -68,5 +92,18 @@ class Storage(Protocol):
     def load_alerts(self) -> list[Alert]: ...
 
     def load_docs(self, kind: str) -> list[Doc]: ...
+
+    def query_deliveries(
+        self,
+        tenant_id: str,
+        *,
+        receiver: str | None = None,
+        group_key: str | None = None,
+        ok: bool | None = None,
+        since: float = 0.0,
+        limit: int = 100,
+    ) -> list[DeliveryRecord]:
+        """Delivery history, newest first. Safe to call from any thread while writes go on."""
+        ...
 
     def close(self) -> None: ...

@@ -20,6 +20,7 @@ def _redact(url: str) -> str:
 
 class PostgresStorage(SQLStorage):
     real_type = "DOUBLE PRECISION"
+    serial_type = "BIGSERIAL PRIMARY KEY"
     param = "%s"
 
     def __init__(self, url: str, schema: str | None = None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tocsin.model import Alert
-from tocsin.storage.base import DOC_KINDS, Doc, StorageError, WriteBatch
+from tocsin.storage.base import DOC_KINDS, DeliveryRecord, Doc, StorageError, WriteBatch
 
 _U64 = 1 << 64
 _I63 = 1 << 63
@@ -27,6 +27,15 @@ def to_signed(fp: int) -> int:
 
 def to_unsigned(v: int) -> int:
     return v + _U64 if v < 0 else v
+
+
+def _doc_table(kind: str) -> str:
+    return f"""CREATE TABLE {kind} (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        expires_at {{real}} NOT NULL,
+        PRIMARY KEY (tenant_id, key))"""
 
 
 # Each migration is (version, description, statements); {real} and {text} are filled per dialect.
@@ -47,20 +56,42 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 generator_url TEXT NOT NULL,
                 PRIMARY KEY (tenant_id, fingerprint))""",
             "CREATE INDEX alerts_ends_at ON alerts (ends_at)",
-            *[
-                f"""CREATE TABLE {kind} (
-                    tenant_id TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    data TEXT NOT NULL,
-                    expires_at {{real}} NOT NULL,
-                    PRIMARY KEY (tenant_id, key))"""
-                for kind in DOC_KINDS
-            ],
+            *[_doc_table(kind) for kind in ("silences", "nflog", "groups")],
         ],
     ),
 ]
 
+MIGRATIONS.append(
+    (
+        2,
+        "delivery history",
+        [
+            """CREATE TABLE deliveries (
+                id {serial},
+                tenant_id TEXT NOT NULL,
+                receiver TEXT NOT NULL,
+                integration TEXT NOT NULL,
+                group_key TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                alerts INTEGER NOT NULL,
+                ok INTEGER NOT NULL,
+                attempts INTEGER NOT NULL,
+                error TEXT NOT NULL,
+                started_at {real} NOT NULL,
+                finished_at {real} NOT NULL)""",
+            "CREATE INDEX deliveries_tenant_time ON deliveries (tenant_id, finished_at)",
+        ],
+    )
+)
+
+MIGRATIONS.append((3, "notification outbox", [_doc_table("outbox")]))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
+
+_DELIVERY_COLUMNS = (
+    "tenant_id, receiver, integration, group_key, reason, alerts, ok, attempts, error,"
+    " started_at, finished_at"
+)
 
 _ALERT_UPSERT = (
     "INSERT INTO alerts (tenant_id, fingerprint, labels, annotations, starts_at, ends_at, updated_at,"
@@ -97,12 +128,16 @@ class SQLStorage:
 
     url: str
     real_type = "REAL"
+    serial_type = "INTEGER PRIMARY KEY AUTOINCREMENT"
     param = "?"
 
     def __init__(self, url: str, connect: Callable[[], Any]) -> None:
         self.url = url
         self._connect = connect
         self._conn = connect()
+        # Reads for the API use their own connection, so they never wait behind a commit.
+        self._read_conn: Any = None
+        self._read_lock = threading.Lock()
         # Writes come from the engine's writer thread, loads from start-up; never both at once,
         # but the lock makes misuse safe rather than corrupt.
         self._lock = threading.Lock()
@@ -144,7 +179,7 @@ class SQLStorage:
                         continue
                     cur = self._conn.cursor()
                     for st in statements:
-                        cur.execute(st.format(real=self.real_type))
+                        cur.execute(st.format(real=self.real_type, serial=self.serial_type))
                     cur.execute(
                         self._sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
                         (v, description, time.time()),
@@ -182,6 +217,29 @@ class SQLStorage:
                         puts,
                     )
                     self._executemany(cur, f"DELETE FROM {kind} WHERE tenant_id = ? AND key = ?", dels)
+                self._executemany(
+                    cur,
+                    f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            d.tenant_id,
+                            d.receiver,
+                            d.integration,
+                            d.group_key,
+                            d.reason,
+                            d.alerts,
+                            1 if d.ok else 0,
+                            d.attempts,
+                            d.error,
+                            d.started_at,
+                            d.finished_at,
+                        )
+                        for d in batch.deliveries
+                    ],
+                )
+                if batch.purge_deliveries_before:
+                    purge = self._sql("DELETE FROM deliveries WHERE finished_at < ?")
+                    cur.execute(purge, (batch.purge_deliveries_before,))
                 self._conn.commit()
             except Exception as e:
                 with contextlib.suppress(Exception):
@@ -220,6 +278,64 @@ class SQLStorage:
             self._conn.commit()
         return [Doc(r[0], r[1], json.loads(r[2]), float(r[3])) for r in rows]
 
+    def query_deliveries(
+        self,
+        tenant_id: str,
+        *,
+        receiver: str | None = None,
+        group_key: str | None = None,
+        ok: bool | None = None,
+        since: float = 0.0,
+        limit: int = 100,
+    ) -> list[DeliveryRecord]:
+        where = ["tenant_id = ?", "finished_at >= ?"]
+        args: list[Any] = [tenant_id, since]
+        if receiver is not None:
+            where.append("receiver = ?")
+            args.append(receiver)
+        if group_key is not None:
+            where.append("group_key = ?")
+            args.append(group_key)
+        if ok is not None:
+            where.append("ok = ?")
+            args.append(1 if ok else 0)
+        sql = (
+            f"SELECT id, {_DELIVERY_COLUMNS} FROM deliveries WHERE {' AND '.join(where)}"
+            f" ORDER BY finished_at DESC, id DESC LIMIT {int(limit)}"
+        )
+        with self._read_lock:
+            if self._read_conn is None:
+                self._read_conn = self._connect()
+            try:
+                cur = self._read_conn.cursor()
+                cur.execute(self._sql(sql), args)
+                rows = cur.fetchall()
+                self._read_conn.commit()
+            except Exception as e:
+                with contextlib.suppress(Exception):
+                    self._read_conn.rollback()
+                raise self._fail("delivery history query", e) from e
+        return [
+            DeliveryRecord(
+                tenant_id=r[1],
+                receiver=r[2],
+                integration=r[3],
+                group_key=r[4],
+                reason=r[5],
+                alerts=int(r[6]),
+                ok=bool(r[7]),
+                attempts=int(r[8]),
+                error=r[9],
+                started_at=float(r[10]),
+                finished_at=float(r[11]),
+                id=int(r[0]),
+            )
+            for r in rows
+        ]
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._read_lock:
+            if self._read_conn is not None:
+                self._read_conn.close()

@@ -269,3 +269,38 @@ async def test_payload_order_and_common_labels(harness, resolved_first: bool) ->
     assert n.common_labels == {"alertname": "A", "job": "x"}
     assert n.common_annotations == {"s": "1"}
     assert n.group_key == '{}:{alertname="A"}'
+
+
+async def test_notification_in_flight_at_crash_is_resent_first_with_same_idempotency_key(harness) -> None:
+    import asyncio
+
+    h = harness(BASE)
+    rec = h.rec["team"][0]
+    release = asyncio.Event()
+    original = rec.notify
+
+    async def hang(n):  # the process "dies" while this request is on the wire
+        rec.attempts += 1
+        rec.sent.append(n)
+        await release.wait()
+
+    rec.notify = hang  # type: ignore[method-assign]
+    await h.post({"labels": {"alertname": "A"}, "endsAt": h.at(3600)})
+    h.clock.advance(30)
+    task = asyncio.ensure_future(h.engine.dispatcher.run_due())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if rec.sent:
+            break
+    h.engine.writer.flush()
+    first_key = rec.sent[0].idempotency_key
+    task.cancel()
+    rec.notify = original  # type: ignore[method-assign]
+    h.restart()
+    assert h.engine.stats()["outbox"] == 1
+    await h.advance(0)  # flushed at once after the restart, not a group_interval later
+    assert len(rec.sent) == 2
+    assert rec.sent[1].idempotency_key == first_key
+    h.engine.writer.flush()
+    assert h.engine.stats()["outbox"] == 0
+    assert h.engine.storage.load_docs("outbox") == []

@@ -1,0 +1,120 @@
+"""Service dependency graph: hop distances and readable paths between services.
+
+Edges are caller → callee. Distances ignore direction (a slow callee shows up at its callers, and
+a saturated caller can overload its callees), but the direction is kept for root-cause ranking,
+where a service that the other alerting services depend on is the likelier origin.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from itertools import pairwise
+
+
+class ServiceGraph:
+    """An immutable graph with all-pairs hop distances precomputed up to ``max_hops``.
+
+    Precomputing keeps the per-alert cost of the topology signal at a dict lookup; service graphs
+    have tens to a few hundred nodes, so the table is small.
+    """
+
+    def __init__(self, edges: Iterable[tuple[str, str]], max_hops: int = 4) -> None:
+        if max_hops < 1:
+            raise ValueError(f"max_hops must be >= 1, got {max_hops}")
+        self.max_hops = max_hops
+        self._callees: dict[str, set[str]] = {}
+        self._callers: dict[str, set[str]] = {}
+        for edge in edges:
+            if len(edge) != 2 or not all(isinstance(x, str) and x for x in edge):
+                raise ValueError(f"graph edge must be a (caller, callee) pair of names, got {edge!r}")
+            src, dst = edge
+            if src == dst:
+                continue
+            self._callees.setdefault(src, set()).add(dst)
+            self._callers.setdefault(dst, set()).add(src)
+            self._callees.setdefault(dst, set())
+            self._callers.setdefault(src, set())
+        self._dist: dict[str, dict[str, int]] = {}
+        self._prev: dict[str, dict[str, str]] = {}
+        for node in self._callees:
+            self._bfs(node)
+
+    def _neighbours(self, node: str) -> set[str]:
+        return self._callees.get(node, set()) | self._callers.get(node, set())
+
+    def _bfs(self, start: str) -> None:
+        dist = {start: 0}
+        prev: dict[str, str] = {}
+        queue = deque([start])
+        while queue:
+            node = queue.popleft()
+            if dist[node] >= self.max_hops:
+                continue
+            for nxt in sorted(self._neighbours(node)):
+                if nxt not in dist:
+                    dist[nxt] = dist[node] + 1
+                    prev[nxt] = node
+                    queue.append(nxt)
+        self._dist[start] = dist
+        self._prev[start] = prev
+
+    @property
+    def services(self) -> list[str]:
+        return sorted(self._callees)
+
+    def __contains__(self, service: object) -> bool:
+        return service in self._callees
+
+    def __len__(self) -> int:
+        return len(self._callees)
+
+    def edges(self) -> list[tuple[str, str]]:
+        return sorted((s, d) for s, ds in self._callees.items() for d in ds)
+
+    def distance(self, a: str, b: str) -> int | None:
+        """Undirected hop count, or None when unknown or farther than ``max_hops``."""
+        row = self._dist.get(a)
+        if row is None:
+            return None
+        return row.get(b)
+
+    def path(self, a: str, b: str) -> list[str]:
+        """A shortest undirected path from a to b (both included), or [] when there is none."""
+        if self.distance(a, b) is None:
+            return []
+        prev = self._prev[a]
+        out = [b]
+        while out[-1] != a:
+            out.append(prev[out[-1]])
+        out.reverse()
+        return out
+
+    def arrow_path(self, a: str, b: str) -> str:
+        """The path written with call directions, e.g. ``frontend → cartservice ← checkoutservice``."""
+        nodes = self.path(a, b)
+        if not nodes:
+            return ""
+        text = nodes[0]
+        for x, y in pairwise(nodes):
+            text += f" → {y}" if y in self._callees.get(x, ()) else f" ← {y}"
+        return text
+
+    def calls(self, caller: str, callee: str) -> bool:
+        return callee in self._callees.get(caller, ())
+
+    def depends_on(self, service: str, other: str) -> bool:
+        """Whether ``service`` calls ``other`` directly or transitively (within max_hops)."""
+        seen = {service}
+        frontier = [service]
+        for _ in range(self.max_hops):
+            nxt = []
+            for node in frontier:
+                for callee in self._callees.get(node, ()):
+                    if callee == other:
+                        return True
+                    if callee not in seen:
+                        seen.add(callee)
+                        nxt.append(callee)
+            frontier = nxt
+        return False

@@ -1,0 +1,93 @@
+"""The storage port against real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import PG_URL, postgres_available
+from tocsin.model import Alert
+from tocsin.storage import Storage, StorageError, WriteBatch, open_storage
+from tocsin.storage.base import Doc
+from tocsin.storage.sql import LATEST_VERSION
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    if request.param == "sqlite":
+        s = open_storage(url=f"sqlite:///{tmp_path}/t.db")
+        yield s
+        s.close()
+        return
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    s = open_storage(url=f"{PG_URL}?schema={schema}")
+    yield s
+    s.close()
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_alert_round_trip_including_high_fingerprints(storage: Storage) -> None:
+    alerts = [
+        Alert({"alertname": "A", "i": str(i)}, {"d": "é"}, 1.5, 2.5, "http://g", 1.75, i % 2 == 0, "t1")
+        for i in range(50)
+    ]
+    assert any(a.fingerprint >= 1 << 63 for a in alerts), "need an unsigned 64-bit fingerprint in the sample"
+    batch = WriteBatch()
+    for a in alerts:
+        batch.put_alert(a)
+    storage.commit(batch)
+    loaded = sorted(storage.load_alerts(), key=lambda a: a.fingerprint)
+    assert loaded == sorted(alerts, key=lambda a: a.fingerprint)
+
+
+def test_later_change_in_a_batch_wins_and_deletes(storage: Storage) -> None:
+    a = Alert({"alertname": "A"}, starts_at=1, ends_at=2)
+    b = Alert({"alertname": "A"}, starts_at=1, ends_at=3)
+    first, second = WriteBatch(), WriteBatch()
+    first.put_alert(a)
+    second.put_alert(b)
+    first.absorb(second)
+    storage.commit(first)
+    assert [x.ends_at for x in storage.load_alerts()] == [3]
+    d = WriteBatch()
+    d.delete_alert(a.tenant_id, a.fingerprint)
+    d.put_doc("silences", Doc("default", "s1", {"k": [1, 2]}, 99.0))
+    storage.commit(d)
+    assert storage.load_alerts() == []
+    assert storage.load_docs("silences") == [Doc("default", "s1", {"k": [1, 2]}, 99.0)]
+    d = WriteBatch()
+    d.delete_doc("silences", "default", "s1")
+    storage.commit(d)
+    assert storage.load_docs("silences") == []
+
+
+def test_migrate_is_idempotent(storage: Storage) -> None:
+    assert storage.migrate() == LATEST_VERSION
+    assert storage.migrate() == LATEST_VERSION
+
+
+def test_unknown_doc_kind(storage: Storage) -> None:
+    with pytest.raises(ValueError, match="unknown document kind"):
+        storage.load_docs("nope")
+
+
+def test_bad_urls_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="unsupported storage URL"):
+        open_storage(url="mysql://x")
+    with pytest.raises(
+        StorageError, match=re.escape("cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:1/x")
+    ):
+        open_storage(url="postgresql://u:secret@127.0.0.1:1/x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError, match="cannot"):
+        open_storage(url=f"sqlite:///{tmp_path}/file/sub/t.db")
