@@ -15,7 +15,7 @@ import httpx
 import pytest
 from tocsin_proc import Sink, start_tocsin
 
-from conftest import PG_URL, free_port, postgres_available
+from testkit import PG_URL, free_port, postgres_available
 from tocsin.model import format_time
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tocsin_proc import Sink, start_tocsin
 
-from conftest import free_port
+from testkit import free_port
 from tocsin.model import format_time
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 from tocsin_proc import start_tocsin
 from typer.testing import CliRunner
 
-from conftest import free_port
+from testkit import free_port
 from tocsin.cli import app
 
 GOOD = """

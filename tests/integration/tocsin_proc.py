@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import REPO
+from testkit import REPO
 
 
 class Sink:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from testkit import free_port
 from tocsin import AlertSeverity, create_alert, get_alerts_system, send_alert
 
 CONFIG = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PG_URL, postgres_available
+from testkit import PG_URL, postgres_available
 from tocsin.model import Alert
 from tocsin.storage import Storage, StorageError, WriteBatch, open_storage
 from tocsin.storage.base import Doc
