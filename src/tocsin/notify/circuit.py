@@ -29,6 +29,7 @@ class CircuitBreaker:
         self.clock = clock
         self.failures = 0
         self.opened_at = 0.0
+        self.last_error = ""
         self._state = CLOSED
 
     @property
@@ -42,8 +43,10 @@ class CircuitBreaker:
         state = self.state
         if state == OPEN:
             left = self.reset_timeout - (self.clock() - self.opened_at)
+            last = f" (last: {self.last_error})" if self.last_error else ""
             raise NotifyError(
-                f"{what} circuit open after {self.failures} consecutive failures; next try in {left:.0f}s",
+                f"{what} circuit open after {self.failures} consecutive failures{last}; "
+                f"next try in {left:.0f}s",
                 retryable=True,
                 retry_after=left,
             )
@@ -52,12 +55,15 @@ class CircuitBreaker:
             self._state = OPEN
             self.opened_at = self.clock()
 
-    def record(self, failure: bool) -> None:
+    def record(self, failure: bool, error: str = "") -> None:
+        """Count one outcome; ``error`` (already free of secrets) is shown while the circuit is open."""
         if not failure:
             self.failures = 0
+            self.last_error = ""
             self._state = CLOSED
             return
         self.failures += 1
+        self.last_error = error[:300]
         if self.failures >= self.fail_max:
             self._state = OPEN
             self.opened_at = self.clock()

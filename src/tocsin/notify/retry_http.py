@@ -169,16 +169,16 @@ class HTTPIntegration(Integration):
                 method, url, headers={**self.headers, **(headers or {})}, timeout=self.timeout, **kwargs
             )
         except httpx.HTTPError as e:
-            self.breaker.record(failure=True)
             detail = scrub(str(e), self.secrets)
-            raise NotifyError(
-                f"{self.provider} request failed: {type(e).__name__}{': ' + detail if detail else ''}",
-                retryable=True,
-            ) from None
+            message = f"{self.provider} request failed: {type(e).__name__}{': ' + detail if detail else ''}"
+            self.breaker.record(failure=True, error=message)
+            raise NotifyError(message, retryable=True) from None
         success = ok(resp) if ok is not None else resp.status_code // 100 == 2
         # Only server trouble trips the breaker: a 429 asks to slow down, and a 4xx is a
         # configuration problem that no amount of waiting fixes.
-        self.breaker.record(failure=resp.status_code >= 500)
+        self.breaker.record(
+            failure=resp.status_code >= 500, error=f"{self.provider} answered {resp.status_code}"
+        )
         if success:
             return resp
         err = error_for_status(resp, self.provider, retry_codes)

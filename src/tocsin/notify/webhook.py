@@ -104,11 +104,10 @@ class WebhookIntegration(Integration):
                 url, content=content, headers=headers, timeout=self.timeout or 30.0
             )
         except httpx.HTTPError as e:
-            self.breaker.record(failure=True)
-            raise NotifyError(
-                f"webhook POST to {redact_url(url)} failed: {type(e).__name__}", retryable=True
-            ) from None
-        self.breaker.record(failure=resp.status_code >= 500)
+            message = f"webhook POST failed: {type(e).__name__} ({redact_url(url)})"
+            self.breaker.record(failure=True, error=message)
+            raise NotifyError(message, retryable=True) from None
+        self.breaker.record(failure=resp.status_code >= 500, error=f"webhook answered {resp.status_code}")
         if resp.status_code // 100 == 2:
             return
         retryable = resp.status_code >= 500 or resp.status_code == 429
