@@ -527,5 +527,85 @@ def version() -> None:
     out.print(f"tocsin {__version__} (Alertmanager API v2 compatible), Python {sys.version.split()[0]}")
 
 
+template_app = typer.Typer(help="Preview notification templates.", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+
+
+@template_app.command("render")
+def template_render(
+    channel: Annotated[
+        str | None,
+        typer.Argument(help="Channel whose default templates to render (slack, email, pagerduty...)."),
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config.file", help="Render the templates of a receiver in this config.")
+    ] = None,
+    receiver: Annotated[str | None, typer.Option("--receiver", help="Receiver in --config.file.")] = None,
+    part: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one part: PART=TEMPLATE (Jinja2 or Go syntax). Repeatable."),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Alertmanager webhook JSON to use instead of sample data.")
+    ] = None,
+    status: Annotated[str, typer.Option("--status", help="Sample status: firing or resolved.")] = "firing",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the parts as one JSON object.")] = False,
+) -> None:
+    """Render notification templates with sample data (or --data) and print every message part."""
+    from tocsin.notify.templates.preview import CHANNEL_PARTS, preview, receiver_overrides
+    from tocsin.notify.templates.render import TemplateError
+
+    payload = None
+    if data is not None:
+        try:
+            payload = json.loads(data.read_text())
+        except (OSError, ValueError) as e:
+            raise _fail(f"cannot read --data {data}: {e}", 2) from None
+    targets: list[tuple[str, str, dict[str, str | None]]] = []
+    if config_file is not None:
+        from tocsin.config import ConfigError, load_config_file
+
+        try:
+            cfg = load_config_file(config_file)
+        except (ConfigError, OSError) as e:
+            raise _fail(str(e), 2) from None
+        names = [r.name for r in cfg.receivers]
+        if receiver is None or receiver not in names:
+            raise _fail(f"give --receiver, one of: {', '.join(names)}", 2)
+        rcv = next(r for r in cfg.receivers if r.name == receiver)
+        for kind, index, icfg in rcv.integrations():
+            try:
+                ch, overrides = receiver_overrides(kind, icfg)
+            except TemplateError:
+                continue
+            if channel is None or channel == ch:
+                targets.append((f"{kind}[{index}]", ch, overrides))
+        if not targets:
+            raise _fail(f"receiver {receiver!r} has no {channel or 'templated'} integration", 2)
+    elif channel is None:
+        raise _fail(f"give a channel ({', '.join(sorted(CHANNEL_PARTS))}) or --config.file and --receiver", 2)
+    else:
+        targets.append((channel, channel, {}))
+    for item in part or []:
+        name, sep, template = item.partition("=")
+        if not sep:
+            raise _fail(f"--set takes PART=TEMPLATE, got {item!r}", 2)
+        for _, _, overrides in targets:
+            overrides[name.strip()] = template
+    results: dict[str, dict[str, str]] = {}
+    for label, ch, overrides in targets:
+        try:
+            results[label] = preview(ch, overrides, payload, status)
+        except TemplateError as e:
+            raise _fail(f"{label}: {e}", 1) from None
+    if as_json:
+        out.print_json(json.dumps(results if len(results) > 1 else next(iter(results.values()))))
+        return
+    for label, parts in results.items():
+        for name, text in parts.items():
+            out.rule(f"{label} {name}")
+            out.out(text, highlight=False)
+
+
 def main() -> None:
     app()

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from tocsin.config.extensions import AppriseConfig, TwilioConfig
 from tocsin.config.http import HTTPClientConfig, TLSConfig
 from tocsin.config.types import URL, Duration, HostPort, Secret, SecretURL, StrictModel, WebhookURL
 
@@ -42,6 +43,10 @@ class WebhookConfig(HTTPNotifierConfig):
     url_file: str | None = None
     max_alerts: int = Field(0, ge=0)
     timeout: Duration | None = None
+    # tocsin extensions: Standard Webhooks signature, and a Jinja2/Go template for the body
+    signing_secret: Secret = None
+    signing_secret_file: str | None = None
+    body_template: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> WebhookConfig:
@@ -192,6 +197,7 @@ class SlackConfig(HTTPNotifierConfig):
     link_names: bool = False
     mrkdwn_in: list[str] = Field(default_factory=list)
     actions: list[SlackAction] = Field(default_factory=list)
+    interactive: bool = False  # tocsin extension: Acknowledge / Resolve / Silence 1h buttons
 
     @model_validator(mode="after")
     def _check(self) -> SlackConfig:
@@ -478,10 +484,13 @@ INTEGRATION_KINDS: dict[str, type[NotifierConfig]] = {
     "jira_configs": JiraConfig,
     "mattermost_configs": MattermostConfig,
     "log_configs": LogConfig,
+    # Extension models live in config.extensions, which cannot import this module's base class.
+    "twilio_configs": TwilioConfig,  # type: ignore[dict-item]
+    "apprise_configs": AppriseConfig,  # type: ignore[dict-item]
 }
 
 #: Keys that only tocsin understands; dropped when printing a config for Alertmanager's tools.
-TOCSIN_EXTENSION_KEYS = frozenset({"log_configs", "fallback_receiver"})
+TOCSIN_EXTENSION_KEYS = frozenset({"log_configs", "fallback_receiver", "twilio_configs", "apprise_configs"})
 
 
 class ReceiverConfig(StrictModel):
@@ -506,6 +515,8 @@ class ReceiverConfig(StrictModel):
     log_configs: list[LogConfig] = Field(default_factory=list)
     #: receiver that gets a notification this receiver failed to deliver after all its retries
     fallback_receiver: str | None = None
+    twilio_configs: list[TwilioConfig] = Field(default_factory=list)
+    apprise_configs: list[AppriseConfig] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod

@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from tocsin.notify.base import Integration, Notification, NotifyError
+from tocsin.notify.channels import build_channel
 from tocsin.notify.http_options import auth_headers, make_client
 from tocsin.notify.log import LogIntegration
+from tocsin.notify.signing import load_secret
 from tocsin.notify.webhook import WebhookIntegration
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,14 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             timeout=cfg.timeout,
             headers=auth_headers(cfg.http_config),
             client=make_client(cfg.http_config) if cfg.http_config is not None else None,
+            signing_secret=load_secret(cfg.signing_secret, cfg.signing_secret_file, f"receiver {receiver!r}"),
+            body_template=cfg.body_template,
         )
     if kind == "log":
         return LogIntegration(receiver, index, send_resolved=cfg.send_resolved, level=cfg.level)
+    channel = build_channel(receiver, kind, index, cfg)
+    if channel is not None:
+        return channel
     log.warning(
         "receiver %r: the %s channel is not available in this version; its deliveries will fail",
         receiver,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +11,10 @@ import httpx
 import msgspec
 
 from tocsin.notify.base import Integration, Notification, NotifyError, common
+from tocsin.notify.circuit import CircuitBreaker
 from tocsin.notify.payload import webhook_payload
+from tocsin.notify.retry_http import redact_url, retry_after
+from tocsin.notify.signing import message_id, signature_headers
 
 _encode = msgspec.json.Encoder().encode
 
@@ -45,6 +50,10 @@ class WebhookIntegration(Integration):
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
         client: httpx.AsyncClient | None = None,
+        signing_secret: str | None = None,
+        body_template: str | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(receiver, index, send_resolved)
         self._url = url
@@ -54,6 +63,10 @@ class WebhookIntegration(Integration):
         self.headers = {"Content-Type": "application/json", "User-Agent": "tocsin", **(headers or {})}
         self._client = client
         self._own_client = client is None
+        self.signing_secret = signing_secret
+        self.body_template = body_template
+        self.breaker = breaker or CircuitBreaker()
+        self.clock = clock
 
     def url(self) -> str:
         if self._url:
@@ -71,21 +84,39 @@ class WebhookIntegration(Integration):
         return self._client
 
     async def notify(self, n: Notification) -> None:
-        payload = webhook_payload(truncate(n, self.max_alerts))
+        shown = truncate(n, self.max_alerts)
+        if self.body_template is not None:
+            from tocsin.notify.templates import render_string, template_data
+
+            content = render_string(self.body_template, template_data(shown), name="webhook body").encode()
+        else:
+            content = _encode(webhook_payload(shown))
         headers = dict(self.headers)
-        if n.idempotency_key:
-            headers["Idempotency-Key"] = n.idempotency_key
+        # The key is hashed: header values must be ASCII, and group keys may hold any label text.
+        msg_id = message_id(n.idempotency_key or f"{n.group_key}\x1f{n.now}")
+        headers["Idempotency-Key"] = msg_id
+        if self.signing_secret:
+            headers.update(signature_headers(self.signing_secret, msg_id, int(self.clock()), content))
+        url = self.url()
+        self.breaker.before_call(f"webhook {redact_url(url)}")
         try:
             resp = await self.client().post(
-                self.url(), content=_encode(payload), headers=headers, timeout=self.timeout or 30.0
+                url, content=content, headers=headers, timeout=self.timeout or 30.0
             )
         except httpx.HTTPError as e:
-            raise NotifyError(f"webhook POST failed: {type(e).__name__}: {e}", retryable=True) from e
+            message = f"webhook POST failed: {type(e).__name__} ({redact_url(url)})"
+            self.breaker.record(failure=True, error=message)
+            raise NotifyError(message, retryable=True) from None
+        self.breaker.record(failure=resp.status_code >= 500, error=f"webhook answered {resp.status_code}")
         if resp.status_code // 100 == 2:
             return
         retryable = resp.status_code >= 500 or resp.status_code == 429
         body = resp.text[:200]
-        raise NotifyError(f"webhook answered {resp.status_code}: {body}", retryable=retryable)
+        raise NotifyError(
+            f"webhook answered {resp.status_code}: {body}",
+            retryable=retryable,
+            retry_after=retry_after(resp.headers.get("Retry-After")) if retryable else None,
+        )
 
     async def close(self) -> None:
         if self._own_client and self._client is not None:

@@ -1,0 +1,46 @@
+"""``POST /api/v1/templates/render``: preview a channel's message parts.
+
+Body: ``{"channel": "slack", "overrides": {"title": "..."}, "payload": {...webhook v4...},
+"status": "firing"}``; only ``channel`` is required. Answers ``{"parts": {...}}`` or 400 with the
+reason (unknown channel or part, template syntax error with its line, bad payload).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tocsin.notify.templates.preview import preview
+from tocsin.notify.templates.render import TemplateError
+
+
+def _bad(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+async def render_endpoint(request: Request) -> JSONResponse:
+    try:
+        body: Any = json.loads(await request.body())
+    except ValueError:
+        return _bad("body must be JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("channel"), str):
+        return _bad("body needs a 'channel' string")
+    overrides = body.get("overrides") or {}
+    if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
+        return _bad("'overrides' must map part names to template strings")
+    payload = body.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        return _bad("'payload' must be an Alertmanager webhook object")
+    try:
+        parts = preview(body["channel"], overrides, payload, str(body.get("status", "firing")))
+    except TemplateError as e:
+        return _bad(str(e))
+    return JSONResponse({"parts": parts})
+
+
+def template_routes(path: str = "/api/v1/templates/render") -> list[Route]:
+    return [Route(path, render_endpoint, methods=["POST"])]
