@@ -4,6 +4,7 @@ scripts keep working when the binary name changes."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +99,14 @@ def serve(
     ] = "720h",
     log_level: Annotated[str, typer.Option("--log.level", help="debug, info, warn or error.")] = "info",
     log_format: Annotated[str, typer.Option("--log.format", help="logfmt or json.")] = "logfmt",
+    slack_secret_file: Annotated[
+        str | None,
+        typer.Option(
+            "--slack.signing-secret-file",
+            help="File holding the Slack app's signing secret; enables Slack buttons"
+            " (env TOCSIN_SLACK_SIGNING_SECRET works too).",
+        ),
+    ] = None,
     cluster_listen: Annotated[
         str | None,
         typer.Option(
@@ -119,6 +128,12 @@ def serve(
         hist = parse_duration(history_retention)
     except ValueError as e:
         raise _fail(str(e), 2) from None
+    slack_secret = os.environ.get("TOCSIN_SLACK_SIGNING_SECRET")
+    if slack_secret_file:
+        try:
+            slack_secret = Path(slack_secret_file).read_text().strip()
+        except OSError as e:
+            raise _fail(f"cannot read --slack.signing-secret-file: {e}", 2) from None
     opts = ServeOptions(
         config_file=config_file,
         incidents_file=incidents_file,
@@ -129,6 +144,7 @@ def serve(
         route_prefix=route_prefix,
         retention=ret,
         history_retention=hist,
+        slack_signing_secret=slack_secret or None,
     )
     try:
         run_server(opts)

@@ -39,6 +39,7 @@ class ServeOptions:
     retention: float = 120 * 3600
     history_retention: float = 30 * 86400
     max_body: int = DEFAULT_MAX_BODY
+    slack_signing_secret: str | None = None
 
 
 def parse_listen_address(addr: str) -> tuple[str, int]:
@@ -123,6 +124,7 @@ class Service:
             route_prefix=route_prefix_for(self.opts, self.external_url),
             max_body=self.opts.max_body,
             ready=lambda: self._ready,
+            slack_signing_secret=self.opts.slack_signing_secret,
         )
 
         @contextlib.asynccontextmanager

@@ -76,7 +76,7 @@ async def test_valid_signature_acknowledges_group(provider: Provider) -> None:
     rec = Recording()
     async with _client(rec, [NOW + 10]) as c:
         body = _payload("ack", provider.url + "/actions/T1/1/xyz")
-        r = await c.post("/api/v1/slack/interactions", content=body, headers=_signed(body, NOW))
+        r = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=_signed(body, NOW))
     assert r.status_code == 200
     assert len(rec.calls) == 1
     action, group, user = rec.calls[0]
@@ -105,7 +105,7 @@ async def test_bad_signatures_are_rejected(case: str, headers_for: object) -> No
     rec = Recording()
     async with _client(rec, [NOW]) as c:
         body = _payload("ack")
-        r = await c.post("/api/v1/slack/interactions", content=body, headers=headers_for(body))  # type: ignore[operator]
+        r = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=headers_for(body))  # type: ignore[operator]
     assert r.status_code == 401, case
     assert rec.calls == []
 
@@ -115,8 +115,8 @@ async def test_replayed_request_is_rejected() -> None:
     async with _client(rec, [NOW]) as c:
         body = _payload("resolve")
         headers = _signed(body, NOW)
-        first = await c.post("/api/v1/slack/interactions", content=body, headers=headers)
-        again = await c.post("/api/v1/slack/interactions", content=body, headers=headers)
+        first = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=headers)
+        again = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=headers)
     assert (first.status_code, again.status_code) == (200, 401)
     assert [c[0] for c in rec.calls] == ["resolve"]
 
@@ -125,7 +125,7 @@ async def test_malformed_payload_is_400() -> None:
     rec = Recording()
     async with _client(rec, [NOW]) as c:
         body = b"payload=not-json"
-        r = await c.post("/api/v1/slack/interactions", content=body, headers=_signed(body, NOW))
+        r = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=_signed(body, NOW))
     assert r.status_code == 400
     assert "payload" in r.json()["error"]
 
@@ -137,7 +137,7 @@ async def test_silence_button_creates_engine_silence(tmp_path: Path) -> None:
     try:
         async with _client(EngineInteractionHandler(engine), [NOW]) as c:
             body = _payload("silence_1h")
-            r = await c.post("/api/v1/slack/interactions", content=body, headers=_signed(body, NOW))
+            r = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=_signed(body, NOW))
             assert r.status_code == 200
             silences = engine.silences.all()
             assert len(silences) == 1
@@ -150,7 +150,7 @@ async def test_silence_button_creates_engine_silence(tmp_path: Path) -> None:
             }
             assert engine.silences.mutes({"alertname": "HighLatency", "service": "api", "x": "y"}, NOW + 60)
             # A replay of the same click creates nothing more.
-            r = await c.post("/api/v1/slack/interactions", content=body, headers=_signed(body, NOW))
+            r = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=_signed(body, NOW))
             assert r.status_code == 401
             assert len(engine.silences.all()) == 1
     finally:

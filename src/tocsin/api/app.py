@@ -14,6 +14,8 @@ from tocsin.api.http import json_response
 from tocsin.api.incidents_api import IncidentsAPI
 from tocsin.api.native_v1 import NativeV1
 from tocsin.api.openapi import openapi_document
+from tocsin.api.slack import EngineInteractionHandler, slack_routes
+from tocsin.api.template_preview import template_routes
 from tocsin.engine.engine import Engine
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -27,6 +29,7 @@ def create_app(
     route_prefix: str = "/",
     max_body: int = DEFAULT_MAX_BODY,
     ready: Callable[[], bool] = lambda: True,
+    slack_signing_secret: str | None = None,
 ) -> Starlette:
     """``reload`` re-reads the configuration and returns an error message, or None on success."""
     v2 = V2(engine, config_yaml, max_body)
@@ -72,7 +75,11 @@ def create_app(
         Mount("/api/tocsin/v1", routes=NativeV1(engine).routes() + IncidentsAPI(engine).routes()),
         Route("/api/v1/{path:path}", v1_gone, methods=["GET", "POST", "DELETE", "PUT"]),
         Route("/", index, methods=["GET"]),
+        *template_routes("/api/tocsin/v1/templates/render"),
     ]
+    if slack_signing_secret:
+        # Slack's "Request URL" for interactivity: <external URL>/api/tocsin/v1/slack/interactions
+        routes += slack_routes(slack_signing_secret, EngineInteractionHandler(engine()))
     if prefix:
         routes = [Mount(prefix, routes=routes)]
     return Starlette(routes=routes)

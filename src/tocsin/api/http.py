@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from tocsin.model import DEFAULT_TENANT
 
@@ -42,3 +43,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def tenant_of(request: Request) -> str:
     return request.headers.get(TENANT_HEADER) or DEFAULT_TENANT
+
+
+def html_page(status: int, title: str, text: str, extra: str = "") -> HTMLResponse:
+    """A minimal page for people following a link (``text`` and ``extra`` are trusted HTML)."""
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>tocsin</title>"
+        "<style>body{font-family:sans-serif;max-width:36em;margin:4em auto}button{font-size:1.2em}</style>"
+        f"</head><body><h1>{html.escape(title)}</h1><p>{text}</p>{extra}</body></html>"
+    )
+    return HTMLResponse(body, status_code=status)

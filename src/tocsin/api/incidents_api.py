@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from tocsin.api.http import BodyTooLarge, json_response, read_body
+from tocsin.api.http import BodyTooLarge, html_page, json_response, read_body
 from tocsin.config import parse_duration
 from tocsin.engine.engine import Engine
 from tocsin.incidents.actions import Action
@@ -156,10 +156,10 @@ class IncidentsAPI:
             claims = verify_token(svc.manager.setup.link_secrets, token, svc.clock.now())
             inc = svc.manager.get(claims.incident_id)
         except (LinkError, UnknownIncident) as e:
-            return _page(403, "Link refused", str(e))
+            return html_page(403, "Link refused", str(e))
         verb = "Acknowledge" if str(claims.action) == "ack" else "Resolve"
         form = f'<form method="post"><button type="submit">{verb} {html.escape(inc.id)}</button></form>'
-        return _page(
+        return html_page(
             200, f"{verb} {inc.id}?", f"{html.escape(inc.title)} — {html.escape(str(inc.state))}", form
         )
 
@@ -178,12 +178,12 @@ class IncidentsAPI:
         try:
             await svc.act(op)
         except LinkError as e:
-            return _page(403, "Link refused", str(e))
+            return html_page(403, "Link refused", str(e))
         except (TransitionError, UnknownIncident) as e:
-            return _page(409, "Nothing to do", str(e))
+            return html_page(409, "Nothing to do", str(e))
         claims = holder["claims"]
         done = "acknowledged" if str(claims.action) == "ack" else "resolved"
-        return _page(200, f"{claims.incident_id} {done}", f"Recorded as {html.escape(claims.user)}.")
+        return html_page(200, f"{claims.incident_id} {done}", f"Recorded as {html.escape(claims.user)}.")
 
     # --- schedules ------------------------------------------------------------------------------
     async def schedules(self, request: Request) -> Response:
@@ -306,12 +306,3 @@ def _operation(action: str, doc: dict[str, Any]) -> Op | None:
         prio = _str(doc, "priority")
         return lambda m, i, now: m.set_priority(i, prio, user, now)
     return None
-
-
-def _page(status: int, title: str, text: str, extra: str = "") -> HTMLResponse:
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>tocsin</title>"
-        "<style>body{font-family:sans-serif;max-width:36em;margin:4em auto}button{font-size:1.2em}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{text}</p>{extra}</body></html>"
-    )
-    return HTMLResponse(body, status_code=status)

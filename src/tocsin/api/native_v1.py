@@ -6,18 +6,24 @@ Served under /api/tocsin/v1 because /api/v1 belongs to Alertmanager's retired AP
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tocsin.api.http import json_response, tenant_of
+from tocsin.api.http import html_page, json_response, read_body, tenant_of
+from tocsin.config import parse_duration
 from tocsin.engine.engine import Engine
+from tocsin.engine.silences import Silence, SilenceError
+from tocsin.matchers import Matcher, MatcherError, parse_matchers
 from tocsin.model import format_time, parse_time
 from tocsin.storage.base import DeliveryRecord
 
 MAX_LIMIT = 1000
+SILENCE_CHOICES = ("30m", "1h", "4h", "1d")
 
 
 def delivery_json(d: DeliveryRecord) -> dict[str, object]:
@@ -46,7 +52,59 @@ class NativeV1:
             Route("/deliveries", self.deliveries, methods=["GET"]),
             Route("/receivers/{name}/test", self.test_receiver, methods=["POST"]),
             Route("/stats", self.stats, methods=["GET"]),
+            Route("/silence-link", self.silence_page, methods=["GET"]),
+            Route("/silence-link", self.silence_create, methods=["POST"]),
         ]
+
+    # --- silence links (the "Silence" link in notifications) -----------------------------------
+    def _link_matchers(self, request: Request) -> list[Matcher]:
+        ms = [m for f in request.query_params.getlist("filter") for m in parse_matchers(f)]
+        if not ms:
+            raise MatcherError("the link names no matchers (filter=...)")
+        return ms
+
+    async def silence_page(self, request: Request) -> Response:
+        """Show the silence the link proposes; only the form's POST creates it, so link
+        scanners in mail systems cannot silence anything by themselves."""
+        try:
+            ms = self._link_matchers(request)
+        except MatcherError as e:
+            return html_page(400, "Bad silence link", html.escape(str(e)))
+        listed = "".join(f"<li><code>{html.escape(str(m))}</code></li>" for m in ms)
+        options = "".join(f'<option value="{d}">{d}</option>' for d in SILENCE_CHOICES)
+        form = (
+            '<form method="post"><label>Duration <select name="duration">'
+            f'{options}</select></label> <label>Comment <input name="comment"></label> '
+            '<button type="submit">Silence</button></form>'
+        )
+        return html_page(200, "Silence alerts matching", f"<ul>{listed}</ul>", form)
+
+    async def silence_create(self, request: Request) -> Response:
+        try:
+            ms = self._link_matchers(request)
+            # A plain urlencoded form: parsed here rather than with an extra multipart dependency.
+            form = {k: v[-1] for k, v in parse_qs((await read_body(request, 16 * 1024)).decode()).items()}
+            duration = form.get("duration") or "1h"
+            if duration not in SILENCE_CHOICES:
+                raise ValueError(f"duration must be one of {', '.join(SILENCE_CHOICES)}")
+            seconds = parse_duration(duration)
+        except (MatcherError, ValueError, UnicodeDecodeError) as e:
+            return html_page(400, "Bad silence link", html.escape(str(e)))
+        engine = self._engine()
+        now = engine.clock.now()
+        sil = Silence(
+            matchers=ms,
+            starts_at=now,
+            ends_at=now + seconds,
+            created_by="link",
+            comment=form.get("comment") or "silenced from a notification link",
+            tenant_id=tenant_of(request),
+        )
+        try:
+            sid = await engine.set_silence(sil)
+        except SilenceError as e:
+            return html_page(400, "Silence refused", html.escape(str(e)))
+        return html_page(200, "Silenced", f"Silence <code>{sid}</code> for {html.escape(duration)}.")
 
     async def deliveries(self, request: Request) -> Response:
         q = request.query_params

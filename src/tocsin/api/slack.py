@@ -97,10 +97,38 @@ class EngineInteractionHandler:
         return Outcome(True, f"Silenced for 1h by <@{user}> (silence {sid}).")
 
     async def ack_group(self, group: GroupRef, user: str) -> Outcome:
-        return Outcome(False, "Acknowledging needs incidents, which this tocsin does not run yet.")
+        return await self._incident_action(group, user, "acknowledged")
 
     async def resolve_group(self, group: GroupRef, user: str) -> Outcome:
-        return Outcome(False, "Resolving needs incidents, which this tocsin does not run yet.")
+        return await self._incident_action(group, user, "resolved")
+
+    async def _incident_action(self, group: GroupRef, slack_user: str, done: str) -> Outcome:
+        from tocsin.incidents.lifecycle import TransitionError
+
+        svc = self.engine.incidents
+        if svc is None:
+            return Outcome(
+                False, "Incidents are not configured on this tocsin, so there is nothing to " + done[:-1]
+            )
+        incident_id = svc.manager.by_group.get(group.group_key)
+        if incident_id is None:
+            return Outcome(False, "There is no incident for this alert group yet.")
+        # The Slack user becomes the tocsin user with that slack_id, when there is one.
+        user = next(
+            (u.id for u in svc.manager.setup.directory.users.values() if u.slack_id == slack_user),
+            f"slack:{slack_user}",
+        )
+
+        def op(m: Any, now: float) -> Any:
+            if done == "acknowledged":
+                return m.acknowledge(incident_id, user, now, "slack")
+            return m.resolve(incident_id, user, now, "slack")
+
+        try:
+            await svc.act(op)
+        except TransitionError as e:
+            return Outcome(False, f"{incident_id}: {e}")
+        return Outcome(True, f"{incident_id} {done} by <@{slack_user}>.")
 
 
 class SignatureVerifier:
@@ -158,7 +186,7 @@ def slack_routes(
     signing_secret: str,
     handler: InteractionHandler,
     *,
-    path: str = "/api/v1/slack/interactions",
+    path: str = "/api/tocsin/v1/slack/interactions",
     clock: Callable[[], float] = time.time,
     client: httpx.AsyncClient | None = None,
 ) -> list[Route]:

@@ -1,4 +1,4 @@
-"""``POST /api/v1/templates/render``: preview a channel's message parts.
+"""``POST /api/tocsin/v1/templates/render``: preview a channel's message parts.
 
 Body: ``{"channel": "slack", "overrides": {"title": "..."}, "payload": {...webhook v4...},
 "status": "firing"}``; only ``channel`` is required. Answers ``{"parts": {...}}`` or 400 with the
@@ -42,5 +42,5 @@ async def render_endpoint(request: Request) -> JSONResponse:
     return JSONResponse({"parts": parts})
 
 
-def template_routes(path: str = "/api/v1/templates/render") -> list[Route]:
+def template_routes(path: str = "/api/tocsin/v1/templates/render") -> list[Route]:
     return [Route(path, render_endpoint, methods=["POST"])]

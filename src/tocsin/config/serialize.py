@@ -50,6 +50,11 @@ def _prune(value: Any) -> Any:
 
 #: route keys only tocsin knows; Alertmanager clients such as amtool reject them
 ROUTE_EXTENSION_KEYS = ("escalation_policy",)
+#: integration fields only tocsin knows, per *_configs list
+INTEGRATION_EXTENSION_FIELDS = {
+    "slack_configs": ("interactive",),
+    "webhook_configs": ("signing_secret", "signing_secret_file", "body_template"),
+}
 
 
 def _strip_route_extensions(route: dict[str, Any]) -> None:
@@ -67,6 +72,10 @@ def config_to_yaml(config: BaseModel, *, mask_secrets: bool, include_extensions:
         for receiver in data.get("receivers", []):
             for key in TOCSIN_EXTENSION_KEYS:
                 receiver.pop(key, None)
+            for kind, fields in INTEGRATION_EXTENSION_FIELDS.items():
+                for integration in receiver.get(kind, []):
+                    for f in fields:
+                        integration.pop(f, None)
         _strip_route_extensions(data.get("route", {}))
     data = _prune(data)
     data.setdefault("route", {})

@@ -288,12 +288,14 @@ class Pipeline:
         error = ""
         while True:
             attempts += 1
+            retry_after = 0.0
             try:
                 await integ.notify(n)
                 self._record(integ, n, gk, True, attempts, "", started)
                 return True
             except NotifyError as e:
                 error = str(e)
+                retry_after = e.retry_after or 0.0
                 if not e.retryable:
                     log.error("notify %r failed permanently: %s", integ, e)
                     break
@@ -301,7 +303,8 @@ class Pipeline:
                 error = f"{type(e).__name__}: {e}"
                 log.exception("notify %r crashed", integ)
                 break
-            delay = next(delays)
+            # A provider's Retry-After is a floor under our own backoff.
+            delay = max(next(delays), retry_after)
             if self.clock.now() + delay >= deadline:
                 log.error("notify %r gave up after %d attempts: %s", integ, attempts, error)
                 break

@@ -75,7 +75,8 @@ class MSTeamsV2Integration(_TeamsBase):
             {"type": "Action.OpenUrl", "title": "Open in tocsin", "url": links["group_url"]}
         ]
         if n.status == "firing":
-            actions.append({"type": "Action.OpenUrl", "title": "Acknowledge", "url": links["ack_url"]})
+            if links["ack_url"]:
+                actions.append({"type": "Action.OpenUrl", "title": "Acknowledge", "url": links["ack_url"]})
             actions.append({"type": "Action.OpenUrl", "title": "Silence", "url": links["silence_url"]})
         runbook = n.common_annotations.get("runbook_url")
         if runbook:
@@ -131,7 +132,7 @@ class MSTeamsIntegration(_TeamsBase):
         color = RESOLVED_THEME if n.status == "resolved" else THEME_COLOR.get(_severity(n), "C62828")
         links = data["tocsin"]
         actions = [("Open in tocsin", links["group_url"])]
-        if n.status == "firing":
+        if n.status == "firing" and links["ack_url"]:
             actions.append(("Acknowledge", links["ack_url"]))
         return {
             "@type": "MessageCard",

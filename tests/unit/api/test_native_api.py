@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -103,3 +104,25 @@ async def test_test_receiver(native) -> None:
     engine.writer.flush()
     reasons = [d["reason"] for d in (await c.get("/api/tocsin/v1/deliveries")).json()]
     assert reasons.count("test notification") == 2
+
+
+async def test_silence_link_page_then_post_creates_silence(native) -> None:
+    c, engine, _, _ = native
+    url = "/api/tocsin/v1/silence-link?filter=alertname%3D%22A%22&filter=team%3D%22db%22"
+    page = await c.get(url)
+    assert page.status_code == 200 and "<form" in page.text and 'alertname="A"' in html.unescape(page.text)
+    assert len(engine.silences) == 0, "showing the page must not silence anything"
+    done = await c.post(
+        url,
+        content=b"duration=4h&comment=disk+swap",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert done.status_code == 200 and "Silence" in done.text
+    (sil,) = engine.silences.all()
+    assert sil.ends_at - sil.starts_at == 4 * 3600 and sil.comment == "disk swap"
+    assert [str(m) for m in sil.matchers] == ['alertname="A"', 'team="db"']
+    bad = await c.post(
+        url, content=b"duration=1y", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert bad.status_code == 400 and "duration must be one of" in bad.text
+    assert (await c.get("/api/tocsin/v1/silence-link")).status_code == 400

@@ -86,3 +86,39 @@ async def test_rate_limited_notifications_are_batched_not_lost(harness) -> None:
     await h.advance(3600)
     groups = {n.group_labels["i"] for n in h.rec["primary"][0].sent}
     assert groups == {"0", "1", "2"}  # every group got through as tokens came back
+
+
+async def test_retry_after_is_a_floor_under_backoff(harness) -> None:
+    h = harness(FALLBACK.replace("group_interval: 5m", "group_interval: 10m"))
+    rec = h.rec["primary"][0]
+    waits: list[float] = []
+    sleep = h.engine.pipeline.sleep
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await sleep(seconds)
+
+    h.engine.pipeline.sleep = record_sleep
+    rec.fail_with = NotifyError("429", retryable=True, retry_after=120)
+    await h.post({"labels": {"alertname": "A"}, "endsAt": h.at(7200)})
+    await h.advance(30)
+    assert waits and all(w >= 120 for w in waits)
+    assert rec.attempts == len(waits) + 1 <= 6  # 10 minutes of deadline at >= 2 minutes apart
+
+
+def test_extension_fields_are_hidden_from_alertmanager_clients() -> None:
+    cfg = load_config_text(
+        """
+route: {receiver: a, escalation_policy: p}
+receivers:
+  - name: a
+    webhook_configs:
+      - {url: "http://h/x", signing_secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", body_template: "{}"}
+    slack_configs: [{api_url: "http://s/x", channel: "#c", interactive: true}]
+"""
+    )
+    shown = cfg.to_yaml()
+    for key in ("escalation_policy", "signing_secret", "body_template", "interactive"):
+        assert key not in shown
+    full = cfg.to_yaml(include_extensions=True)
+    assert "escalation_policy" in full and "interactive" in full

@@ -98,13 +98,13 @@ async def test_preview_api() -> None:
     app_ = Starlette(routes=template_routes())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_), base_url="http://t") as c:
         ok = await c.post(
-            "/api/v1/templates/render",
+            "/api/tocsin/v1/templates/render",
             json={"channel": "telegram", "overrides": {"message": "{{ .Status }}"}},
         )
         assert ok.status_code == 200 and ok.json() == {"parts": {"message": "firing"}}
         bad = await c.post(
-            "/api/v1/templates/render", json={"channel": "slack", "overrides": {"title": "{{ if }}"}}
+            "/api/tocsin/v1/templates/render", json={"channel": "slack", "overrides": {"title": "{{ if }}"}}
         )
         assert bad.status_code == 400 and "slack title" in bad.json()["error"]
-        missing = await c.post("/api/v1/templates/render", json={})
+        missing = await c.post("/api/tocsin/v1/templates/render", json={})
         assert missing.status_code == 400 and "channel" in missing.json()["error"]

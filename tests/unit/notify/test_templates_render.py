@@ -48,10 +48,12 @@ def test_label_named_like_a_dict_method_reads_the_label() -> None:
 
 
 def test_tocsin_links(data: dict) -> None:
-    out = render_string("{{ tocsin.group_url }} {{ tocsin.silence_url }}", data)
-    gid = data["tocsin"]["group_id"]
-    assert out.startswith(f"http://tocsin.example.com:9093/#/groups/{gid} ")
-    assert "silences/new?filter=%7Balertname%3D%22HighLatency%22%7D" in out
+    out = render_string("{{ tocsin.group_url }} {{ tocsin.silence_url }} [{{ tocsin.ack_url }}]", data)
+    # Both links lead to pages tocsin serves: the group in API v2, and the silence form.
+    base = "http://tocsin.example.com:9093"
+    assert out.startswith(f"{base}/api/v2/alerts/groups?filter=alertname%3D%22HighLatency%22 ")
+    assert "/api/tocsin/v1/silence-link?filter=alertname%3D%22HighLatency%22 " in out
+    assert out.endswith("[]"), "no acknowledge link without an incident"
 
 
 def test_resolved_alert_data() -> None:

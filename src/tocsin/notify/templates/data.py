@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
+from tocsin.matchers import quote
 from tocsin.model import Alert, fingerprint_hex
 from tocsin.notify.base import Notification
 
@@ -87,14 +88,14 @@ def group_id(group_key: str) -> str:
 
 
 def links(n: Notification) -> dict[str, str]:
-    """tocsin's own links for the group: where to see it, acknowledge it and silence it."""
+    """tocsin's own links for the group: where to see it, silence it and, when an incident
+    exists for it, acknowledge it (a signed one-click link; empty otherwise)."""
     base = n.external_url.rstrip("/")
-    gid = group_id(n.group_key)
-    matchers = ",".join(f'{k}="{v}"' for k, v in sorted(n.group_labels.items()))
+    filters = urlencode([("filter", f"{k}={quote(v)}") for k, v in sorted(n.group_labels.items())])
     return {
-        "group_url": f"{base}/#/groups/{gid}",
-        "ack_url": f"{base}/#/groups/{gid}/ack",
-        "silence_url": f"{base}/#/silences/new?filter={quote('{' + matchers + '}')}",
+        "group_url": n.extra.get("incident_url") or f"{base}/api/v2/alerts/groups?{filters}",
+        "ack_url": n.extra.get("ack_url", ""),
+        "silence_url": f"{base}/api/tocsin/v1/silence-link?{filters}",
     }
 
 
