@@ -63,7 +63,9 @@ class EmailIntegration(Integration):
         headers = {k: render_string(v, data, name=f"email header {k}") for k, v in c.headers.items()}
         msg = EmailMessage()
         msg["From"] = headers.pop("From", None) or render_string(c.from_ or "", data, name="email from")
-        msg["To"] = headers.pop("To", None) or render_string(c.to, data, name="email to")
+        # A personal incident page goes to the user's own address (extra["to"]).
+        msg["To"] = n.extra.get("to") or headers.pop("To", None) or render_string(c.to, data, name="email to")
+        headers.pop("To", None)
         subject = headers.pop("Subject", None) or render_part("email", "subject", data)
         msg["Subject"] = " ".join(subject.split())
         msg["Date"] = formatdate(n.now, localtime=False)

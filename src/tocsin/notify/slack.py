@@ -168,7 +168,10 @@ class SlackIntegration(HTTPIntegration):
                 {"color": _color(n, c.color, data), "fallback": fallback, "blocks": self.blocks(n, data)}
             ],
         }
-        if c.channel:
+        if n.extra.get("to"):
+            # A personal incident page goes to the user (a user id as channel opens a DM).
+            body["channel"] = n.extra["to"]
+        elif c.channel:
             body["channel"] = render_string(c.channel, data, name="slack channel")
         if c.username:
             body["username"] = render_string(c.username, data, name="slack username")

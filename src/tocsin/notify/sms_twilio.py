@@ -43,7 +43,8 @@ class TwilioIntegration(HTTPIntegration):
         url = f"{base}/2010-04-01/Accounts/{c.account_sid}/Messages.json"
         text = self.body_text(n)
         done = self.delivered.setdefault(n.idempotency_key, set()) if n.idempotency_key else set()
-        for number in c.to:
+        # A personal incident page goes to the user's own phone (extra["to"]).
+        for number in [n.extra["to"]] if n.extra.get("to") else c.to:
             if number in done:
                 continue
             form = {"To": number, "Body": text}

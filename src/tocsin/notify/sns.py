@@ -96,8 +96,11 @@ class SNSIntegration(HTTPIntegration):
         data = template_data(n)
         form = {"Action": "Publish", "Version": "2010-03-31"}
         attributes = {k: render_string(v, data, name=f"sns attribute {k}") for k, v in c.attributes.items()}
-        if c.phone_number:
-            form["PhoneNumber"] = render_string(c.phone_number, data, name="sns phone_number")
+        if c.phone_number or n.extra.get("to"):
+            # A personal incident page goes to the user's own phone (extra["to"]).
+            form["PhoneNumber"] = n.extra.get("to") or render_string(
+                c.phone_number or "", data, name="sns phone_number"
+            )
             # A text message gets the concise SMS template and is cut to two segments.
             message = (
                 render_part("twilio", "message", data) if c.message is None else _message_override(c, data)
