@@ -159,11 +159,18 @@ class IncidentService:
         firing = [a for a in alerts if a.ends_at > now]
         resolved = [a for a in alerts if a.ends_at <= now]
         async with self._lock:
+            before = self._fingerprint(group_key)
             actions = self.manager.on_group_update(
                 group_key, firing, resolved, labels, now, policy, tenant_id
             )
-            if actions or firing or resolved:
+            # Every flush of every group passes here; store the state only when it changed.
+            if actions or self._fingerprint(group_key) != before:
                 await self._apply(actions)
+
+    def _fingerprint(self, group_key: str) -> tuple[str, int, str] | None:
+        """What changes when an incident changes: its id, timeline length and state."""
+        inc = self.manager.incidents.get(self.manager.by_group.get(group_key, ""))
+        return None if inc is None else (inc.id, len(inc.timeline), str(inc.state))
 
     async def act(self, fn: Callable[[IncidentManager, float], list[Action]]) -> list[Action]:
         """Run one manager operation (ack, resolve, note, ...) and carry out what it decides."""
