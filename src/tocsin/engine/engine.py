@@ -363,6 +363,10 @@ class Engine:
             await asyncio.sleep(self.gc_interval)
             try:
                 self.gc()
+                if self.incidents is not None:
+                    # Resolved incidents are kept for the history retention, then forgotten.
+                    cutoff = self.clock.now() - self.history_retention
+                    await self.incidents.act(lambda m, _now: (m.prune(cutoff), [])[1])
             except Exception:
                 log.exception("garbage collection failed")
 
