@@ -42,7 +42,7 @@ async def test_trigger_event(provider: Provider) -> None:
     assert p["custom_details"]["firing"] == "2"
     assert p["custom_details"]["common_labels"]["service"] == "api"
     assert ev["client"] == "tocsin"
-    assert ev["links"][0]["href"].startswith("http://tocsin.example.com:9093/#/groups/")
+    assert ev["links"][0]["href"].startswith("http://tocsin.example.com:9093/api/v2/alerts/groups?filter=")
 
 
 async def test_resolve_and_acknowledge_use_same_dedup_key(provider: Provider) -> None:

@@ -19,7 +19,10 @@ def _v2(url: str) -> str:
 
 async def test_workflows_adaptive_card(provider: Provider) -> None:
     provider.reply(202, "")
-    await integration(_v2(provider.url)).notify(sample_notification())
+    n = sample_notification()
+    # With an incident for the group, the card carries its signed acknowledgement link.
+    n.extra["ack_url"] = "http://tocsin.example.com:9093/api/tocsin/v1/links/TOKEN"
+    await integration(_v2(provider.url)).notify(n)
     req = provider.last
     assert req.method == "POST"
     assert req.path == "/workflows/abc/triggers/manual/paths/invoke"
@@ -40,7 +43,15 @@ async def test_workflows_adaptive_card(provider: Provider) -> None:
     actions = {a["title"]: a for a in card["actions"]}
     assert {"Open in tocsin", "Acknowledge", "Silence", "Runbook"} <= set(actions)
     assert all(a["type"] == "Action.OpenUrl" for a in card["actions"])
-    assert actions["Acknowledge"]["url"].startswith("http://tocsin.example.com:9093/#/groups/")
+    assert actions["Acknowledge"]["url"] == "http://tocsin.example.com:9093/api/tocsin/v1/links/TOKEN"
+    assert actions["Silence"]["url"].startswith("http://tocsin.example.com:9093/api/tocsin/v1/silence-link?")
+
+
+async def test_no_ack_button_without_an_incident(provider: Provider) -> None:
+    provider.reply(202, "")
+    await integration(_v2(provider.url)).notify(sample_notification())
+    card = provider.last.json()["attachments"][0]["content"]
+    assert "Acknowledge" not in {a["title"] for a in card["actions"]}
 
 
 async def test_resolved_card_is_good_and_has_no_ack(provider: Provider) -> None:
