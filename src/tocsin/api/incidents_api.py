@@ -198,17 +198,22 @@ class IncidentsAPI:
             ]
         )
 
-    def _schedule(self, name: str) -> Any:
-        svc = self._service()
-        return None if svc is None else svc.manager.setup.schedules.get(name)
-
-    async def oncall(self, request: Request) -> Response:
+    def _schedule(self, request: Request) -> tuple[IncidentService, Any] | Response:
+        """The service and the schedule the path names, or the error response to send."""
         svc = self._service()
         if svc is None:
             return self._disabled()
-        sched = self._schedule(request.path_params["name"])
+        name = request.path_params["name"]
+        sched = svc.manager.setup.schedules.get(name)
         if sched is None:
-            return json_response(f"schedule {request.path_params['name']!r} not found", 404)
+            return json_response(f"schedule {name!r} not found", 404)
+        return svc, sched
+
+    async def oncall(self, request: Request) -> Response:
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        svc, sched = found
         q = request.query_params
         try:
             at = parse_time(q["at"]) if "at" in q else svc.clock.now()
@@ -240,12 +245,10 @@ class IncidentsAPI:
         return now, now + int(days) * 86400
 
     async def schedule_ics(self, request: Request) -> Response:
-        svc = self._service()
-        if svc is None:
-            return self._disabled()
-        sched = self._schedule(request.path_params["name"])
-        if sched is None:
-            return json_response(f"schedule {request.path_params['name']!r} not found", 404)
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        svc, sched = found
         try:
             a, b = self._window(request, svc.clock.now())
         except ValueError as e:

@@ -166,3 +166,67 @@ def test_cross_check_names_missing_references(tmp_path: Path) -> None:
     problems = cross_check(cfg, setup)
     assert any("escalation_policy 'nope'" in p for p in problems)
     assert any("receiver 'missing-mail'" in p for p in problems)
+
+
+SCHEDULES = """
+users:
+  - {id: ana, email: ana@example.com, time_zone: Europe/Paris}
+  - {id: bob, email: bob@example.com}
+schedules:
+  - name: primary
+    time_zone: Europe/Paris
+    layers:
+      - {name: daily, start: "2023-11-01T09:00", rotation: {every: 1, unit: days}, users: [ana, bob]}
+escalation_policies:
+  - name: standard
+    levels: [{targets: [{schedule: primary}], wait: 5m}]
+  - name: databases
+    levels: [{targets: [{schedule: primary}], wait: 5m}]
+"""
+
+
+async def test_schedule_endpoints(harness) -> None:
+    import icalendar
+
+    h = harness(CONFIG, incidents_yaml=SCHEDULES)
+    app = create_app(lambda: h.engine, _noop_reload, lambda: "")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        listed = (await c.get("/api/tocsin/v1/schedules")).json()
+        assert listed[0]["name"] == "primary" and len(listed[0]["onCall"]) == 1
+        at = (
+            await c.get("/api/tocsin/v1/schedules/primary/oncall", params={"at": "2023-11-02T10:00:00Z"})
+        ).json()
+        assert at["onCall"] == ["bob"]  # day 2 of the rotation (handoff 09:00 Paris = 08:00 UTC)
+        shifts = (
+            await c.get(
+                "/api/tocsin/v1/schedules/primary/oncall",
+                params={"from": "2023-11-02T08:00:00Z", "to": "2023-11-04T08:00:00Z"},
+            )
+        ).json()["shifts"]
+        assert [s["users"] for s in shifts] == [["bob"], ["ana"]]
+        ics = await c.get("/api/tocsin/v1/schedules/primary/calendar.ics", params={"days": "7"})
+        assert ics.headers["content-type"].startswith("text/calendar")
+        events = [e for e in icalendar.Calendar.from_ical(ics.content).walk("VEVENT")]
+        assert len(events) >= 7
+        user = await c.get("/api/tocsin/v1/users/ana/calendar.ics")
+        ana = list(icalendar.Calendar.from_ical(user.content).walk("VEVENT"))
+        assert 14 <= len(ana) <= 16  # every other day over the default 30 days
+        assert {str(e.get("summary")) for e in ana} == {"On call: primary"}
+        assert (await c.get("/api/tocsin/v1/schedules/nope/oncall")).status_code == 404
+        assert (await c.get("/api/tocsin/v1/users/zed/calendar.ics")).status_code == 404
+        bad = await c.get("/api/tocsin/v1/schedules/primary/calendar.ics", params={"days": "9999"})
+        assert bad.status_code == 400 and "days" in bad.text
+        bad = await c.get("/api/tocsin/v1/schedules/primary/oncall", params={"from": "x"})
+        assert bad.status_code == 400
+
+
+async def test_incident_endpoints_without_incidents_config(harness) -> None:
+    h = harness(
+        CONFIG.replace("  escalation_policy: standard\n", "").replace(
+            "      escalation_policy: databases\n", ""
+        )
+    )
+    app = create_app(lambda: h.engine, _noop_reload, lambda: "")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/api/tocsin/v1/incidents")
+        assert r.status_code == 404 and "--incidents.file" in r.text
