@@ -365,10 +365,13 @@ class Engine:
                 self.gc()
                 if self.incidents is not None:
                     # Resolved incidents are kept for the history retention, then forgotten.
-                    cutoff = self.clock.now() - self.history_retention
-                    await self.incidents.act(lambda m, _now: (m.prune(cutoff), [])[1])
+                    await self.incidents.act(self._prune_incidents)
             except Exception:
                 log.exception("garbage collection failed")
+
+    def _prune_incidents(self, manager: Any, now: float) -> list[Any]:
+        manager.prune(now - self.history_retention)
+        return []
 
     def stats(self) -> dict[str, Any]:
         return {
