@@ -69,6 +69,14 @@ def serve(
             help="Database URL instead of --storage.path: sqlite:///FILE or postgresql://USER@HOST/DB[?schema=NAME].",
         ),
     ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--storage.standby",
+            help="If another tocsin is active on the same store, wait and take over when it stops"
+            " (instead of refusing to start).",
+        ),
+    ] = False,
     listen_address: Annotated[
         str, typer.Option("--web.listen-address", help="Address to listen on, host:port or :port.")
     ] = "127.0.0.1:9093",
@@ -145,6 +153,7 @@ def serve(
         retention=ret,
         history_retention=hist,
         slack_signing_secret=slack_secret or None,
+        standby=standby,
     )
     try:
         run_server(opts)

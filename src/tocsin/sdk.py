@@ -122,7 +122,11 @@ class LocalAlertsSystem(AlertsSystem):
         from tocsin.engine.engine import Engine
         from tocsin.storage import open_storage
 
+        from tocsin.storage.lock import instance_lock
+
         self.storage = open_storage(url=storage_url)
+        self.lock = instance_lock(self.storage)
+        self.lock.acquire(wait=False)
         self.engine = Engine(config, self.storage)
         self.engine.restore()
         self._loop = asyncio.new_event_loop()
@@ -163,6 +167,7 @@ class LocalAlertsSystem(AlertsSystem):
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
         self.storage.close()
+        self.lock.release()
 
 
 _default: AlertsSystem | None = None

@@ -23,6 +23,7 @@ from tocsin.incidents.config import load_incidents_file
 from tocsin.incidents.crosscheck import cross_check
 from tocsin.incidents.setup import IncidentsSetup
 from tocsin.storage import open_storage
+from tocsin.storage.lock import instance_lock
 
 log = logging.getLogger("tocsin")
 
@@ -40,6 +41,7 @@ class ServeOptions:
     history_retention: float = 30 * 86400
     max_body: int = DEFAULT_MAX_BODY
     slack_signing_secret: str | None = None
+    standby: bool = False
 
 
 def parse_listen_address(addr: str) -> tuple[str, int]:
@@ -75,6 +77,9 @@ class Service:
         self.incidents = self._load_incidents(self.config)
         self.external_url = external_url_for(opts, self.host, self.port)
         self.storage = open_storage(opts.storage_path, opts.storage_url)
+        # Only one tocsin may act on a store; a standby waits here until it may.
+        self.lock = instance_lock(self.storage)
+        self.lock.acquire(wait=opts.standby)
         self.engine = Engine(
             self.config,
             self.storage,
@@ -141,6 +146,7 @@ class Service:
                 self._ready = False
                 await self.engine.stop()
                 self.storage.close()
+                self.lock.release()
 
         app.router.lifespan_context = lifespan
         return app

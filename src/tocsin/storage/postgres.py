@@ -27,6 +27,7 @@ class PostgresStorage(SQLStorage):
         import psycopg
 
         self.schema = schema
+        self.dsn = url
 
         def connect() -> Any:
             try:
