@@ -121,7 +121,6 @@ class LocalAlertsSystem(AlertsSystem):
     def __init__(self, config: Any, storage_url: str) -> None:
         from tocsin.engine.engine import Engine
         from tocsin.storage import open_storage
-
         from tocsin.storage.lock import instance_lock
 
         self.storage = open_storage(url=storage_url)
