@@ -1,0 +1,1 @@
+"""Intelligence: anomaly detection, forecasting, correlation, self-tuning thresholds."""
