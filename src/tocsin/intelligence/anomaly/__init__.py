@@ -1,0 +1,20 @@
+"""Streaming anomaly detectors behind one interface (see :mod:`.base`)."""
+
+from tocsin.intelligence.anomaly.base import Detector, State, StateError, detector_from_state
+from tocsin.intelligence.anomaly.baseline import RobustBaseline
+from tocsin.intelligence.anomaly.combined import Ensemble, Refractory, tocsin_detector
+from tocsin.intelligence.anomaly.learned import ArResidual
+from tocsin.intelligence.anomaly.likelihood import Likelihood
+
+__all__ = [
+    "ArResidual",
+    "Detector",
+    "Ensemble",
+    "Likelihood",
+    "Refractory",
+    "RobustBaseline",
+    "State",
+    "StateError",
+    "detector_from_state",
+    "tocsin_detector",
+]

@@ -1,0 +1,101 @@
+"""Combining detectors: an ensemble of post-processed members and refractory suppression.
+
+Operators (and NAB) care about the first alert of an episode; repeats inside the episode add
+nothing and repeats after it are noise. The refractory wrapper damps any score that does not beat
+a slowly decaying memory of the recent peak, so one episode yields one strong score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tocsin.intelligence.anomaly.base import Detector, State, check_point
+from tocsin.intelligence.anomaly.baseline import RobustBaseline
+from tocsin.intelligence.anomaly.likelihood import Likelihood
+
+
+class Ensemble(Detector):
+    """The highest score of its members (each already calibrated to [0, 1])."""
+
+    kind = "ensemble"
+
+    def __init__(self, members: Sequence[Detector]) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        for m in members:
+            if not isinstance(m, Detector):
+                raise TypeError(f"ensemble members must be Detectors, got {type(m).__name__}")
+        self.members = list(members)
+
+    def params(self) -> State:
+        return {"members": [m.to_state() for m in self.members]}
+
+    def _dump(self) -> State:
+        return {}
+
+    def _load(self, state: State) -> None:
+        return None
+
+    def raw_one(self, t: float, x: float) -> float:
+        return max(m.raw_one(t, x) for m in self.members)
+
+    def score_one(self, t: float, x: float) -> float:
+        return max(m.score_one(t, x) for m in self.members)
+
+    def learn_one(self, t: float, x: float) -> None:
+        for m in self.members:
+            m.learn_one(t, x)
+
+    def update(self, t: float, x: float) -> float:
+        return max(m.update(t, x) for m in self.members)
+
+
+class Refractory(Detector):
+    """Passes a score only when it beats the decayed recent peak; otherwise damps it."""
+
+    kind = "refractory"
+
+    def __init__(self, inner: Detector, half_life: float = 1000.0, damp: float = 0.0) -> None:
+        if not isinstance(inner, Detector):
+            raise TypeError(f"inner must be a Detector, got {type(inner).__name__}")
+        if half_life <= 0:
+            raise ValueError(f"half_life must be positive (points), got {half_life!r}")
+        if not 0.0 <= damp <= 1.0:
+            raise ValueError(f"damp must be in [0, 1], got {damp!r}")
+        self.inner, self.half_life, self.damp = inner, half_life, damp
+        self.decay = math.exp(-math.log(2.0) / half_life)
+        self.peak = 0.0
+
+    def params(self) -> State:
+        return {"inner": self.inner.to_state(), "half_life": self.half_life, "damp": self.damp}
+
+    def _dump(self) -> State:
+        return {"peak": self.peak}
+
+    def _load(self, state: State) -> None:
+        self.peak = float(state["peak"])
+
+    def raw_one(self, t: float, x: float) -> float:
+        return self.inner.raw_one(t, x)
+
+    def _out(self, score: float) -> float:
+        return score if score > self.peak * self.decay else score * self.damp
+
+    def score_one(self, t: float, x: float) -> float:
+        return self._out(self.inner.score_one(t, x))
+
+    def learn_one(self, t: float, x: float) -> None:
+        self.update(t, x)
+
+    def update(self, t: float, x: float) -> float:
+        check_point(t, x)
+        score = self.inner.update(t, x)
+        out = self._out(score)
+        self.peak = max(self.peak * self.decay, score)
+        return out
+
+
+def tocsin_detector() -> Detector:
+    """tocsin's best combination, as measured on NAB (see benchmarks/nab/README.md)."""
+    return Refractory(Likelihood(RobustBaseline()))
