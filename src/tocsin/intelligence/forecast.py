@@ -82,13 +82,14 @@ class HoltForecaster:
             raise ValueError(f"value must be a finite number, got {x!r}")
         if not math.isfinite(t):
             raise ValueError(f"timestamp must be finite epoch seconds, got {t!r}")
-        if self.n and t <= self.last_t:
-            raise ValueError(f"timestamps must increase: {t!r} after {self.last_t!r}")
+        if self.n and t < self.last_t:
+            raise ValueError(f"timestamps must not go backwards: {t!r} after {self.last_t!r}")
         self.n += 1
         if self.n == 1:
             self.level, self.last_t = x, t
             return
         dt = t - self.last_t
+        # Repeated timestamps (clock adjustments in real data) still count as one step of time.
         self.step = dt if self.n == 2 else self.step + 0.05 * (dt - self.step)
         self.last_t = t
         predicted = self.level + self.trend
@@ -109,6 +110,8 @@ class HoltForecaster:
     def _ready(self) -> None:
         if self.n < 3:
             raise ValueError(f"need at least 3 points to forecast, have {self.n}")
+        if self.step <= 0:
+            raise ValueError("cannot forecast: the points seen so far span no time")
 
     def forecast(self, horizon: float) -> Forecast:
         """Value expected ``horizon`` seconds after the last point."""

@@ -4,8 +4,8 @@ Raw surprise is not comparable across series (a z of 5 is routine for a bursty c
 unheard of for a thermostat). Following the idea behind Numenta's anomaly likelihood, the
 post-processor learns the distribution of each series' own recent raw scores (a short average
 against a long exponentially weighted mean and variance) and reports how improbable the current
-short average is. The score is the negative log tail probability, scaled into [0, 1], so that
-very small probabilities stay distinguishable instead of all rounding to 1.0.
+short average is. The score is the negative log tail probability L squashed as L / (L + 20), so
+very small probabilities stay distinguishable (and ordered) instead of all rounding to 1.0.
 """
 
 from __future__ import annotations
@@ -14,16 +14,19 @@ import math
 
 from tocsin.intelligence.anomaly.base import Detector, State
 
-_LOG_TAIL_AT_ONE = 40.0  # -ln(tail) that maps to score 1.0 (a tail probability of about 4e-18)
+_LOG_TAIL_HALF = 20.0  # -ln(tail) that maps to score 0.5 (a tail probability of about 2e-9)
 _SQRT2 = math.sqrt(2.0)
 _LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def neg_log_tail(z: float) -> float:
     """-ln P(Z > z) for a standard normal Z, accurate far into the tail where erfc underflows."""
-    if z < 5.0:
+    if z < 8.0:
         return -math.log(0.5 * math.erfc(z / _SQRT2))
-    return 0.5 * z * z + math.log(z) + _LN_SQRT_2PI  # Mills-ratio asymptote
+    # Mills-ratio asymptotic series; at z >= 8 its truncation error is below 1e-5.
+    inv2 = 1.0 / (z * z)
+    series = 1.0 - inv2 + 3.0 * inv2 * inv2 - 15.0 * inv2 * inv2 * inv2
+    return 0.5 * z * z + math.log(z) + _LN_SQRT_2PI - math.log(series)
 
 
 class Likelihood(Detector):
@@ -65,7 +68,10 @@ class Likelihood(Detector):
 
     def score_one(self, t: float, x: float) -> float:
         z = self.raw_one(t, x)
-        return min(neg_log_tail(z) / _LOG_TAIL_AT_ONE, 1.0) if z > 0 else 0.0
+        if z <= 0:
+            return 0.0
+        surprise = neg_log_tail(z)
+        return surprise / (surprise + _LOG_TAIL_HALF)
 
     def learn_one(self, t: float, x: float) -> None:
         raw = self.inner.raw_one(t, x)
