@@ -11,7 +11,6 @@ then the failure-prediction lead times on realKnownCause. Deterministic: no rand
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import statistics
 import sys

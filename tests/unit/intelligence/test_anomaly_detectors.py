@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -106,7 +107,7 @@ def test_refractory_damps_a_weaker_repeat() -> None:
 def test_neg_log_tail_is_continuous_and_increasing() -> None:
     zs = [i / 10 for i in range(-30, 200)]
     values = [neg_log_tail(z) for z in zs]
-    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(values))
     assert neg_log_tail(7.999999) == pytest.approx(neg_log_tail(8.0), abs=1e-4)
     assert neg_log_tail(0.0) == pytest.approx(math.log(2.0))
 
