@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -27,6 +28,7 @@ from tocsin.intelligence import nab
 from tocsin.intelligence.anomaly import (
     ArResidual,
     Detector,
+    EmpiricalTail,
     Ensemble,
     Likelihood,
     Refractory,
@@ -60,11 +62,18 @@ DETECTORS: dict[str, tuple[Callable[[], Detector], str]] = {
     ),
     "ensemble": (
         lambda: Refractory(
-            Ensemble([Likelihood(RobustBaseline()), Likelihood(ArResidual()), Likelihood(ContextNovelty())])
+            Ensemble(
+                [
+                    EmpiricalTail(RobustBaseline()),
+                    EmpiricalTail(ArResidual()),
+                    EmpiricalTail(ContextNovelty()),
+                ]
+            )
         ),
-        "max of the three likelihoods, refractory",
+        "max of the three through the empirical tail, refractory",
     ),
-    "tocsin": (tocsin_detector, "production: refractory(likelihood(robust baseline))"),
+    "tail(novelty)": (lambda: EmpiricalTail(ContextNovelty()), "context novelty through the empirical tail"),
+    "tocsin": (tocsin_detector, "production: refractory(empirical tail(context novelty))"),
 }
 
 PUBLISHED = [
@@ -91,7 +100,8 @@ class DetectorRun:
     name: str
     scores: list[list[float]] = field(default_factory=list)
     cpu_seconds: float = 0.0
-    state_bytes: list[int] = field(default_factory=list)
+    state_bytes: list[int] = field(default_factory=list)  # MessagePack
+    state_json_bytes: list[int] = field(default_factory=list)
 
 
 def run_detector(
@@ -104,7 +114,9 @@ def run_detector(
         start = time.process_time()
         run.scores.append([detector.update(t, x) for t, x in zip(s.timestamps, s.values, strict=True)])
         run.cpu_seconds += time.process_time() - start
-        run.state_bytes.append(len(json.dumps(detector.to_state(), separators=(",", ":"))))
+        state = detector.to_state()
+        run.state_bytes.append(len(msgspec.msgpack.encode(state)))
+        run.state_json_bytes.append(len(json.dumps(state, separators=(",", ":"))))
         progress.advance(task, len(s))
     return run
 
@@ -233,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "self-tuned",
         "self-tuned + feedback",
         "points/s/core",
-        "state B (max)",
+        "state B msgpack/JSON (max)",
     ):
         table.add_column(col)
     for run in runs:
@@ -246,7 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return " / ".join(f"{c.normalised:.1f}" for c in scores)
 
         table.add_row(
-            run.name, fmt(oracle), fmt(tuned), fmt(fed), f"{rate:,.0f}", f"{max(run.state_bytes):,}"
+            run.name,
+            fmt(oracle),
+            fmt(tuned),
+            fmt(fed),
+            f"{rate:,.0f}",
+            f"{max(run.state_bytes):,} / {max(run.state_json_bytes):,}",
         )
         results["detectors"][run.name] = {  # type: ignore[index]
             "description": DETECTORS[run.name][1],
@@ -256,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "points_per_cpu_second": rate,
             "state_bytes_max": max(run.state_bytes),
             "state_bytes_mean": statistics.fmean(run.state_bytes),
+            "state_json_bytes_max": max(run.state_json_bytes),
         }
     console.print(table)
 

@@ -4,11 +4,12 @@ from tocsin.intelligence.anomaly.base import Detector, State, StateError, detect
 from tocsin.intelligence.anomaly.baseline import RobustBaseline
 from tocsin.intelligence.anomaly.combined import Ensemble, Refractory, tocsin_detector
 from tocsin.intelligence.anomaly.learned import ArResidual
-from tocsin.intelligence.anomaly.likelihood import Likelihood
+from tocsin.intelligence.anomaly.likelihood import EmpiricalTail, Likelihood
 
 __all__ = [
     "ArResidual",
     "Detector",
+    "EmpiricalTail",
     "Ensemble",
     "Likelihood",
     "Refractory",

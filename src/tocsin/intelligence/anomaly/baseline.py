@@ -2,19 +2,19 @@
 
 The level and the scale (mean absolute deviation) are updated with residuals clipped to a few
 scales, so a single spike barely moves them (robust like a rolling median/MAD) while a lasting
-level shift is still absorbed within a few hundred points. 24 hourly offsets capture the daily
-cycle most operational metrics have, in a fixed 24 floats of state.
+level shift is still absorbed within a few hundred points. ``buckets`` offsets per day
+(default 48: half-hours) capture the daily cycle most operational metrics have in fixed state.
 """
 
 from __future__ import annotations
 
 from tocsin.intelligence.anomaly.base import Detector, State, check_point
 
-HOURS = 24
+DAY = 86_400.0
 
 
 class RobustBaseline(Detector):
-    """Surprise = |value - (level + hourly offset)| / robust scale."""
+    """Surprise = |value - (level + time-of-day offset)| / robust scale."""
 
     kind = "robust_baseline"
 
@@ -26,12 +26,15 @@ class RobustBaseline(Detector):
         seasonal: bool = True,
         clip: float = 4.0,
         warmup: int = 30,
+        buckets: int = 48,
     ) -> None:
         for name, a in (("alpha", alpha), ("scale_alpha", scale_alpha), ("season_alpha", season_alpha)):
             if not 0.0 < a <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {a!r}")
         if clip <= 0:
             raise ValueError(f"clip must be positive, got {clip!r}")
+        if not 1 <= buckets <= 288:
+            raise ValueError(f"buckets must be between 1 and 288 per day, got {buckets!r}")
         if warmup < 1:
             raise ValueError(f"warmup must be at least 1, got {warmup!r}")
         self.alpha, self.scale_alpha, self.season_alpha = alpha, scale_alpha, season_alpha
@@ -39,7 +42,9 @@ class RobustBaseline(Detector):
         self.n = 0
         self.level = 0.0
         self.scale = 0.0
-        self.season = [0.0] * HOURS
+        self.buckets = buckets
+        self.bucket_width = DAY / buckets
+        self.season = [0.0] * buckets
 
     def params(self) -> State:
         return {
@@ -49,6 +54,7 @@ class RobustBaseline(Detector):
             "seasonal": self.seasonal,
             "clip": self.clip,
             "warmup": self.warmup,
+            "buckets": self.buckets,
         }
 
     def _dump(self) -> State:
@@ -56,14 +62,14 @@ class RobustBaseline(Detector):
 
     def _load(self, state: State) -> None:
         season = [float(v) for v in state["season"]]
-        if len(season) != HOURS:
-            raise ValueError(f"season must hold {HOURS} offsets, got {len(season)}")
+        if len(season) != self.buckets:
+            raise ValueError(f"season must hold {self.buckets} offsets, got {len(season)}")
         self.n, self.level, self.scale = int(state["n"]), float(state["level"]), float(state["scale"])
         self.season = season
 
     def _expected(self, t: float) -> float:
         if self.seasonal:
-            return self.level + self.season[int(t // 3600.0) % HOURS]
+            return self.level + self.season[int(t // self.bucket_width) % self.buckets]
         return self.level
 
     def _floor(self) -> float:
@@ -85,11 +91,11 @@ class RobustBaseline(Detector):
             self.scale += k * (abs(x - self.level) - self.scale) if self.n > 1 else 0.0
             self.level += k * (x - self.level)
             return
-        hour = int(t // 3600.0) % HOURS
-        expected = self.level + (self.season[hour] if self.seasonal else 0.0)
+        bucket = int(t // self.bucket_width) % self.buckets
+        expected = self.level + (self.season[bucket] if self.seasonal else 0.0)
         bound = self.clip * max(self.scale, self._floor())
         resid = min(max(x - expected, -bound), bound)
         self.scale += self.scale_alpha * (abs(resid) - self.scale)
         self.level += self.alpha * resid
         if self.seasonal:
-            self.season[hour] += self.season_alpha * (x - self.level - self.season[hour])
+            self.season[bucket] += self.season_alpha * (x - self.level - self.season[bucket])

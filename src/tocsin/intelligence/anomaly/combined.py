@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 
 from tocsin.intelligence.anomaly.base import Detector, State, check_point
-from tocsin.intelligence.anomaly.baseline import RobustBaseline
-from tocsin.intelligence.anomaly.likelihood import Likelihood
+from tocsin.intelligence.anomaly.likelihood import EmpiricalTail
+from tocsin.intelligence.anomaly.novelty import ContextNovelty
 
 
 class Ensemble(Detector):
@@ -98,4 +98,4 @@ class Refractory(Detector):
 
 def tocsin_detector() -> Detector:
     """tocsin's best combination, as measured on NAB (see benchmarks/nab/README.md)."""
-    return Refractory(Likelihood(RobustBaseline()))
+    return Refractory(EmpiricalTail(ContextNovelty()))

@@ -82,3 +82,110 @@ class Likelihood(Detector):
         d = self.avg - self.mean
         self.mean += a * d
         self.var = (1.0 - a) * (self.var + a * d * d)
+
+
+class EmpiricalTail(Detector):
+    """Wraps a detector; scores by the empirical tail of the series' own recent raw scores.
+
+    The Gaussian fit of :class:`Likelihood` is skewed by series whose raw scores are bursty; here
+    the tail probability is read off a decayed histogram of log raw scores (fixed bins, so fixed
+    memory), and a raw score beyond everything seen is rated rarer the further beyond it lies.
+    Because the probability is relative to the series' own history, scores are comparable across
+    series, which is what one shared threshold needs.
+    """
+
+    kind = "empirical_tail"
+    BINS = 64
+    _PER_OCTAVE = 4.0  # bins per doubling of (1 + raw)
+
+    def __init__(self, inner: Detector, short: float = 0.2, decay: float = 0.9995, warmup: int = 200) -> None:
+        if not isinstance(inner, Detector):
+            raise TypeError(f"inner must be a Detector, got {type(inner).__name__}")
+        if not 0.0 < short <= 1.0:
+            raise ValueError(f"short must be in (0, 1], got {short!r}")
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay!r}")
+        self.inner, self.short, self.decay, self.warmup = inner, short, decay, warmup
+        self.n = 0
+        self.avg = 0.0
+        # Counts are kept in growing units (each new point weighs 1/decay more than the last)
+        # so decaying costs O(1) per point; rescaled before the weights overflow.
+        self.weight = 1.0
+        self.total = 0.0
+        self.counts = [0.0] * self.BINS
+
+    def params(self) -> State:
+        return {
+            "inner": self.inner.to_state(),
+            "short": self.short,
+            "decay": self.decay,
+            "warmup": self.warmup,
+        }
+
+    def _dump(self) -> State:
+        return {
+            "n": self.n,
+            "avg": self.avg,
+            "weight": self.weight,
+            "total": self.total,
+            "counts": list(self.counts),
+        }
+
+    def _load(self, state: State) -> None:
+        counts = [float(c) for c in state["counts"]]
+        if len(counts) != self.BINS:
+            raise ValueError(f"counts must hold {self.BINS} bins, got {len(counts)}")
+        self.n, self.avg = int(state["n"]), float(state["avg"])
+        self.weight, self.total, self.counts = float(state["weight"]), float(state["total"]), counts
+
+    def _position(self, raw: float) -> float:
+        return math.log2(1.0 + raw) * self._PER_OCTAVE
+
+    def neg_log_tail(self, raw: float) -> float:
+        """-ln of the decayed fraction of past averaged raw scores at or above ``raw``."""
+        u = self._position(raw)
+        b = min(int(u), self.BINS - 1)
+        counts = self.counts
+        above = sum(counts[b + 1 :]) + counts[b] * (1.0 - min(u - b, 1.0))
+        p = (above + 0.5 * self.weight) / (self.total + 0.5 * self.weight)
+        if above <= 0.0:
+            top = max((i for i, c in enumerate(counts) if c > 0.0), default=-1) + 1
+            p *= 2.0 ** -max(u - top, 0.0)
+        return -math.log(p)
+
+    def raw_one(self, t: float, x: float) -> float:
+        return self._surprise(self.inner.raw_one(t, x))
+
+    def _surprise(self, raw: float) -> float:
+        if self.n < self.warmup:
+            return 0.0
+        return self.neg_log_tail(self.avg + self.short * (raw - self.avg))
+
+    def score_one(self, t: float, x: float) -> float:
+        surprise = self.raw_one(t, x)
+        return surprise / (surprise + _LOG_TAIL_HALF)
+
+    def learn_one(self, t: float, x: float) -> None:
+        raw = self.inner.raw_one(t, x)
+        self.inner.learn_one(t, x)
+        self._learn_raw(raw)
+
+    def update(self, t: float, x: float) -> float:
+        # The hot path: the inner detector judges the point once for both scoring and learning.
+        raw = self.inner.raw_one(t, x)
+        surprise = self._surprise(raw)
+        self.inner.learn_one(t, x)
+        self._learn_raw(raw)
+        return surprise / (surprise + _LOG_TAIL_HALF)
+
+    def _learn_raw(self, raw: float) -> None:
+        self.n += 1
+        self.avg += self.short * (raw - self.avg)
+        self.counts[min(int(self._position(self.avg)), self.BINS - 1)] += self.weight
+        self.total += self.weight
+        self.weight /= self.decay
+        if self.weight > 1e100:
+            scale = 1.0 / self.weight
+            self.counts = [c * scale for c in self.counts]
+            self.total *= scale
+            self.weight = 1.0

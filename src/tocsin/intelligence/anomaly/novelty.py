@@ -3,7 +3,8 @@ from the previous band.
 
 Values are cut into bands whose width is fixed from the warm-up range, so band counts keep their
 meaning as the series wanders; decayed counts forget old regimes. Surprise is the negative log
-frequency of the band and of the band-to-band transition, which stays quiet for noise the series
+frequency of the band and of the band-to-band transition (plus the log distance to the nearest
+known band for a band never seen), which stays quiet for noise the series
 always had and speaks up for new levels, new spikes and new dynamics (a flat line where the series
 used to oscillate). Both tables are capped, evicting the rarest entry, so memory stays bounded.
 """
@@ -11,11 +12,12 @@ used to oscillate). Both tables are capped, evicting the rarest entry, so memory
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tocsin.intelligence.anomaly.base import Detector, State, check_point
 
 
-def _evict_rarest(table: dict[str, float], cap: int) -> None:
+def _evict_rarest(table: dict[Any, float], cap: int) -> None:
     while len(table) > cap:
         del table[min(table, key=table.__getitem__)]
 
@@ -40,9 +42,12 @@ class ContextNovelty(Detector):
         self.hi = -math.inf
         self.width = 0.0
         self.prev = 0
-        self.total = 0.0  # decayed number of points counted
-        self.unigram: dict[str, float] = {}
-        self.bigram: dict[str, float] = {}
+        # Counts are kept in growing units (each point weighs 1/decay more than the one before)
+        # so decay costs O(1) per point; they are rescaled before the unit overflows.
+        self.weight = 1.0
+        self.total = 0.0
+        self.unigram: dict[int, float] = {}  # band -> decayed count
+        self.bigram: dict[tuple[int, int], float] = {}  # (previous band, band) -> decayed count
 
     def params(self) -> State:
         return {"bands": self.bands, "decay": self.decay, "cap": self.cap, "warmup": self.warmup}
@@ -54,18 +59,22 @@ class ContextNovelty(Detector):
             "hi": self.hi if math.isfinite(self.hi) else None,
             "width": self.width,
             "prev": self.prev,
+            "weight": self.weight,
             "total": self.total,
-            "unigram": dict(self.unigram),
-            "bigram": dict(self.bigram),
+            "unigram": {str(k): v for k, v in self.unigram.items()},
+            "bigram": {f"{a}:{b}": v for (a, b), v in self.bigram.items()},
         }
 
     def _load(self, state: State) -> None:
         self.n, self.width, self.prev = int(state["n"]), float(state["width"]), int(state["prev"])
         self.lo = math.inf if state["lo"] is None else float(state["lo"])
         self.hi = -math.inf if state["hi"] is None else float(state["hi"])
-        self.total = float(state["total"])
-        self.unigram = {str(k): float(v) for k, v in state["unigram"].items()}
-        self.bigram = {str(k): float(v) for k, v in state["bigram"].items()}
+        self.weight, self.total = float(state["weight"]), float(state["total"])
+        self.unigram = {int(k): float(v) for k, v in state["unigram"].items()}
+        self.bigram = {}
+        for key, v in state["bigram"].items():
+            a, b = key.split(":")
+            self.bigram[(int(a), int(b))] = float(v)
 
     def _band(self, x: float) -> int:
         return math.floor((x - self.lo) / self.width)
@@ -75,10 +84,18 @@ class ContextNovelty(Detector):
         if self.n < self.warmup:
             return 0.0
         band = self._band(x)
-        p_band = (self.unigram.get(str(band), 0.0) + 0.1) / (self.total + 1.0)
-        from_prev = self.unigram.get(str(self.prev), 0.0)
-        p_move = (self.bigram.get(f"{self.prev}:{band}", 0.0) + 0.1) / (from_prev + 1.0)
-        return -math.log(p_band) - math.log(p_move)
+        w = self.weight
+        seen = self.unigram.get(band, 0.0)
+        p_band = (seen + 0.1 * w) / (self.total + w)
+        from_prev = self.unigram.get(self.prev, 0.0)
+        p_move = (self.bigram.get((self.prev, band), 0.0) + 0.1 * w) / (from_prev + w)
+        surprise = -math.log(p_band) - math.log(p_move)
+        if not seen and self.unigram:
+            # An unseen band says nothing about how far out it lies; a spike far beyond the known
+            # range must outrank a first step just past its edge.
+            nearest = min(abs(band - k) for k in self.unigram)
+            surprise += math.log(nearest)
+        return surprise
 
     def learn_one(self, t: float, x: float) -> None:
         check_point(t, x)
@@ -92,18 +109,21 @@ class ContextNovelty(Detector):
             self.prev = self._band(x)
             return
         band = self._band(x)
-        d = self.decay
-        if d < 1.0:
-            for table in (self.unigram, self.bigram):
-                for key in table:
-                    table[key] *= d
-            self.total *= d
-        prev_key = str(self.prev)
-        self.unigram[prev_key] = self.unigram.get(prev_key, 0.0)
-        move = f"{self.prev}:{band}"
-        self.bigram[move] = self.bigram.get(move, 0.0) + 1.0
-        self.unigram[str(band)] = self.unigram.get(str(band), 0.0) + 1.0
-        self.total += 1.0
-        _evict_rarest(self.unigram, self.cap)
-        _evict_rarest(self.bigram, self.cap)
+        w = self.weight
+        move = (self.prev, band)
+        self.bigram[move] = self.bigram.get(move, 0.0) + w
+        self.unigram[band] = self.unigram.get(band, 0.0) + w
+        self.total += w
+        if len(self.unigram) > self.cap:
+            _evict_rarest(self.unigram, self.cap)
+        if len(self.bigram) > self.cap:
+            _evict_rarest(self.bigram, self.cap)
         self.prev = band
+        self.weight = w / self.decay
+        if self.weight > 1e100:
+            scale = 1.0 / self.weight
+            for table in (self.unigram, self.bigram):
+                for k in table:
+                    table[k] *= scale
+            self.total *= scale
+            self.weight = 1.0
