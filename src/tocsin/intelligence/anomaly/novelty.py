@@ -122,8 +122,7 @@ class ContextNovelty(Detector):
         self.weight = w / self.decay
         if self.weight > 1e100:
             scale = 1.0 / self.weight
-            for table in (self.unigram, self.bigram):
-                for k in table:
-                    table[k] *= scale
+            self.unigram = {k: v * scale for k, v in self.unigram.items()}
+            self.bigram = {k: v * scale for k, v in self.bigram.items()}
             self.total *= scale
             self.weight = 1.0
