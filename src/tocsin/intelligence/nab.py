@@ -267,30 +267,52 @@ def _check_scores(series: Sequence[NabSeries], scores: Sequence[Sequence[float]]
                 raise ValueError(f"{s.name}: anomaly score {v!r} is outside [0, 1]")
 
 
+def corpus_weights(series: Sequence[NabSeries]) -> list[RowWeights]:
+    """Row weights of every series, to compute once and pass to the scorers below."""
+    return [row_weights(len(s), s.windows) for s in series]
+
+
+def _weights_for(series: Sequence[NabSeries], weights: Sequence[RowWeights] | None) -> Sequence[RowWeights]:
+    if weights is None:
+        return corpus_weights(series)
+    if len(weights) != len(series) or any(len(w.window) != len(s) for w, s in zip(weights, series, strict=True)):
+        raise ValueError("precomputed weights do not match the series")
+    return weights
+
+
 def score_at_threshold(
-    series: Sequence[NabSeries], scores: Sequence[Sequence[float]], profile: Profile, threshold: float
+    series: Sequence[NabSeries],
+    scores: Sequence[Sequence[float]],
+    profile: Profile,
+    threshold: float,
+    weights: Sequence[RowWeights] | None = None,
 ) -> CorpusScore:
     """Corpus score when every row whose score is at or above ``threshold`` is a detection."""
     _check_scores(series, scores)
     total = 0.0
     n_windows = 0
-    for s, sc in zip(series, scores, strict=True):
-        w = row_weights(len(s), s.windows)
+    for s, sc, w in zip(series, scores, _weights_for(series, weights), strict=True):
         total += score_detections(s.name, w, [v >= threshold for v in sc], profile, len(s.windows)).score
         n_windows += len(s.windows)
     return CorpusScore(profile.name, threshold, total, normalise(total, profile, n_windows))
 
 
 def score_binary(
-    series: Sequence[NabSeries], detections: Sequence[Sequence[bool]], profile: Profile
+    series: Sequence[NabSeries],
+    detections: Sequence[Sequence[bool]],
+    profile: Profile,
+    weights: Sequence[RowWeights] | None = None,
 ) -> CorpusScore:
     """Corpus score of per-row yes/no detections (e.g. from per-series self-tuned thresholds)."""
     as_scores = [[1.0 if d else 0.0 for d in det] for det in detections]
-    return score_at_threshold(series, as_scores, profile, 1.0)
+    return score_at_threshold(series, as_scores, profile, 1.0, weights)
 
 
 def oracle_threshold(
-    series: Sequence[NabSeries], scores: Sequence[Sequence[float]], profile: Profile
+    series: Sequence[NabSeries],
+    scores: Sequence[Sequence[float]],
+    profile: Profile,
+    weights: Sequence[RowWeights] | None = None,
 ) -> CorpusScore:
     """The single corpus-wide threshold that maximises the total score, as the published board uses.
 
@@ -300,8 +322,7 @@ def oracle_threshold(
     _check_scores(series, scores)
     rows: list[tuple[float, int, float]] = []  # (score, global window id or -1, weighted value)
     n_windows = 0
-    for s, sc in zip(series, scores, strict=True):
-        w = row_weights(len(s), s.windows)
+    for s, sc, w in zip(series, scores, _weights_for(series, weights), strict=True):
         for i in range(w.first_scored, len(s)):
             k = w.window[i]
             if k < 0:

@@ -25,9 +25,9 @@ class AdaptiveThreshold:
     def __init__(
         self,
         quantile: float = 0.999,
-        initial: float = 0.5,
-        margin: float = 0.05,
-        floor: float = 0.3,
+        initial: float = 0.3,
+        margin: float = 0.02,
+        floor: float = 0.2,
         ceiling: float = 1.0,
         quantile_step: float = 0.01,
         noise_step: float = 0.05,

@@ -95,24 +95,30 @@ class EmpiricalTail(Detector):
     """
 
     kind = "empirical_tail"
-    BINS = 64
     _PER_OCTAVE = 4.0  # bins per doubling of (1 + raw)
 
-    def __init__(self, inner: Detector, short: float = 0.2, decay: float = 0.9995, warmup: int = 200) -> None:
+    def __init__(
+        self, inner: Detector, short: float = 0.2, decay: float = 0.9995, warmup: int = 200, bins: int = 32
+    ) -> None:
         if not isinstance(inner, Detector):
             raise TypeError(f"inner must be a Detector, got {type(inner).__name__}")
         if not 0.0 < short <= 1.0:
             raise ValueError(f"short must be in (0, 1], got {short!r}")
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay must be in (0, 1), got {decay!r}")
+        if not 4 <= bins <= 256:
+            raise ValueError(f"bins must be between 4 and 256, got {bins!r}")
         self.inner, self.short, self.decay, self.warmup = inner, short, decay, warmup
+        # Raw scores past the last bin share it; beyond everything seen they are still ranked by
+        # the extrapolation in neg_log_tail.
+        self.bins = bins
         self.n = 0
         self.avg = 0.0
         # Counts are kept in growing units (each new point weighs 1/decay more than the last)
         # so decaying costs O(1) per point; rescaled before the weights overflow.
         self.weight = 1.0
         self.total = 0.0
-        self.counts = [0.0] * self.BINS
+        self.counts = [0.0] * bins
 
     def params(self) -> State:
         return {
@@ -133,8 +139,8 @@ class EmpiricalTail(Detector):
 
     def _load(self, state: State) -> None:
         counts = [float(c) for c in state["counts"]]
-        if len(counts) != self.BINS:
-            raise ValueError(f"counts must hold {self.BINS} bins, got {len(counts)}")
+        if len(counts) != self.bins:
+            raise ValueError(f"counts must hold {self.bins} bins, got {len(counts)}")
         self.n, self.avg = int(state["n"]), float(state["avg"])
         self.weight, self.total, self.counts = float(state["weight"]), float(state["total"]), counts
 
@@ -144,7 +150,7 @@ class EmpiricalTail(Detector):
     def neg_log_tail(self, raw: float) -> float:
         """-ln of the decayed fraction of past averaged raw scores at or above ``raw``."""
         u = self._position(raw)
-        b = min(int(u), self.BINS - 1)
+        b = min(int(u), self.bins - 1)
         counts = self.counts
         above = sum(counts[b + 1 :]) + counts[b] * (1.0 - min(u - b, 1.0))
         p = (above + 0.5 * self.weight) / (self.total + 0.5 * self.weight)
@@ -181,7 +187,7 @@ class EmpiricalTail(Detector):
     def _learn_raw(self, raw: float) -> None:
         self.n += 1
         self.avg += self.short * (raw - self.avg)
-        self.counts[min(int(self._position(self.avg)), self.BINS - 1)] += self.weight
+        self.counts[min(int(self._position(self.avg)), self.bins - 1)] += self.weight
         self.total += self.weight
         self.weight /= self.decay
         if self.weight > 1e100:

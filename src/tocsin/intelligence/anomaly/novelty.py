@@ -61,8 +61,9 @@ class ContextNovelty(Detector):
             "prev": self.prev,
             "weight": self.weight,
             "total": self.total,
-            "unigram": {str(k): v for k, v in self.unigram.items()},
-            "bigram": {f"{a}:{b}": v for (a, b), v in self.bigram.items()},
+            # Flat [key..., count] rows: small ints pack into one byte each in MessagePack.
+            "unigram": [[k, v] for k, v in self.unigram.items()],
+            "bigram": [[a, b, v] for (a, b), v in self.bigram.items()],
         }
 
     def _load(self, state: State) -> None:
@@ -70,11 +71,8 @@ class ContextNovelty(Detector):
         self.lo = math.inf if state["lo"] is None else float(state["lo"])
         self.hi = -math.inf if state["hi"] is None else float(state["hi"])
         self.weight, self.total = float(state["weight"]), float(state["total"])
-        self.unigram = {int(k): float(v) for k, v in state["unigram"].items()}
-        self.bigram = {}
-        for key, v in state["bigram"].items():
-            a, b = key.split(":")
-            self.bigram[(int(a), int(b))] = float(v)
+        self.unigram = {int(k): float(v) for k, v in state["unigram"]}
+        self.bigram = {(int(a), int(b)): float(v) for a, b, v in state["bigram"]}
 
     def _band(self, x: float) -> int:
         return math.floor((x - self.lo) / self.width)
