@@ -275,7 +275,9 @@ def corpus_weights(series: Sequence[NabSeries]) -> list[RowWeights]:
 def _weights_for(series: Sequence[NabSeries], weights: Sequence[RowWeights] | None) -> Sequence[RowWeights]:
     if weights is None:
         return corpus_weights(series)
-    if len(weights) != len(series) or any(len(w.window) != len(s) for w, s in zip(weights, series, strict=True)):
+    if len(weights) != len(series) or any(
+        len(w.window) != len(s) for w, s in zip(weights, series, strict=True)
+    ):
         raise ValueError("precomputed weights do not match the series")
     return weights
 

@@ -75,7 +75,10 @@ class ContextNovelty(Detector):
         self.bigram = {(int(a), int(b)): float(v) for a, b, v in state["bigram"]}
 
     def _band(self, x: float) -> int:
-        return math.floor((x - self.lo) / self.width)
+        # Bands far outside the warm-up range are merged at +-8 ranges: they are all novel anyway,
+        # and small band numbers keep the stored tables compact.
+        limit = 8 * self.bands
+        return max(-limit, min(limit, math.floor((x - self.lo) / self.width)))
 
     def raw_one(self, t: float, x: float) -> float:
         check_point(t, x)
