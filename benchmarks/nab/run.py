@@ -163,9 +163,18 @@ class LeadTimes:
     false_warnings: int
     warnings: int
     leads: list[float]
+    per_series: dict[str, tuple[int, int, int]]  # name -> (warnings, windows warned, windows)
 
 
-def forecast_lead_times(corpus: Sequence[nab.NabSeries], horizon: float = 86_400.0) -> LeadTimes:
+def forecast_lead_times(
+    corpus: Sequence[nab.NabSeries],
+    horizon: float = 86_400.0,
+    margin: float = 0.25,
+    alpha: float = 0.1,
+    beta: float = 0.01,
+    expanding: bool = True,
+    persist: int = 24,
+) -> LeadTimes:
     """Warn when the Holt forecast says the series leaves its learned range within ``horizon``.
 
     The "given threshold" of each series is a level a quarter of its probationary range beyond
@@ -175,31 +184,45 @@ def forecast_lead_times(corpus: Sequence[nab.NabSeries], horizon: float = 86_400
     """
     windows = warned = false = total = 0
     leads: list[float] = []
+    per_series: dict[str, tuple[int, int, int]] = {}
     for s in corpus:
         if not s.name.startswith("realKnownCause/"):
             continue
         p = nab.probationary_length(len(s))
         lo, hi = min(s.values[:p]), max(s.values[:p])
         span = hi - lo
-        upper, lower = hi + 0.25 * span, lo - 0.25 * span
-        model = HoltForecaster()
+        upper, lower = hi + margin * span, lo - margin * span
+        model = HoltForecaster(alpha=alpha, beta=beta)
         warnings: list[float] = []
+        streak = 0  # consecutive points whose forecast crosses within the horizon
         for i, (t, x) in enumerate(zip(s.timestamps, s.values, strict=True)):
             if model.n and t < model.last_t:
                 continue  # a few NAB files step back in time (clock changes); the forecaster refuses those
             model.learn_one(t, x)
+            if expanding and i >= p and not lower < x < upper:
+                # The limits follow everything seen so far: a warning means "about to leave all
+                # the series has done before", not "about to pass a level it passes every week".
+                lo, hi = min(lo, x), max(hi, x)
+                span = hi - lo
+                upper, lower = hi + margin * span, lo - margin * span
             if i < p or (warnings and t - warnings[-1] < horizon):
                 continue
             # Cheap check first: only a mean path heading for a threshold within the horizon pays
             # for the interval search.
             steps = horizon / model.step
             if not (model.level + steps * model.trend >= upper or model.level + steps * model.trend <= lower):
+                streak = 0
                 continue
+            crossing_soon = False
             for target, rising in ((upper, True), (lower, False)):
+                if (x >= target) if rising else (x <= target):
+                    continue  # already past it: that is a threshold alert's job, not a prediction
                 c = model.crossing(target, rising=rising, limit=horizon)
-                if c is not None and c.eta <= horizon:
-                    warnings.append(t)
-                    break
+                crossing_soon = crossing_soon or (c is not None and 0.0 < c.eta <= horizon)
+            streak = streak + 1 if crossing_soon else 0
+            if streak >= persist:
+                warnings.append(t)
+                streak = 0
         starts = [s.timestamps[a] for a, _ in s.windows]
         ends = [s.timestamps[b] for _, b in s.windows]
         windows += len(s.windows)
@@ -212,8 +235,9 @@ def forecast_lead_times(corpus: Sequence[nab.NabSeries], horizon: float = 86_400
             for k in hit:
                 first.setdefault(k, w)
         warned += len(first)
+        per_series[s.name] = (len(warnings), len(first), len(s.windows))
         leads.extend(starts[k] - w for k, w in first.items())
-    return LeadTimes(windows, warned, false, total, leads)
+    return LeadTimes(windows, warned, false, total, leads, per_series)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
