@@ -33,6 +33,7 @@ from tocsin.intelligence.anomaly import (
     Likelihood,
     Refractory,
     RobustBaseline,
+    compact_detector,
     tocsin_detector,
 )
 from tocsin.intelligence.anomaly.novelty import ContextNovelty
@@ -73,7 +74,8 @@ DETECTORS: dict[str, tuple[Callable[[], Detector], str]] = {
         "max of the three through the empirical tail, refractory",
     ),
     "tail(novelty)": (lambda: EmpiricalTail(ContextNovelty()), "context novelty through the empirical tail"),
-    "tocsin": (tocsin_detector, "production: refractory(empirical tail(context novelty))"),
+    "compact": (compact_detector, "refractory(tail(novelty)): the under-2-KB variant"),
+    "tocsin": (tocsin_detector, "refractory(max(tail(novelty), tail(novelty of EW average)))"),
 }
 
 PUBLISHED = [

@@ -19,7 +19,9 @@ from tocsin.intelligence.anomaly import (
     Likelihood,
     Refractory,
     RobustBaseline,
+    Smoothed,
     StateError,
+    compact_detector,
     detector_from_state,
     tocsin_detector,
 )
@@ -34,6 +36,8 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "tail": lambda: EmpiricalTail(ContextNovelty()),
     "ensemble": lambda: Ensemble([Likelihood(RobustBaseline()), Likelihood(ArResidual())]),
     "tocsin": tocsin_detector,
+    "compact": compact_detector,
+    "smoothed": lambda: Smoothed(RobustBaseline(), alpha=0.2),
 }
 
 
@@ -84,7 +88,7 @@ def test_spike_scores_above_everything_else(name: str) -> None:
     assert scores[spike] > 0.5
 
 
-@pytest.mark.parametrize("name", ["baseline", "likelihood", "novelty", "tail", "tocsin"])
+@pytest.mark.parametrize("name", ["baseline", "likelihood", "novelty", "tail", "tocsin", "compact"])
 def test_level_shift_scores_above_everything_else(name: str) -> None:
     # The short average of the tail post-processors trades single-point spikes for shifts that
     # last a few points, which is what most incidents look like.
@@ -95,8 +99,8 @@ def test_level_shift_scores_above_everything_else(name: str) -> None:
     assert max(scores[1900:1920]) == max(scores[600:])
 
 
-def test_production_detector_state_is_small() -> None:
-    detector = tocsin_detector()
+def test_compact_detector_state_is_small() -> None:
+    detector = compact_detector()
     for t, x in _series(3000):
         detector.update(t, x)
     # Stored as MessagePack (msgspec, the project's hot-path codec); JSON text is some 40 % larger.

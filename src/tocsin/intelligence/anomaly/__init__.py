@@ -2,7 +2,13 @@
 
 from tocsin.intelligence.anomaly.base import Detector, State, StateError, detector_from_state
 from tocsin.intelligence.anomaly.baseline import RobustBaseline
-from tocsin.intelligence.anomaly.combined import Ensemble, Refractory, tocsin_detector
+from tocsin.intelligence.anomaly.combined import (
+    Ensemble,
+    Refractory,
+    Smoothed,
+    compact_detector,
+    tocsin_detector,
+)
 from tocsin.intelligence.anomaly.learned import ArResidual
 from tocsin.intelligence.anomaly.likelihood import EmpiricalTail, Likelihood
 
@@ -14,8 +20,10 @@ __all__ = [
     "Likelihood",
     "Refractory",
     "RobustBaseline",
+    "Smoothed",
     "State",
     "StateError",
+    "compact_detector",
     "detector_from_state",
     "tocsin_detector",
 ]
