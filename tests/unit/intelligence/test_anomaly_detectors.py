@@ -137,6 +137,8 @@ def test_bad_input_is_rejected_with_a_reason() -> None:
         detector.update(0.0, float("nan"))
     with pytest.raises(ValueError, match="timestamp must be finite"):
         detector.update(float("inf"), 1.0)
+    with pytest.raises(ValueError, match="must be numbers"):
+        detector.update(0.0, "12")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="alpha must be in"):
         RobustBaseline(alpha=0.0)
     with pytest.raises(ValueError, match="lags must be between"):

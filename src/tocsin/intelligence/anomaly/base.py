@@ -25,10 +25,14 @@ class StateError(ValueError):
 
 
 def check_point(t: float, x: float) -> None:
-    """Reject non-finite input with a message naming the bad field."""
-    if not isinstance(x, int | float) or not math.isfinite(x):
+    """Reject non-finite input with a message naming the bad field (cheap: it runs per point)."""
+    try:
+        finite_x, finite_t = math.isfinite(x), math.isfinite(t)
+    except TypeError:
+        raise ValueError(f"value and timestamp must be numbers, got value={x!r} timestamp={t!r}") from None
+    if not finite_x:
         raise ValueError(f"value must be a finite number, got {x!r}")
-    if not isinstance(t, int | float) or not math.isfinite(t):
+    if not finite_t:
         raise ValueError(f"timestamp must be finite epoch seconds, got {t!r}")
 
 
@@ -54,6 +58,12 @@ class Detector(ABC):
     @abstractmethod
     def learn_one(self, t: float, x: float) -> None:
         """Fold the point into the detector's state."""
+
+    def raw_update(self, t: float, x: float) -> float:
+        """Raw surprise of the point against the past, then learn it (wrappers' hot path)."""
+        raw = self.raw_one(t, x)
+        self.learn_one(t, x)
+        return raw
 
     def update(self, t: float, x: float) -> float:
         """Score the point against the past, then learn it; returns the score."""

@@ -48,7 +48,12 @@ class Ensemble(Detector):
             m.learn_one(t, x)
 
     def update(self, t: float, x: float) -> float:
-        return max(m.update(t, x) for m in self.members)
+        best = 0.0
+        for m in self.members:
+            score = m.update(t, x)
+            if score > best:
+                best = score
+        return best
 
 
 class Smoothed(Detector):
@@ -93,6 +98,13 @@ class Smoothed(Detector):
         value = self._next(x)
         self.inner.learn_one(t, value)
         self.avg = value
+
+    def raw_update(self, t: float, x: float) -> float:
+        check_point(t, x)
+        value = self._next(x)
+        raw = self.inner.raw_update(t, value)
+        self.avg = value
+        return raw
 
 
 class Refractory(Detector):

@@ -178,9 +178,8 @@ class EmpiricalTail(Detector):
 
     def update(self, t: float, x: float) -> float:
         # The hot path: the inner detector judges the point once for both scoring and learning.
-        raw = self.inner.raw_one(t, x)
+        raw = self.inner.raw_update(t, x)
         surprise = self._surprise(raw)
-        self.inner.learn_one(t, x)
         self._learn_raw(raw)
         return surprise / (surprise + _LOG_TAIL_HALF)
 

@@ -100,6 +100,14 @@ class ContextNovelty(Detector):
 
     def learn_one(self, t: float, x: float) -> None:
         check_point(t, x)
+        self._learn(x)
+
+    def raw_update(self, t: float, x: float) -> float:
+        raw = self.raw_one(t, x)  # validates the point once for both steps
+        self._learn(x)
+        return raw
+
+    def _learn(self, x: float) -> None:
         self.n += 1
         if self.n <= self.warmup:
             self.lo, self.hi = min(self.lo, x), max(self.hi, x)
