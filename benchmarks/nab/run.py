@@ -172,17 +172,19 @@ def forecast_lead_times(
     corpus: Sequence[nab.NabSeries],
     horizon: float = 86_400.0,
     margin: float = 0.25,
-    alpha: float = 0.1,
-    beta: float = 0.01,
+    alpha: float = 0.08,
+    beta: float = 0.008,
     expanding: bool = True,
     persist: int = 24,
 ) -> LeadTimes:
     """Warn when the Holt forecast says the series leaves its learned range within ``horizon``.
 
-    The "given threshold" of each series is a level a quarter of its probationary range beyond
-    anything seen in the probationary period, above and below. A warning at time w is true when
-    a labelled window overlaps [w, w + horizon]; a window's lead time is its start minus its
-    earliest true warning (positive: warned before the window opened).
+    The "given threshold" of each series is a level ``margin`` times its range beyond anything
+    seen so far (the probationary period first, then everything up to the point), above and
+    below. A warning needs ``persist`` consecutive points whose forecast crosses within the
+    horizon, and one horizon passes before the next. A warning at time w is true when a labelled
+    window overlaps [w, w + horizon]; a window's lead time is its start minus its earliest true
+    warning (positive: warned before the window opened).
     """
     windows = warned = false = total = 0
     leads: list[float] = []
