@@ -1,4 +1,4 @@
-"""Robust statistical baseline: an exponentially weighted level with hour-of-day seasonality.
+"""Robust statistical baseline: an exponentially weighted level with time-of-day seasonality.
 
 The level and the scale (mean absolute deviation) are updated with residuals clipped to a few
 scales, so a single spike barely moves them (robust like a rolling median/MAD) while a lasting

@@ -1,4 +1,5 @@
-"""Combining detectors: an ensemble of post-processed members and refractory suppression.
+"""Combining detectors: an ensemble of post-processed members, smoothed input, and refractory
+suppression, plus the factories of tocsin's production detectors.
 
 Operators (and NAB) care about the first alert of an episode; repeats inside the episode add
 nothing and repeats after it are noise. The refractory wrapper damps any score that does not beat

@@ -1,5 +1,9 @@
 """Likelihood post-processing: turn a detector's raw surprise into a tail probability.
 
+Two post-processors share the output scale: :class:`Likelihood` (a Gaussian fit of the raw
+scores) and :class:`EmpiricalTail` (a decayed histogram of them, which tocsin's production
+detectors use).
+
 Raw surprise is not comparable across series (a z of 5 is routine for a bursty counter and
 unheard of for a thermostat). Following the idea behind Numenta's anomaly likelihood, the
 post-processor learns the distribution of each series' own recent raw scores (a short average
