@@ -11,6 +11,7 @@ from tocsin.intelligence.anomaly.combined import (
 )
 from tocsin.intelligence.anomaly.learned import ArResidual
 from tocsin.intelligence.anomaly.likelihood import EmpiricalTail, Likelihood
+from tocsin.intelligence.anomaly.registry import SeriesDetectors
 
 __all__ = [
     "ArResidual",
@@ -20,6 +21,7 @@ __all__ = [
     "Likelihood",
     "Refractory",
     "RobustBaseline",
+    "SeriesDetectors",
     "Smoothed",
     "State",
     "StateError",
