@@ -88,14 +88,27 @@ def test_spike_scores_above_everything_else(name: str) -> None:
     assert scores[spike] > 0.5
 
 
-@pytest.mark.parametrize("name", ["baseline", "likelihood", "novelty", "tail", "tocsin", "compact"])
+def _shifted() -> list[tuple[float, float]]:
+    points = [(t, x + (30.0 if 1900 <= i < 1920 else 0.0)) for i, (t, x) in enumerate(_series(2000))]
+    points[-40] = (points[-40][0], points[-39][1])  # drop the spike of _series
+    return points
+
+
+@pytest.mark.parametrize("name", ["tocsin", "compact"])
+def test_level_shift_alerts_within_a_few_points_then_holds(name: str) -> None:
+    detector = FACTORIES[name]()
+    scores = [detector.update(t, x) for t, x in _shifted()]
+    first = next(i for i in range(1900, 2000) if scores[i] >= 0.22)  # 0.22: the hold level
+    assert first < 1910  # within the first half of the 20-point shift
+    assert all(s == 0.0 for s in scores[first + 1 : first + 100])  # one alert per episode
+
+
+@pytest.mark.parametrize("name", ["baseline", "likelihood", "novelty", "tail"])
 def test_level_shift_scores_above_everything_else(name: str) -> None:
     # The short average of the tail post-processors trades single-point spikes for shifts that
     # last a few points, which is what most incidents look like.
-    points = [(t, x + (30.0 if 1900 <= i < 1920 else 0.0)) for i, (t, x) in enumerate(_series(2000))]
-    points[-40] = (points[-40][0], points[-39][1])  # drop the spike of _series
     detector = FACTORIES[name]()
-    scores = [detector.update(t, x) for t, x in points]
+    scores = [detector.update(t, x) for t, x in _shifted()]
     assert max(scores[1900:1920]) == max(scores[600:])
 
 

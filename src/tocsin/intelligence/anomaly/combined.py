@@ -109,34 +109,61 @@ class Smoothed(Detector):
 
 
 class Refractory(Detector):
-    """Passes a score only when it beats the decayed recent peak; otherwise damps it."""
+    """Passes a score only when it beats the decayed recent peak (otherwise damps it), and holds
+    quiet for ``hold`` points after any score of at least ``hold_level``.
+
+    The decaying peak stops the falling edge of an episode from re-alerting; the hold stops its
+    rising edge, where every point beats the last. ``hold_level`` is on the calibrated scale of
+    the tail post-processors: 0.22 is an event rarer than about 1 in 280 recent points.
+    """
 
     kind = "refractory"
 
-    def __init__(self, inner: Detector, half_life: float = 1000.0, damp: float = 0.0) -> None:
+    def __init__(
+        self,
+        inner: Detector,
+        half_life: float = 1000.0,
+        damp: float = 0.0,
+        hold_level: float = 0.22,
+        hold: int = 100,
+    ) -> None:
         if not isinstance(inner, Detector):
             raise TypeError(f"inner must be a Detector, got {type(inner).__name__}")
         if half_life <= 0:
             raise ValueError(f"half_life must be positive (points), got {half_life!r}")
         if not 0.0 <= damp <= 1.0:
             raise ValueError(f"damp must be in [0, 1], got {damp!r}")
+        if not 0.0 < hold_level <= 1.0:
+            raise ValueError(f"hold_level must be in (0, 1], got {hold_level!r}")
+        if hold < 0:
+            raise ValueError(f"hold must be a non-negative number of points, got {hold!r}")
         self.inner, self.half_life, self.damp = inner, half_life, damp
+        self.hold_level, self.hold = hold_level, hold
         self.decay = math.exp(-math.log(2.0) / half_life)
         self.peak = 0.0
+        self.quiet = 0  # points left in the current hold
 
     def params(self) -> State:
-        return {"inner": self.inner.to_state(), "half_life": self.half_life, "damp": self.damp}
+        return {
+            "inner": self.inner.to_state(),
+            "half_life": self.half_life,
+            "damp": self.damp,
+            "hold_level": self.hold_level,
+            "hold": self.hold,
+        }
 
     def _dump(self) -> State:
-        return {"peak": self.peak}
+        return {"peak": self.peak, "quiet": self.quiet}
 
     def _load(self, state: State) -> None:
-        self.peak = float(state["peak"])
+        self.peak, self.quiet = float(state["peak"]), int(state["quiet"])
 
     def raw_one(self, t: float, x: float) -> float:
         return self.inner.raw_one(t, x)
 
     def _out(self, score: float) -> float:
+        if self.quiet > 0:
+            return 0.0
         return score if score > self.peak * self.decay else score * self.damp
 
     def score_one(self, t: float, x: float) -> float:
@@ -150,6 +177,10 @@ class Refractory(Detector):
         score = self.inner.update(t, x)
         out = self._out(score)
         self.peak = max(self.peak * self.decay, score)
+        if self.quiet > 0:
+            self.quiet -= 1
+        elif out >= self.hold_level:
+            self.quiet = self.hold
         return out
 
 
