@@ -122,7 +122,7 @@ class Refractory(Detector):
     def __init__(
         self,
         inner: Detector,
-        half_life: float = 1000.0,
+        half_life: float = 300.0,
         damp: float = 0.0,
         hold_level: float = 0.22,
         hold: int = 100,
