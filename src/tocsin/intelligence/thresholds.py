@@ -12,7 +12,10 @@ and always within [floor, ceiling]. Three forces move it:
 
 The offset relaxes back towards zero with a half-life in time, so a noisy week is not held
 against a series for ever. ``base`` is the level the detector's calibration suggests (tocsin's
-tail-probability scores: 0.22 is an event rarer than about 1 in 280 recent points).
+tail-probability scores: 0.22 is an event rarer than about 1 in 280 recent points), and it should
+not sit above the detector's own hold level (:class:`~tocsin.intelligence.anomaly.Refractory`),
+or the first alert-worthy point of an episode can fall under the threshold and the hold then
+silence the rest. Feedback steps are small for that reason.
 
 Everything is O(1) per point and the state (a few floats plus at most ``max_alerts`` recent alert
 times) serialises to a small JSON-able dict.
@@ -34,8 +37,8 @@ class AdaptiveThreshold:
         ceiling: float = 1.0,
         quantile: float = 0.9999,
         quantile_step: float = 0.002,
-        noise_step: float = 0.005,
-        missed_step: float = 0.02,
+        noise_step: float = 0.002,
+        missed_step: float = 0.002,
         cap_step: float = 0.005,
         relax_half_life: float = 7 * 86_400.0,
         max_alerts: int = 3,
