@@ -186,3 +186,37 @@ async def test_rate_limit_queues_a_burst_per_webhook(provider: Provider) -> None
         await integ.notify(sample_notification())
     assert len(provider.seen) == 63  # none dropped
     assert waits == pytest.approx([1.0, 1.0, 1.0])  # beyond the burst, one message a second
+
+
+async def test_message_to_update_survives_a_restart(provider: Provider, tmp_path) -> None:
+    """The (channel, ts) of a group's message is kept in the store, so a resolution after a
+    restart still edits the original message."""
+    from tocsin.engine.channel_state import ChannelStateStore
+    from tocsin.storage import open_storage
+    from tocsin.storage.writer import GroupCommitWriter
+
+    def state_of(storage):  # type: ignore[no-untyped-def]
+        store = ChannelStateStore(GroupCommitWriter(storage))
+        store.load(storage.load_docs("channel_state"))
+        return store
+
+    storage = open_storage(url=f"sqlite:///{tmp_path}/s.db")
+    first = state_of(storage)
+    integ = integration(_webapi(provider.url))
+    integ.state = first.scoped("team/slack/0")
+    provider.reply(200, {"ok": True, "channel": "C123", "ts": "1700000000.000100"})
+    await integ.notify(sample_notification("firing"))
+    first.writer.flush()
+    first.writer.close()
+
+    restarted = integration(_webapi(provider.url))  # a new process: nothing in memory
+    second = state_of(storage)
+    restarted.state = second.scoped("team/slack/0")
+    provider.reply(200, {"ok": True, "channel": "C123", "ts": "1700000000.000100"})
+    await restarted.notify(sample_notification("resolved"))
+    assert provider.last.path == "/api/chat.update"
+    assert provider.last.json()["ts"] == "1700000000.000100"
+    second.writer.flush()
+    assert storage.load_docs("channel_state") == []  # forgotten once resolved
+    second.writer.close()
+    storage.close()

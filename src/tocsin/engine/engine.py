@@ -13,6 +13,7 @@ from typing import Any
 
 from tocsin.config import Config
 from tocsin.engine.alerts import AlertStore
+from tocsin.engine.channel_state import ChannelStateStore
 from tocsin.engine.clock import Clock, SystemClock
 from tocsin.engine.dispatch import Dispatcher, Group
 from tocsin.engine.inhibit import Inhibitor, InhibitRule
@@ -72,6 +73,7 @@ class Engine:
         self.store = AlertStore()
         self.silences = Silences(retention)
         self.nflog = NotificationLog(retention)
+        self.channel_state = ChannelStateStore(self.writer)
         self._integrations_override = integrations
         self._tasks: list[asyncio.Task[None]] = []
         self.config = config
@@ -92,6 +94,8 @@ class Engine:
             for r in config.inhibit_rules
         ]
         integrations = self._integrations_override or build_integrations(config)
+        for integ in (i for lst in integrations.values() for i in lst):
+            integ.state = self.channel_state.scoped(f"{integ.receiver}/{integ.kind}/{integ.index}")
         inhibitor = Inhibitor(rules)
         inhibitor.observe(self.store)
         pipeline = Pipeline(
@@ -186,6 +190,7 @@ class Engine:
             saved = [d.data for d in self.storage.load_docs("incidents") if d.key == "state"]
             if saved:
                 self.incidents = self._incident_service(self.incidents_setup, saved[0])
+        self.channel_state.load(self.storage.load_docs("channel_state"))
         in_flight = self.storage.load_docs("outbox")
         for d in in_flight:
             self.pipeline.outbox[(d.tenant_id, d.key)] = d.data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from tocsin.model import Alert
 
@@ -52,6 +53,15 @@ class NotifyError(Exception):
         self.retry_after = retry_after
 
 
+class ChannelState(Protocol):
+    """Small durable memory a channel may keep across restarts (e.g. which Slack message to
+    update when a group resolves). Values are JSON-able; None deletes."""
+
+    def get(self, key: str) -> Any: ...
+
+    def put(self, key: str, value: Any) -> None: ...
+
+
 class Integration(abc.ABC):
     """One configured ``*_configs`` entry of a receiver."""
 
@@ -59,6 +69,8 @@ class Integration(abc.ABC):
     #: (events, per seconds) this integration may send; None: no limit. Channels set their
     #: provider's documented quota (e.g. PagerDuty: 120 events per minute per routing key).
     rate_limit: tuple[float, float] | None = None
+    #: set by the engine when the process keeps durable state (None in tools and tests)
+    state: ChannelState | None = None
 
     def __init__(self, receiver: str, index: int, send_resolved: bool) -> None:
         self.receiver = receiver

@@ -195,26 +195,39 @@ class SlackIntegration(HTTPIntegration):
         if token:
             headers["Authorization"] = f"Bearer {token}"
         previous = self.messages.get(n.group_key)
+        if previous is None and self.state is not None:
+            saved = self.state.get(n.group_key)
+            previous = (str(saved[0]), str(saved[1])) if saved else None
         if n.status == "resolved" and previous is not None:
             channel, ts = previous
             update = {**body, "channel": channel, "ts": ts}
             try:
                 await self._api(_method_url(url, "chat.update"), update, headers)
-                self.messages.pop(n.group_key, None)
+                self._forget(n.group_key)
                 return
             except NotifyError as e:
                 if e.retryable:
                     raise
                 # The message is gone or too old to edit: post the resolution as a new one.
-                self.messages.pop(n.group_key, None)
+                self._forget(n.group_key)
         reply = await self._api(url, body, headers)
         if n.status == "firing" and reply.get("channel") and reply.get("ts"):
             self.messages[n.group_key] = (str(reply["channel"]), str(reply["ts"]))
             self.messages.move_to_end(n.group_key)
             while len(self.messages) > MAX_TRACKED:
-                self.messages.popitem(last=False)
+                old_key, _ = self.messages.popitem(last=False)
+                if self.state is not None:
+                    self.state.put(old_key, None)
+            if self.state is not None:
+                # Remembered durably, so a resolution after a restart still edits the message.
+                self.state.put(n.group_key, [str(reply["channel"]), str(reply["ts"])])
         elif n.status == "resolved":
-            self.messages.pop(n.group_key, None)
+            self._forget(n.group_key)
+
+    def _forget(self, group_key: str) -> None:
+        self.messages.pop(group_key, None)
+        if self.state is not None:
+            self.state.put(group_key, None)
 
     async def _api(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         resp = await self.request("POST", url, json=body, headers=headers)

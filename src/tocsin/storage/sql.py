@@ -86,6 +86,7 @@ MIGRATIONS.append(
 
 MIGRATIONS.append((3, "notification outbox", [_doc_table("outbox")]))
 MIGRATIONS.append((4, "incident state", [_doc_table("incidents")]))
+MIGRATIONS.append((5, "channel state", [_doc_table("channel_state")]))
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
