@@ -66,20 +66,26 @@ def create_app(
         )
 
     prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    native: list[BaseRoute] = [
+        *NativeV1(engine).routes(),
+        *IncidentsAPI(engine).routes(),
+        *template_routes("/templates/render"),
+    ]
+    if slack_signing_secret:
+        # Slack's "Request URL" for interactivity: <external URL>/api/tocsin/v1/slack/interactions
+        native += slack_routes(
+            slack_signing_secret, EngineInteractionHandler(engine()), path="/slack/interactions"
+        )
     routes: list[BaseRoute] = [
         Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
         Route("/-/ready", is_ready, methods=["GET", "HEAD"]),
         Route("/-/reload", do_reload, methods=["POST", "PUT"]),
         Route("/api/v2/openapi.json", openapi, methods=["GET"]),
         Mount("/api/v2", routes=v2.routes()),
-        Mount("/api/tocsin/v1", routes=NativeV1(engine).routes() + IncidentsAPI(engine).routes()),
+        Mount("/api/tocsin/v1", routes=native),
         Route("/api/v1/{path:path}", v1_gone, methods=["GET", "POST", "DELETE", "PUT"]),
         Route("/", index, methods=["GET"]),
-        *template_routes("/api/tocsin/v1/templates/render"),
     ]
-    if slack_signing_secret:
-        # Slack's "Request URL" for interactivity: <external URL>/api/tocsin/v1/slack/interactions
-        routes += slack_routes(slack_signing_secret, EngineInteractionHandler(engine()))
     if prefix:
         routes = [Mount(prefix, routes=routes)]
     return Starlette(routes=routes)

@@ -126,3 +126,11 @@ async def test_silence_link_page_then_post_creates_silence(native) -> None:
     )
     assert bad.status_code == 400 and "duration must be one of" in bad.text
     assert (await c.get("/api/tocsin/v1/silence-link")).status_code == 400
+
+
+async def test_template_preview_is_served_by_the_app(native) -> None:
+    c, *_ = native
+    r = await c.post("/api/tocsin/v1/templates/render", json={"channel": "slack"})
+    assert r.status_code == 200, r.text
+    assert r.json()["parts"] and "HighLatency" in r.text
+    assert (await c.post("/api/tocsin/v1/slack/interactions", content=b"x")).status_code == 404  # no secret set

@@ -230,3 +230,52 @@ async def test_incident_endpoints_without_incidents_config(harness) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         r = await c.get("/api/tocsin/v1/incidents")
         assert r.status_code == 404 and "--incidents.file" in r.text
+
+
+async def test_slack_button_acknowledges_the_incident(harness, sink) -> None:
+    import hashlib
+    import hmac
+    import json
+    import time
+    from urllib.parse import urlencode
+
+    secret = "slack-signing-secret-for-tests"
+    incidents = INCIDENTS.format(sink=sink.url.removesuffix("/hook")).replace(
+        "  - id: ana\n", "  - id: ana\n    slack_id: U0ANA\n"
+    )
+    h = harness(CONFIG, incidents_yaml=incidents)
+    await h.post({"labels": {"alertname": "DiskFull"}, "endsAt": h.at(7200)})
+    await h.advance(30)
+    (inc,) = h.engine.incidents.manager.incidents.values()
+    value = json.dumps({"gk": inc.group_key, "t": "default", "l": {"alertname": "DiskFull"}})
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ANA"},
+        "response_url": sink.url,
+        "actions": [{"action_id": "ack", "value": value}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": sig,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    app = create_app(lambda: h.engine, _noop_reload, lambda: "", slack_signing_secret=secret)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        forged = await c.post(
+            "/api/tocsin/v1/slack/interactions",
+            content=body,
+            headers={**headers, "X-Slack-Signature": "v0=" + "0" * 64},
+        )
+        assert forged.status_code == 401 and str(inc.state) == "triggered"
+        r = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=headers)
+        assert r.status_code == 200
+        replay = await c.post("/api/tocsin/v1/slack/interactions", content=body, headers=headers)
+        assert replay.status_code == 401
+    assert str(inc.state) == "acknowledged" and inc.acknowledged_by == "ana"
+    assert any(e.kind == "acknowledged" and "slack" in (e.text + str(e.data)) for e in inc.timeline)
+    assert "acknowledged by <@U0ANA>" in sink.payloads[-1]["text"]
+    await h.advance(3600)
+    assert [who for who, _ in pages(sink)] == ["ana"], "escalation stopped at the Slack acknowledgement"
