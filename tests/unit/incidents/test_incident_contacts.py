@@ -64,3 +64,23 @@ def test_email_and_sms_channels_address_the_user() -> None:
     assert msg["To"] == "ana@example.com"
     plain = email.message(_page(""))  # type: ignore[attr-defined]
     assert plain["To"] == "team@example.com"
+
+
+def test_incident_pages_carry_one_click_links_in_mail_and_sms() -> None:
+    from tocsin.notify.templates import render_part
+    from tocsin.notify.templates.data import template_data
+
+    n = _page("ana@example.com")
+    n.extra.update(
+        {"ack_url": "http://t/api/tocsin/v1/links/A", "resolve_url": "http://t/api/tocsin/v1/links/R"}
+    )
+    data = template_data(n)
+    text = render_part("email", "text", data)
+    assert (
+        "Acknowledge: http://t/api/tocsin/v1/links/A" in text
+        and "Resolve: http://t/api/tocsin/v1/links/R" in text
+    )
+    assert "[Acknowledge](http://t/api/tocsin/v1/links/A)" in render_part("email", "html", data)
+    assert "Ack: http://t/api/tocsin/v1/links/A" in render_part("twilio", "message", data)
+    plain = template_data(_page(""))
+    assert "Acknowledge" not in render_part("email", "text", plain)

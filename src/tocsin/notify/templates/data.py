@@ -95,6 +95,7 @@ def links(n: Notification) -> dict[str, str]:
     return {
         "group_url": n.extra.get("incident_url") or f"{base}/api/v2/alerts/groups?{filters}",
         "ack_url": n.extra.get("ack_url", ""),
+        "resolve_url": n.extra.get("resolve_url", ""),
         "silence_url": f"{base}/api/tocsin/v1/silence-link?{filters}",
     }
 
