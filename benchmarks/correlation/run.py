@@ -21,6 +21,7 @@ from typing import Protocol
 from tocsin.intelligence.correlate import CorrelationConfig, Correlator
 from tocsin.intelligence.correlation.baselines import GroupByBaseline, TimeWindowBaseline
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel
+from tocsin.intelligence.correlation.metric_probe import CombinedProbe, MetricProbe, SeriesProbe
 from tocsin.intelligence.correlation.nezha_eval import (
     SYSTEM_DAYS,
     EvalDay,
@@ -28,6 +29,7 @@ from tocsin.intelligence.correlation.nezha_eval import (
     build_day,
     to_jsonl,
 )
+from tocsin.intelligence.correlation.nezha_metrics import nezha_probe
 from tocsin.intelligence.correlation.scoring import (
     BACKGROUND,
     adjusted_rand_index,
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "nezha"
 METHODS = (
     "tocsin",
+    "tocsin, root cause from alerts only (no metric probe)",
     "tocsin, weights selected on the training day",
     "tocsin, learned topology only",
     "group_by service",
@@ -70,6 +73,8 @@ GRID = [
 
 
 SELECTED: list[str] = []  # one markdown row per scored day, printed after the results
+# Scored day (or merged pair of days) → the metric probe root-cause ranking may consult.
+PROBES: dict[str, MetricProbe] = {}
 
 
 def _select_on_training_day(train: EvalDay) -> CorrelationConfig:
@@ -111,9 +116,15 @@ def _service(alert: Alert) -> str:
 
 
 def _run_tocsin(
-    train: EvalDay, test: EvalDay, config: CorrelationConfig, configured_graph: bool = True
+    train: EvalDay,
+    test: EvalDay,
+    config: CorrelationConfig,
+    configured_graph: bool = True,
+    use_probe: bool = True,
 ) -> tuple[list[str], dict[str, list[str]]]:
     correlator = _make_correlator(train, test, config, configured_graph)
+    if use_probe:
+        correlator.probe = PROBES.get(test.day)
     pred = [correlator.add(la.alert).incident_id for la in test.alerts]
     rankings = {iid: [c.service for c in correlator.root_causes(iid, 3)] for iid in set(pred)}
     return pred, rankings
@@ -216,6 +227,9 @@ def _merge(a: EvalDay, b: EvalDay) -> EvalDay:
     with a's, which makes faults of the two systems overlap in time. Each system keeps its own
     configured topology; nothing links the two graphs."""
     shift = a.faults[0].inject_time - b.faults[0].inject_time
+    pa, pb = PROBES.get(a.day), PROBES.get(b.day)
+    if isinstance(pb, SeriesProbe) and pa is not None:
+        PROBES[f"{a.day}+{b.day}"] = CombinedProbe([pa, pb.shifted(shift)])
     moved = [
         LabelledAlert(
             dataclasses.replace(
@@ -249,6 +263,9 @@ def _score_pairs(pairs: Sequence[tuple[EvalDay, EvalDay]], config: CorrelationCo
         truth = [la.truth for la in test.alerts]
         results = {
             "tocsin": _run_tocsin(train, test, config),
+            "tocsin, root cause from alerts only (no metric probe)": _run_tocsin(
+                train, test, config, use_probe=False
+            ),
             "tocsin, learned topology only": _run_tocsin(train, test, config, configured_graph=False),
             "group_by service": _run_baseline(test, lambda: GroupByBaseline(("service",), 300.0)),
             "time window": _run_baseline(test, lambda: TimeWindowBaseline(300.0)),
@@ -338,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     config = CorrelationConfig()
     days = {(s, d): build_day(args.data, s, d) for s, ds in SYSTEM_DAYS.items() for d in ds}
+    PROBES.update({d: nezha_probe(args.data, d) for ds in SYSTEM_DAYS.values() for d in ds})
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)
         for (s, d), day in days.items():

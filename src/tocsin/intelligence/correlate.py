@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel, alert_key
+from tocsin.intelligence.correlation.metric_probe import MetricProbe
 from tocsin.intelligence.correlation.rootcause import (
     RootCauseCandidate,
     RootCauseWeights,
@@ -201,8 +202,11 @@ class Correlator:
         graph: ServiceGraph | None = None,
         history: CooccurrenceModel | None = None,
         idf: IdfWeights | None = None,
+        probe: MetricProbe | None = None,
     ) -> None:
         self.config = config or CorrelationConfig()
+        # Consulted only when root causes are ranked, never while alerts are grouped.
+        self.probe = probe
         self.history = history
         configured = graph is not None
         if graph is None and history is not None and self.config.learn_topology:
@@ -308,7 +312,7 @@ class Correlator:
         if top < 1:
             raise ValueError(f"top must be >= 1, got {top}")
         inc = self.incident(incident_id)
-        return rank_root_causes(inc.services, self.graph, self.config.root_cause)[:top]
+        return rank_root_causes(inc.services, self.graph, self.config.root_cause, self.probe)[:top]
 
     def advance(self, now: float) -> None:
         """Move event time forward without an alert, closing incidents idle since before ``now``."""
@@ -462,6 +466,7 @@ class Correlator:
             if ev is None:
                 ev = inc.services[service] = ServiceEvidence(first_seen=t)
             ev.first_seen = min(ev.first_seen, t)
+            ev.last_seen = max(ev.last_seen, t)
             ev.alerts += 1
             if is_resource_alert(alert.name):
                 ev.resource_alerts += 1
