@@ -24,14 +24,19 @@ from tocsin.intelligence.correlation.nezha_eval import _read_rows, _series, pod_
 
 POD_COLUMNS = ("PodServerLatencyP90(s)", "CpuUsageRate(%)")
 EDGE_FILES = ("source_50.csv", "destination_50.csv")
+_NOT_SERIES = ("Time", "TimeStamp", "PodName")
 
 
 def _to_series(name: str, pairs: list[tuple[float, float]]) -> Series:
     return Series(name, np.array([t for t, _ in pairs], dtype=float), np.array([v for _, v in pairs]))
 
 
-def nezha_probe(nezha_root: Path, day: str) -> SeriesProbe:
-    """A probe over one recorded day's metrics (both systems' days live side by side in ``rca_data``)."""
+def nezha_probe(nezha_root: Path, day: str, pod_columns: tuple[str, ...] | None = POD_COLUMNS) -> SeriesProbe:
+    """A probe over one recorded day's metrics (both systems' days live side by side in ``rca_data``).
+
+    ``pod_columns=None`` reads every numeric pod column instead of :data:`POD_COLUMNS` (the
+    benchmark reports that variant too, to show what the choice of series is worth).
+    """
     metric_dir = nezha_root / "rca_data" / day / "metric"
     if not metric_dir.is_dir():
         raise FileNotFoundError(f"metric folder missing: {metric_dir}")
@@ -42,7 +47,10 @@ def nezha_probe(nezha_root: Path, day: str) -> SeriesProbe:
             continue
         pod = rows[0]["PodName"]
         service = pod_service(pod)
-        for col in POD_COLUMNS:
+        columns = pod_columns if pod_columns is not None else [c for c in rows[0] if c not in _NOT_SERIES]
+        for col in columns:
+            if col not in rows[0]:
+                raise ValueError(f"{path}: no column {col!r}")
             series.append((service, _to_series(f"{pod} {col}", _series(rows, "Time", col))))
     for name in EDGE_FILES:
         path = metric_dir / name
