@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Protocol
 
 from tocsin.intelligence.correlate import CorrelationConfig, Correlator
-from tocsin.intelligence.correlation.rootcause import RootCauseWeights, rank_root_causes
 from tocsin.intelligence.correlation.baselines import GroupByBaseline, TimeWindowBaseline
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel
 from tocsin.intelligence.correlation.metric_probe import CombinedProbe, MetricProbe, SeriesProbe
@@ -31,6 +30,7 @@ from tocsin.intelligence.correlation.nezha_eval import (
     to_jsonl,
 )
 from tocsin.intelligence.correlation.nezha_metrics import nezha_probe
+from tocsin.intelligence.correlation.rootcause import RootCauseWeights, rank_root_causes
 from tocsin.intelligence.correlation.scoring import (
     BACKGROUND,
     adjusted_rand_index,
@@ -477,11 +477,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(RCA_SELECTED))
 
     print(
-        "\n## Weights selected on the other system (pooled pair F1, each day scored with the other's history)\n"
+        "\n## Weights selected on the other system "
+        "(pooled pair F1, each day scored with the other's history)\n"
     )
     print(
         "| scored system | selected on | join_threshold | w_topology | w_coincidence "
-        "| F1 where selected | F1 on the scored system | scored system over the whole grid: min / median / max |"
+        "| F1 where selected | F1 on the scored system "
+        "| scored system over the whole grid: min / median / max |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for scored, other in (("OnlineBoutique", "TrainTicket"), ("TrainTicket", "OnlineBoutique")):
