@@ -22,6 +22,11 @@ The best incident wins when the product reaches ``join_threshold``; otherwise th
 incident. A re-post of an alert that is still firing (same fingerprint, started before the stored
 instance ended) goes back to the incident it is in.
 
+Root causes (``Correlator.root_causes``) rank the incident's alerting services and the services
+they call, optionally with weak evidence from a :class:`MetricProbe` (how far each service's own
+metrics deviated during the incident, alert or no alert); see ``correlation/rootcause.py``. The
+probe is consulted only when root causes are asked for, never while alerts are grouped.
+
 State is bounded: an incident closes when it has been idle for ``idle_close_s`` (event time), only
 ``max_open_incidents`` stay open (the least recently active closes first), and only
 ``max_closed_incidents`` closed ones are kept for lookup.
