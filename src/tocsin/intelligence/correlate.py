@@ -320,7 +320,14 @@ class Correlator:
         if top < 1:
             raise ValueError(f"top must be >= 1, got {top}")
         inc = self.incident(incident_id)
-        return rank_root_causes(inc.services, self.graph, self.config.root_cause, self.probe)[:top]
+        ranked = rank_root_causes(
+            inc.services,
+            self.graph,
+            self.config.root_cause,
+            self.probe,
+            graph_has_directions=self._graph_complete,
+        )
+        return ranked[:top]
 
     def advance(self, now: float) -> None:
         """Move event time forward without an alert, closing incidents idle since before ``now``."""

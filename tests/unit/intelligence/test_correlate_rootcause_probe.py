@@ -116,6 +116,11 @@ def test_callers_are_not_candidates_and_expansion_can_be_switched_off() -> None:
     assert "frontend" not in ranked  # a caller cannot explain its callee's latency
     only = rank_root_causes(services, GRAPH, RootCauseWeights(expand_downstream=False), probe_with("cart"))
     assert [c.service for c in only] == ["checkout"]
+    # A learned graph's edges carry no call direction: no callees to expand to.
+    learned = rank_root_causes(
+        services, GRAPH, RootCauseWeights(), probe_with("cart"), graph_has_directions=False
+    )
+    assert [c.service for c in learned] == ["checkout"]
 
 
 def test_correlator_root_causes_consult_the_probe() -> None:

@@ -95,19 +95,35 @@ class SeriesProbe:
         return best, best_name
 
     def _series_deviation(self, s: Series, start: float, end: float) -> float:
-        b0 = int(np.searchsorted(s.times, start - self.baseline_s, side="left"))
-        lo = int(np.searchsorted(s.times, start, side="left"))
-        hi = int(np.searchsorted(s.times, end, side="right"))
-        base = s.values[b0:lo]
-        base = base[~np.isnan(base)]
-        win = s.values[lo:hi]
-        win = win[~np.isnan(win)]
-        if len(base) < self.min_baseline or len(win) == 0:
-            return 0.0
-        med = float(np.median(base))
-        mad = 1.4826 * float(np.median(np.abs(base - med)))
-        scale = max(mad, self.rel_floor * abs(med), self.abs_floor)
-        return float(max(np.max(win) - med, med - np.min(win), 0.0) / scale)
+        return robust_deviation(
+            s, start, end, self.baseline_s, self.rel_floor, self.abs_floor, self.min_baseline
+        )
+
+
+def robust_deviation(
+    s: Series,
+    start: float,
+    end: float,
+    baseline_s: float,
+    rel_floor: float = 0.05,
+    abs_floor: float = 1e-6,
+    min_baseline: int = 5,
+) -> float:
+    """The largest robust deviation of ``s`` inside ``[start, end]`` against ``[start - baseline_s, start)``;
+    0 when the baseline has fewer than ``min_baseline`` samples or the window none."""
+    b0 = int(np.searchsorted(s.times, start - baseline_s, side="left"))
+    lo = int(np.searchsorted(s.times, start, side="left"))
+    hi = int(np.searchsorted(s.times, end, side="right"))
+    base = s.values[b0:lo]
+    base = base[~np.isnan(base)]
+    win = s.values[lo:hi]
+    win = win[~np.isnan(win)]
+    if len(base) < min_baseline or len(win) == 0:
+        return 0.0
+    med = float(np.median(base))
+    mad = 1.4826 * float(np.median(np.abs(base - med)))
+    scale = max(mad, rel_floor * abs(med), abs_floor)
+    return float(max(np.max(win) - med, med - np.min(win), 0.0) / scale)
 
 
 class CombinedProbe:

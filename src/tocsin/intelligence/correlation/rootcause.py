@@ -115,7 +115,10 @@ def rank_root_causes(
     graph: ServiceGraph | None,
     weights: RootCauseWeights,
     probe: MetricProbe | None = None,
+    graph_has_directions: bool = True,
 ) -> list[RootCauseCandidate]:
+    """Candidates best first. ``graph_has_directions=False`` (a graph learned from co-occurrence,
+    whose edges say "alerted together", not "calls") keeps the ranking to the alerting services."""
     if not services:
         return []
     total = sum(e.alerts for e in services.values()) or 1
@@ -123,7 +126,7 @@ def rank_root_causes(
     last = max(e.last_seen for e in services.values())
     alerting = list(services)
     candidates = list(alerting)
-    if graph is not None and weights.expand_downstream:
+    if graph is not None and weights.expand_downstream and graph_has_directions:
         candidates += _downstream(graph, alerting)
     window = (first - weights.probe_lead_s, last + weights.probe_tail_s)
     out = []
