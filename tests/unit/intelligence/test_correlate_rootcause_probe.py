@@ -102,6 +102,9 @@ def test_quiet_callee_is_ranked_and_metric_evidence_puts_it_first() -> None:
     with_probe = rank_root_causes(services, GRAPH, RootCauseWeights(), probe_with("cart"))
     assert with_probe[0].service == "cart"
     assert any("cart latency" in why for why in with_probe[0].reasons)
+    # Evidence built without last_seen still gives the probe a valid window.
+    bare = {"checkout": ServiceEvidence(first_seen=T0, alerts=1)}
+    assert rank_root_causes(bare, GRAPH, RootCauseWeights(), probe_with("cart"))[0].service == "cart"
     # The probe points elsewhere: the ranking follows it.
     assert (
         rank_root_causes(services, GRAPH, RootCauseWeights(), probe_with("payment"))[0].service == "payment"

@@ -123,7 +123,7 @@ def rank_root_causes(
         return []
     total = sum(e.alerts for e in services.values()) or 1
     first = min(e.first_seen for e in services.values())
-    last = max(e.last_seen for e in services.values())
+    last = max(max(e.last_seen, e.first_seen) for e in services.values())
     alerting = list(services)
     candidates = list(alerting)
     if graph is not None and weights.expand_downstream and graph_has_directions:
