@@ -21,6 +21,7 @@ from typing import Protocol
 from tocsin.intelligence.correlate import CorrelationConfig, Correlator
 from tocsin.intelligence.correlation.baselines import GroupByBaseline, TimeWindowBaseline
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel
+from tocsin.intelligence.correlation.metric_probe import CombinedProbe, MetricProbe, SeriesProbe
 from tocsin.intelligence.correlation.nezha_eval import (
     SYSTEM_DAYS,
     EvalDay,
@@ -28,6 +29,8 @@ from tocsin.intelligence.correlation.nezha_eval import (
     build_day,
     to_jsonl,
 )
+from tocsin.intelligence.correlation.nezha_metrics import nezha_probe
+from tocsin.intelligence.correlation.rootcause import RootCauseWeights, rank_root_causes
 from tocsin.intelligence.correlation.scoring import (
     BACKGROUND,
     adjusted_rand_index,
@@ -42,6 +45,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "nezha"
 METHODS = (
     "tocsin",
+    "tocsin, root cause from alerts only (no metric probe)",
+    "tocsin, metric probe over every pod column",
+    "tocsin, root-cause weights selected on the training day",
     "tocsin, weights selected on the training day",
     "tocsin, learned topology only",
     "group_by service",
@@ -70,6 +76,61 @@ GRID = [
 
 
 SELECTED: list[str] = []  # one markdown row per scored day, printed after the results
+# Scored day (or merged pair of days) → the metric probe root-cause ranking may consult: the
+# selected series, and (for the comparison row) every pod column.
+PROBES: dict[str, MetricProbe] = {}
+PROBES_ALL: dict[str, MetricProbe] = {}
+RCA_SELECTED: list[str] = []
+# Root-cause weights selected on the training day: the weight of the metric evidence and the
+# deviation that scores half of it; the training day's own labels pick, the scored day is not seen.
+RCA_GRID = [
+    dataclasses.replace(RootCauseWeights(), metrics=m, probe_scale=ps)
+    for m in (0.5, 1.0, 2.0, 4.0)
+    for ps in (30.0, 100.0, 300.0)
+]
+
+
+def _select_rca_on_training_day(train: EvalDay, config: CorrelationConfig) -> RootCauseWeights:
+    correlator = _make_correlator(train, train, config)
+    correlator.probe = PROBES.get(train.day)
+    truth = [la.truth for la in train.alerts]
+    pred = [correlator.add(la.alert).incident_id for la in train.alerts]
+    targets = {f.fault_id: f.service for f in train.faults}
+    best, best_hits = config.root_cause, (-1, -1)
+    for weights in RCA_GRID:
+        rankings = {
+            iid: [
+                c.service
+                for c in rank_root_causes(
+                    correlator.incident(iid).services, correlator.graph, weights, correlator.probe
+                )[:3]
+            ]
+            for iid in set(pred)
+        }
+        top1, top3, _ = root_cause_hits(truth, pred, targets, rankings)
+        if (top3, top1) > best_hits:
+            best, best_hits = weights, (top3, top1)
+    return best
+
+
+def _select_on_other_system(pairs: Sequence[tuple[EvalDay, EvalDay]]) -> tuple[CorrelationConfig, float]:
+    """The grid point with the best pooled F1 on another system's crosswise days (first on a tie)."""
+    best, best_f1 = CorrelationConfig(), -1.0
+    for cfg in GRID:
+        f1 = _pooled_f1(pairs, cfg)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = cfg, f1
+    return best, best_f1
+
+
+def _pooled_f1(pairs: Sequence[tuple[EvalDay, EvalDay]], cfg: CorrelationConfig) -> float:
+    truth: list[str] = []
+    pred: list[str] = []
+    for train, test in pairs:
+        p, _ = _run_tocsin(train, test, cfg, use_probe=False)
+        truth += [la.truth for la in test.alerts]
+        pred += [f"{test.day}/{x}" for x in p]
+    return pairwise_scores(truth, pred).f1
 
 
 def _select_on_training_day(train: EvalDay) -> CorrelationConfig:
@@ -111,9 +172,16 @@ def _service(alert: Alert) -> str:
 
 
 def _run_tocsin(
-    train: EvalDay, test: EvalDay, config: CorrelationConfig, configured_graph: bool = True
+    train: EvalDay,
+    test: EvalDay,
+    config: CorrelationConfig,
+    configured_graph: bool = True,
+    use_probe: bool = True,
+    every_column: bool = False,
 ) -> tuple[list[str], dict[str, list[str]]]:
     correlator = _make_correlator(train, test, config, configured_graph)
+    if use_probe:
+        correlator.probe = (PROBES_ALL if every_column else PROBES).get(test.day)
     pred = [correlator.add(la.alert).incident_id for la in test.alerts]
     rankings = {iid: [c.service for c in correlator.root_causes(iid, 3)] for iid in set(pred)}
     return pred, rankings
@@ -216,6 +284,10 @@ def _merge(a: EvalDay, b: EvalDay) -> EvalDay:
     with a's, which makes faults of the two systems overlap in time. Each system keeps its own
     configured topology; nothing links the two graphs."""
     shift = a.faults[0].inject_time - b.faults[0].inject_time
+    for probes in (PROBES, PROBES_ALL):
+        pa, pb = probes.get(a.day), probes.get(b.day)
+        if isinstance(pb, SeriesProbe) and pa is not None:
+            probes[f"{a.day}+{b.day}"] = CombinedProbe([pa, pb.shifted(shift)])
     moved = [
         LabelledAlert(
             dataclasses.replace(
@@ -249,6 +321,10 @@ def _score_pairs(pairs: Sequence[tuple[EvalDay, EvalDay]], config: CorrelationCo
         truth = [la.truth for la in test.alerts]
         results = {
             "tocsin": _run_tocsin(train, test, config),
+            "tocsin, root cause from alerts only (no metric probe)": _run_tocsin(
+                train, test, config, use_probe=False
+            ),
+            "tocsin, metric probe over every pod column": _run_tocsin(train, test, config, every_column=True),
             "tocsin, learned topology only": _run_tocsin(train, test, config, configured_graph=False),
             "group_by service": _run_baseline(test, lambda: GroupByBaseline(("service",), 300.0)),
             "time window": _run_baseline(test, lambda: TimeWindowBaseline(300.0)),
@@ -258,6 +334,13 @@ def _score_pairs(pairs: Sequence[tuple[EvalDay, EvalDay]], config: CorrelationCo
         SELECTED.append(
             f"| {test.system} | {test.day} | {train.day} | {chosen.join_threshold} | {chosen.w_topology} "
             f"| {chosen.w_coincidence} |"
+        )
+        rca = _select_rca_on_training_day(train, config)
+        RCA_SELECTED.append(
+            f"| {test.system} | {test.day} | {train.day} | {rca.metrics} | {rca.probe_scale} |"
+        )
+        results["tocsin, root-cause weights selected on the training day"] = _run_tocsin(
+            train, test, dataclasses.replace(config, root_cause=rca)
         )
         for name in ABLATIONS:
             variant, use_graph = _ablation(config, name)
@@ -338,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     config = CorrelationConfig()
     days = {(s, d): build_day(args.data, s, d) for s, ds in SYSTEM_DAYS.items() for d in ds}
+    PROBES.update({d: nezha_probe(args.data, d) for ds in SYSTEM_DAYS.values() for d in ds})
+    PROBES_ALL.update({d: nezha_probe(args.data, d, None) for ds in SYSTEM_DAYS.values() for d in ds})
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)
         for (s, d), day in days.items():
@@ -385,6 +470,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| system | scored day | training day | join_threshold | w_topology | w_coincidence |")
     print("|---|---|---|---|---|---|")
     print("\n".join(SELECTED))
+
+    print("\nRoot-cause weights selected on the training day (grid: metrics × probe_scale, by top-3):\n")
+    print("| system | scored day | training day | metrics | probe_scale |")
+    print("|---|---|---|---|---|")
+    print("\n".join(RCA_SELECTED))
+
+    print(
+        "\n## Weights selected on the other system "
+        "(pooled pair F1, each day scored with the other's history)\n"
+    )
+    print(
+        "| scored system | selected on | join_threshold | w_topology | w_coincidence "
+        "| F1 where selected | F1 on the scored system "
+        "| scored system over the whole grid: min / median / max |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for scored, other in (("OnlineBoutique", "TrainTicket"), ("TrainTicket", "OnlineBoutique")):
+        chosen, f1_other = _select_on_other_system(scenarios[other])
+        grid = sorted(_pooled_f1(scenarios[scored], cfg) for cfg in GRID)
+        print(
+            f"| {scored} | {other} | {chosen.join_threshold} | {chosen.w_topology} | {chosen.w_coincidence} "
+            f"| {_fmt(f1_other)} | {_fmt(_pooled_f1(scenarios[scored], chosen))} "
+            f"| {_fmt(grid[0])} / {_fmt(grid[len(grid) // 2])} / {_fmt(grid[-1])} |"
+        )
 
     print(f"\n## Throughput (alerts per CPU-second, one core; a scored day replayed {args.repeats} times)\n")
     print("| system | method | copies back to back | copies overlapping (1 s apart) |")

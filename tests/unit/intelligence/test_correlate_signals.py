@@ -148,7 +148,7 @@ def test_coincidence_from_a_sparse_history_is_named_and_zero_weight_signals_are_
     history = CooccurrenceModel().learn(
         [alert("Noise", k * 3600.0, service=f"n{k}") for k in range(24)], lambda a: a.labels["service"]
     )
-    c = Correlator(CorrelationConfig(), graph=GRAPH, history=history)
+    c = Correlator(CorrelationConfig(w_coincidence=0.2), graph=GRAPH, history=history)
     c.add(alert("HighLatency", 10**6, service="frontend"))
     d = c.add(alert("CPUSaturated", 10**6 + 10, service="cart"))
     assert not d.new_incident

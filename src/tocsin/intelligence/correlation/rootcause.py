@@ -2,13 +2,23 @@
 
 Metrics-only evidence, combined as a weighted sum (weights in :class:`RootCauseWeights`):
 
-* *dependents*: the share of the incident's other services that call this one (transitively).
+* *dependents*: the share of the incident's alerting services this one explains: itself and those
+  that call it (transitively).
   Faults travel from callee to callers, so a service that the other alerting services depend on
   explains their alerts; a service that depends on them does not.
 * *resource*: the service has a saturation alert of its own (CPU, memory, disk ...): a cause
   rather than a symptom such as latency seen by a caller.
 * *earliness*: 1 for the service whose first alert came first, decaying with the delay.
 * *share*: the service's share of the incident's alerts.
+* *metrics* (with a :class:`~tocsin.intelligence.correlation.metric_probe.MetricProbe`): how far
+  the service's own metrics deviated during the incident, alerting or not, mapped to [0, 1] as
+  ``d / (d + probe_scale)``.
+
+With a service graph, services that raised no alert are candidates too: every service that an
+alerting service calls (transitively, within the graph's hop limit). A fault that only shows at
+its callers — a network delay, errors returned to the caller — then still has its service in the
+ranking. Such a service can only earn *dependents* (which of the alerting services depend on it)
+and *metrics*; without a probe it ranks below every alerting service with the same dependents.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tocsin.intelligence.correlation.metric_probe import MetricProbe
 from tocsin.intelligence.correlation.topology import ServiceGraph
 
 RESOURCE_WORDS = ("cpu", "memory", "mem", "disk", "saturat", "oom", "throttl", "fd", "thread")
@@ -28,7 +39,35 @@ class RootCauseWeights:
     resource: float = 1.5
     earliness: float = 0.5
     share: float = 0.3
+    metrics: float = 2.0
     earliness_scale_s: float = 120.0
+    #: A deviation of this many robust standard deviations scores 0.5 on *metrics*.
+    probe_scale: float = 100.0
+    #: The probe looks from this long before the incident's first alert (alert rules fire late,
+    #: after their ``for:`` clause) ...
+    probe_lead_s: float = 180.0
+    #: ... to this long after its latest alert.
+    probe_tail_s: float = 60.0
+    #: Rank services that raised no alert but that alerting services call (needs a graph).
+    expand_downstream: bool = True
+
+    def __post_init__(self) -> None:
+        for name in (
+            "dependents",
+            "resource",
+            "earliness",
+            "share",
+            "metrics",
+            "probe_lead_s",
+            "probe_tail_s",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"root-cause weights: {name} must be a finite number >= 0, got {value!r}")
+        for name in ("earliness_scale_s", "probe_scale"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"root-cause weights: {name} must be a finite number > 0, got {value!r}")
 
 
 @dataclass
@@ -36,6 +75,7 @@ class ServiceEvidence:
     """What an incident knows about one of its services; kept up to date as alerts join."""
 
     first_seen: float
+    last_seen: float = -math.inf
     alerts: int = 0
     resource_alerts: int = 0
 
@@ -53,38 +93,76 @@ def is_resource_alert(alertname: str) -> bool:
     return any(w in name for w in RESOURCE_WORDS)
 
 
+def _downstream(graph: ServiceGraph, alerting: list[str]) -> list[str]:
+    """Services the alerting ones call, transitively, that raised no alert themselves."""
+    seen = set(alerting)
+    found: list[str] = []
+    frontier = [s for s in alerting if s in graph]
+    for _ in range(graph.max_hops):
+        nxt = []
+        for node in frontier:
+            for callee in graph.callees(node):
+                if callee not in seen:
+                    seen.add(callee)
+                    found.append(callee)
+                    nxt.append(callee)
+        frontier = nxt
+    return sorted(found)
+
+
 def rank_root_causes(
-    services: dict[str, ServiceEvidence], graph: ServiceGraph | None, weights: RootCauseWeights
+    services: dict[str, ServiceEvidence],
+    graph: ServiceGraph | None,
+    weights: RootCauseWeights,
+    probe: MetricProbe | None = None,
+    graph_has_directions: bool = True,
 ) -> list[RootCauseCandidate]:
+    """Candidates best first. ``graph_has_directions=False`` (a graph learned from co-occurrence,
+    whose edges say "alerted together", not "calls") keeps the ranking to the alerting services."""
     if not services:
         return []
     total = sum(e.alerts for e in services.values()) or 1
     first = min(e.first_seen for e in services.values())
+    last = max(max(e.last_seen, e.first_seen) for e in services.values())
+    alerting = list(services)
+    candidates = list(alerting)
+    if graph is not None and weights.expand_downstream and graph_has_directions:
+        candidates += _downstream(graph, alerting)
+    window = (first - weights.probe_lead_s, last + weights.probe_tail_s)
     out = []
-    for svc, ev in services.items():
-        others = [s for s in services if s != svc]
+    for svc in candidates:
+        ev = services.get(svc)
+        others = [s for s in alerting if s != svc]
         reasons = []
-        dep = 0.0
+        # The share of the alerting services this one explains: itself (when it alerted) and every
+        # alerting service that depends on it, so a lone alerting service and a quiet callee that
+        # all alerting services call start level, and the other evidence decides between them.
+        callers: list[str] = []
         if graph is not None and others:
             callers = [s for s in others if graph.depends_on(s, svc) and not graph.depends_on(svc, s)]
-            dep = len(callers) / len(others)
             if callers:
                 reasons.append(f"{len(callers)} of {len(others)} other alerting services depend on it")
-        res = 1.0 if ev.resource_alerts else 0.0
-        if res:
-            reasons.append(f"{ev.resource_alerts} saturation alert(s) of its own")
-        delay = ev.first_seen - first
-        early = math.exp(-delay / weights.earliness_scale_s)
-        reasons.append(
-            "first to alert" if delay <= 0 else f"first alert {delay:.0f} s after the incident began"
-        )
-        share = ev.alerts / total
-        score = (
-            weights.dependents * dep
-            + weights.resource * res
-            + weights.earliness * early
-            + weights.share * share
-        )
+        dep = (len(callers) + (ev is not None)) / len(alerting)
+        score = weights.dependents * dep
+        if ev is not None:
+            res = 1.0 if ev.resource_alerts else 0.0
+            if res:
+                reasons.append(f"{ev.resource_alerts} saturation alert(s) of its own")
+            delay = ev.first_seen - first
+            early = math.exp(-delay / weights.earliness_scale_s)
+            reasons.append(
+                "first to alert" if delay <= 0 else f"first alert {delay:.0f} s after the incident began"
+            )
+            share = ev.alerts / total
+            score += weights.resource * res + weights.earliness * early + weights.share * share
+        else:
+            reasons.append("no alert of its own")
+        if probe is not None and weights.metrics > 0:
+            deviation, series = probe.deviation(svc, *window)
+            if deviation > 0:
+                score += weights.metrics * deviation / (deviation + weights.probe_scale)
+                reasons.append(f"{series} {deviation:.0f}× its usual spread off its median")
         out.append(RootCauseCandidate(svc, round(score, 6), tuple(reasons)))
-    out.sort(key=lambda c: (-c.score, services[c.service].first_seen, c.service))
+    order = {s: (services[s].first_seen if s in services else math.inf) for s in candidates}
+    out.sort(key=lambda c: (-c.score, order[c.service], c.service))
     return out

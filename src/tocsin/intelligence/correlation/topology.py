@@ -100,6 +100,10 @@ class ServiceGraph:
             text += f" → {y}" if y in self._callees.get(x, ()) else f" ← {y}"
         return text
 
+    def callees(self, service: str) -> list[str]:
+        """The services ``service`` calls directly, sorted."""
+        return sorted(self._callees.get(service, ()))
+
     def calls(self, caller: str, callee: str) -> bool:
         return callee in self._callees.get(caller, ())
 

@@ -1,0 +1,141 @@
+"""Weak metric evidence for root-cause ranking: how unusual a service's metrics were in a window.
+
+Alerts fire only above a threshold, so a fault whose effect on its own service stays below every
+alert rule (a network delay that only the callers' latency alerts show) leaves the root-cause
+ranking with nothing to say about that service. A deployed tocsin can still *look* at the
+service's metrics when it ranks an incident — the same series its alert rules read, queried from
+the metrics store. :class:`MetricProbe` is that look-up; :class:`SeriesProbe` answers it from
+series held in memory (the benchmark loads them from the Nezha data set).
+
+The answer is a robust deviation: over the window, the largest ``|value - median| / scale`` of any
+series of the service, against the trailing ``baseline_s`` before the window, with
+``scale = max(1.4826 · MAD, rel_floor · |median|, abs_floor)``. No labels are involved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class MetricProbe(Protocol):
+    def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
+        """(robust deviation >= 0, name of the series that deviated most) of ``service`` in the window;
+        ``(0.0, "")`` when nothing is known about the service."""
+        ...
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric series of one service: sample times (epoch s, ascending) and values (NaN = gap)."""
+
+    name: str
+    times: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.times.shape != self.values.shape or self.times.ndim != 1:
+            raise ValueError(
+                f"series {self.name!r}: times and values must be 1-D and equally long, "
+                f"got {self.times.shape} and {self.values.shape}"
+            )
+        if len(self.times) > 1 and bool(np.any(np.diff(self.times) < 0)):
+            raise ValueError(f"series {self.name!r}: times must be ascending")
+
+
+class SeriesProbe:
+    """A :class:`MetricProbe` over series in memory, optionally shifted in time by ``shift_s``."""
+
+    def __init__(
+        self,
+        series: Iterable[tuple[str, Series]],
+        baseline_s: float = 1800.0,
+        rel_floor: float = 0.05,
+        abs_floor: float = 1e-6,
+        min_baseline: int = 5,
+        shift_s: float = 0.0,
+    ) -> None:
+        if not (math.isfinite(baseline_s) and baseline_s > 0):
+            raise ValueError(f"baseline_s must be a finite number > 0, got {baseline_s!r}")
+        if rel_floor < 0 or abs_floor <= 0:
+            raise ValueError(f"rel_floor must be >= 0 and abs_floor > 0, got {rel_floor!r}, {abs_floor!r}")
+        self.baseline_s = baseline_s
+        self.rel_floor = rel_floor
+        self.abs_floor = abs_floor
+        self.min_baseline = min_baseline
+        self.shift_s = shift_s
+        self._by_service: dict[str, list[Series]] = {}
+        for service, s in series:
+            if not service:
+                raise ValueError(f"series {s.name!r} has no service")
+            self._by_service.setdefault(service, []).append(s)
+
+    @property
+    def services(self) -> list[str]:
+        return sorted(self._by_service)
+
+    def shifted(self, shift_s: float) -> SeriesProbe:
+        """The same series seen ``shift_s`` seconds later (for streams replayed with a time shift)."""
+        out = SeriesProbe((), self.baseline_s, self.rel_floor, self.abs_floor, self.min_baseline, shift_s)
+        out._by_service = self._by_service
+        return out
+
+    def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
+        if end < start:
+            raise ValueError(f"probe window ends before it starts: {start} > {end}")
+        best, best_name = 0.0, ""
+        for s in self._by_service.get(service, ()):
+            d = self._series_deviation(s, start - self.shift_s, end - self.shift_s)
+            if d > best:
+                best, best_name = d, s.name
+        return best, best_name
+
+    def _series_deviation(self, s: Series, start: float, end: float) -> float:
+        return robust_deviation(
+            s, start, end, self.baseline_s, self.rel_floor, self.abs_floor, self.min_baseline
+        )
+
+
+def robust_deviation(
+    s: Series,
+    start: float,
+    end: float,
+    baseline_s: float,
+    rel_floor: float = 0.05,
+    abs_floor: float = 1e-6,
+    min_baseline: int = 5,
+) -> float:
+    """The largest robust deviation of ``s`` inside ``[start, end]`` against ``[start - baseline_s, start)``;
+    0 when the baseline has fewer than ``min_baseline`` samples or the window none."""
+    b0 = int(np.searchsorted(s.times, start - baseline_s, side="left"))
+    lo = int(np.searchsorted(s.times, start, side="left"))
+    hi = int(np.searchsorted(s.times, end, side="right"))
+    base = s.values[b0:lo]
+    base = base[~np.isnan(base)]
+    win = s.values[lo:hi]
+    win = win[~np.isnan(win)]
+    if len(base) < min_baseline or len(win) == 0:
+        return 0.0
+    med = float(np.median(base))
+    mad = 1.4826 * float(np.median(np.abs(base - med)))
+    scale = max(mad, rel_floor * abs(med), abs_floor)
+    return float(max(np.max(win) - med, med - np.min(win), 0.0) / scale)
+
+
+class CombinedProbe:
+    """Several probes as one (e.g. two systems behind one alert manager): the largest answer wins."""
+
+    def __init__(self, probes: Sequence[MetricProbe]) -> None:
+        self.probes = tuple(probes)
+
+    def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
+        best: tuple[float, str] = (0.0, "")
+        for p in self.probes:
+            d = p.deviation(service, start, end)
+            if d[0] > best[0]:
+                best = d
+        return best
