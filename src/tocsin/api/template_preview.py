@@ -14,8 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tocsin.api.http import BodyTooLarge, read_body
 from tocsin.notify.templates.preview import preview
 from tocsin.notify.templates.render import TemplateError
+
+#: a preview request carries at most a webhook payload and a few template overrides
+MAX_BODY = 1024 * 1024
 
 
 def _bad(message: str) -> JSONResponse:
@@ -24,7 +28,9 @@ def _bad(message: str) -> JSONResponse:
 
 async def render_endpoint(request: Request) -> JSONResponse:
     try:
-        body: Any = json.loads(await request.body())
+        body: Any = json.loads(await read_body(request, MAX_BODY))
+    except BodyTooLarge as e:
+        return JSONResponse({"error": str(e)}, status_code=413)
     except ValueError:
         return _bad("body must be JSON")
     if not isinstance(body, dict) or not isinstance(body.get("channel"), str):
