@@ -117,7 +117,9 @@ class ContextPrediction(Detector):
         for k in range(1, min(self.order, len(history)) + 1):
             context = tuple(history[-k:])
             seen = table.get(context, 0.0)
-            follow = table.get((*context, fact), 0.0)
+            # Eviction can drop a context and keep some of its continuations: never count more
+            # continuations than the context itself, so the rarity term stays non-negative.
+            follow = min(table.get((*context, fact), 0.0), seen)
             share = follow / seen if seen > 0.0 else 0.0
             if share < self.min_share:
                 total += 1.0

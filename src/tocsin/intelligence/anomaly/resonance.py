@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
+
 from tocsin.intelligence.anomaly.base import Detector, State, check_point
 
 
@@ -37,6 +40,7 @@ class FuzzyArt(Detector):
         choice: float = 0.01,
         decay: float = 0.995,
         warmup: int = 150,
+        shape_only: bool = False,
     ) -> None:
         if not 1 <= window <= 32:
             raise ValueError(f"window must be between 1 and 32 blocks, got {window!r}")
@@ -56,13 +60,15 @@ class FuzzyArt(Detector):
             raise ValueError(f"warmup must be at least 2, got {warmup!r}")
         self.window, self.stride, self.rho, self.categories = window, stride, rho, categories
         self.levels, self.choice, self.decay, self.warmup = levels, choice, decay, warmup
+        self.shape_only = shape_only
         self.n = 0
         self.lo = math.inf
         self.hi = -math.inf
         self.block_sum = 0.0
         self.block_len = 0
         self.recent: list[int] = []  # the last `window` quantised block means, oldest first
-        self.weights: list[list[int]] = []  # per category: 2 * window ints (box low, 1 - box high)
+        # One row per category: 2 * window ints (box low corner, then 1 - box high corner).
+        self.weights: npt.NDArray[np.int64] = np.zeros((0, 2 * window), dtype=np.int64)
         self.uses: list[float] = []  # decayed use counts, in growing units like the novelty tables
         self.unit = 1.0
         self.last_raw = 0.0
@@ -77,6 +83,7 @@ class FuzzyArt(Detector):
             "choice": self.choice,
             "decay": self.decay,
             "warmup": self.warmup,
+            "shape_only": self.shape_only,
         }
 
     def _dump(self) -> State:
@@ -87,7 +94,7 @@ class FuzzyArt(Detector):
             "block_sum": self.block_sum,
             "block_len": self.block_len,
             "recent": list(self.recent),
-            "weights": [list(w) for w in self.weights],
+            "weights": self.weights.tolist(),
             "uses": list(self.uses),
             "unit": self.unit,
             "last_raw": self.last_raw,
@@ -113,7 +120,8 @@ class FuzzyArt(Detector):
             float(state["unit"]),
             float(state["last_raw"]),
         )
-        self.recent, self.weights, self.uses = recent, weights, uses
+        self.recent, self.uses = recent, uses
+        self.weights = np.array(weights, dtype=np.int64).reshape(len(weights), 2 * self.window)
 
     def _quantise(self, mean: float) -> int:
         span = max(self.hi - self.lo, 1e-9 * (1.0 + abs(self.hi)))
@@ -123,35 +131,44 @@ class FuzzyArt(Detector):
     def _resonate(self, learn: bool) -> float:
         """Best match of the current input; with ``learn``, the ART search and update too."""
         q = self.levels
-        a = self.recent + [q - v for v in self.recent]
-        size = len(self.recent) * q  # |A| under complement coding, whatever the values
-        ranked: list[tuple[float, int, float]] = []
-        best = 0.0
-        for j, w in enumerate(self.weights):
-            overlap = sum(x if x < y else y for x, y in zip(a, w, strict=True))
-            match = overlap / size
-            best = max(best, match)
-            if learn:
-                ranked.append((overlap / (self.choice * q + sum(w)), j, match))
-        if learn:
-            ranked.sort(key=lambda r: (-r[0], r[1]))
-            winner = next((j for _, j, match in ranked if match >= self.rho), -1)
-            if winner >= 0:
-                w = self.weights[winner]
-                self.weights[winner] = [x if x < y else y for x, y in zip(a, w, strict=True)]
-            else:
-                if len(self.weights) >= self.categories:
-                    # Drop the least used box; ties go to the oldest, which keeps this deterministic.
-                    gone = min(range(len(self.uses)), key=self.uses.__getitem__)
-                    del self.weights[gone], self.uses[gone]
-                self.weights.append(a)
-                self.uses.append(0.0)
-                winner = len(self.weights) - 1
-            self.uses[winner] += self.unit
-            self.unit /= self.decay
-            if self.unit > 1e100:
-                self.uses = [u / self.unit for u in self.uses]
-                self.unit = 1.0
+        recent = self.recent
+        if self.shape_only:
+            # Level-free: the window's own mean moves to mid-scale, so only the shape is judged
+            # (the level is what the novelty members watch).
+            shift = q // 2 - sum(recent) // len(recent)
+            recent = [min(max(v + shift, 0), q) for v in recent]
+        a = np.array(recent + [q - v for v in recent], dtype=np.int64)
+        size = len(recent) * q  # |A| under complement coding, whatever the values
+        weights = self.weights
+        if len(weights):
+            overlaps = np.minimum(weights, a).sum(axis=1)
+            best = float(overlaps.max()) / size
+        else:
+            overlaps, best = np.zeros(0, dtype=np.int64), 0.0
+        if not learn:
+            return 1.0 - best
+        # Search in order of the choice function; the first box that matches at the vigilance
+        # resonates (a stable sort keeps ties in category order, so the search is deterministic).
+        choice = overlaps / (self.choice * q + weights.sum(axis=1))
+        order = np.argsort(-choice, kind="stable")
+        passing = order[overlaps[order] / size >= self.rho]
+        if len(passing):
+            winner = int(passing[0])
+            np.minimum(weights[winner], a, out=weights[winner])
+        else:
+            if len(weights) >= self.categories:
+                # Drop the least used box; ties go to the oldest.
+                gone = min(range(len(self.uses)), key=self.uses.__getitem__)
+                weights = np.delete(weights, gone, axis=0)
+                del self.uses[gone]
+            self.weights = weights = np.vstack([weights, a[None, :]])
+            self.uses.append(0.0)
+            winner = len(weights) - 1
+        self.uses[winner] += self.unit
+        self.unit /= self.decay
+        if self.unit > 1e100:
+            self.uses = [u / self.unit for u in self.uses]
+            self.unit = 1.0
         return 1.0 - best
 
     def raw_one(self, t: float, x: float) -> float:
@@ -163,7 +180,7 @@ class FuzzyArt(Detector):
         # Judge the block this point would complete, without learning it.
         saved = self.recent
         self.recent = [*saved, self._quantise((self.block_sum + x) / self.stride)][-self.window :]
-        raw = self._resonate(learn=False) if self.weights else 1.0
+        raw = self._resonate(learn=False)
         self.recent = saved
         return raw
 
