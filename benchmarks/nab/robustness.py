@@ -2,9 +2,10 @@
 
     PYTHONPATH=src nice -n 10 python3 benchmarks/nab/robustness.py [--nab-root PATH] [--json OUT]
 
-1. Grid: the production ensemble (three novelty members and a fuzzy-ART member, refractory) with
-   the ART member's window, stride and vigilance moved around the chosen values; each member left
-   out in turn; the refractory hold level and length moved.
+1. Grid: the production ensemble (three novelty members and two fuzzy-ART members, on the raw
+   values and on their quick average, refractory) with the ART members' window, stride and
+   vigilance moved around the chosen values; each member left out in turn; the refractory hold
+   level and length moved.
 2. Split: the 58 series sorted by name, alternately into halves A and B. Every configuration of
    the grid (and tocsin v1) is scored on each half; the best on one half is then reported on the
    other, beside the chosen configuration and v1 there. Choosing on A and reporting on B is the
@@ -78,8 +79,14 @@ class _Replay(Detector):
         return None
 
 
-def art_name(cfg: dict[str, float]) -> str:
-    return f"art(w{cfg['window']} s{cfg['stride']} rho {cfg['rho']})"
+def art_name(cfg: dict[str, float], smooth: bool) -> str:
+    name = f"art(w{cfg['window']} s{cfg['stride']} rho {cfg['rho']})"
+    return f"smoothed {name}" if smooth else name
+
+
+def art_member(cfg: dict[str, float], smooth: bool) -> Detector:
+    art = FuzzyArt(window=int(cfg["window"]), stride=int(cfg["stride"]), rho=cfg["rho"], decay=0.999)
+    return EmpiricalTail(Smoothed(art, alpha=0.2) if smooth else art)
 
 
 def member_scores(factory: Callable[[], Detector], corpus: Sequence[nab.NabSeries]) -> list[list[float]]:
@@ -133,15 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     members: dict[str, list[list[float]]] = {}
     jobs: list[tuple[str, Callable[[], Detector]]] = list(NOVELTY.items())
     for cfg in ART_GRID:
-        jobs.append(
-            (
-                art_name(cfg),
-                lambda c=cfg: EmpiricalTail(  # type: ignore[misc]
-                    FuzzyArt(window=int(c["window"]), stride=int(c["stride"]), rho=c["rho"], decay=0.999)
-                ),
-            )
-        )
-    columns = (TextColumn("{task.description:>26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        for smooth in (False, True):
+            jobs.append((art_name(cfg, smooth), lambda c=cfg, sm=smooth: art_member(c, sm)))  # type: ignore[misc]
+    columns = (TextColumn("{task.description:>34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("member detectors", total=len(jobs))
         for name, factory in jobs:
@@ -149,21 +150,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             members[name] = member_scores(factory, corpus)
             progress.advance(task)
 
+    def arts(cfg: dict[str, float]) -> list[list[list[float]]]:
+        return [members[art_name(cfg, False)], members[art_name(cfg, True)]]
+
     novelty = [members[n] for n in NOVELTY]
     configs: dict[str, list[list[float]]] = {}
-    chosen = "chosen: " + art_name(CHOSEN_ART)
-    configs[chosen] = ensemble(corpus, [*novelty, members[art_name(CHOSEN_ART)]])
+    chosen = "chosen: art(w10 s2 rho 0.9)"
+    configs[chosen] = ensemble(corpus, [*novelty, *arts(CHOSEN_ART)])
     for cfg in ART_GRID:
         if cfg != CHOSEN_ART:
-            configs["ART " + art_name(cfg)] = ensemble(corpus, [*novelty, members[art_name(cfg)]])
+            configs["ART " + art_name(cfg, False)[4:-1]] = ensemble(corpus, [*novelty, *arts(cfg)])
     configs["without ART"] = ensemble(corpus, novelty)
+    configs["without ART of the 0.2 average"] = ensemble(corpus, [*novelty, arts(CHOSEN_ART)[0]])
+    configs["without ART of the raw values"] = ensemble(corpus, [*novelty, arts(CHOSEN_ART)[1]])
     for name in NOVELTY:
         rest = [members[n] for n in NOVELTY if n != name]
-        configs[f"without {name}"] = ensemble(corpus, [*rest, members[art_name(CHOSEN_ART)]])
+        configs[f"without {name}"] = ensemble(corpus, [*rest, *arts(CHOSEN_ART)])
     for level, hold in HOLDS:
         if (level, hold) != (0.22, 100):
             configs[f"hold level {level:.2f}, {hold} points"] = ensemble(
-                corpus, [*novelty, members[art_name(CHOSEN_ART)]], level, hold
+                corpus, [*novelty, *arts(CHOSEN_ART)], level, hold
             )
     v1 = "tocsin v1 (pair)"
     configs[v1] = ensemble(corpus, novelty[:2])

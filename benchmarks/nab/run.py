@@ -93,7 +93,7 @@ DETECTORS: dict[str, tuple[Callable[[], Detector], str]] = {
     "tocsin": (
         tocsin_detector,
         "refractory(max(tail(novelty), tail(novelty of EW avg 0.05), tail(novelty of EW avg 0.2), "
-        "tail(fuzzy ART)))",
+        "tail(fuzzy ART), tail(fuzzy ART of EW avg 0.2)))",
     ),
 }
 
