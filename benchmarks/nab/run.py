@@ -27,13 +27,16 @@ from rich.table import Table
 from tocsin.intelligence import nab
 from tocsin.intelligence.anomaly import (
     ArResidual,
+    ContextPrediction,
     Detector,
     EmpiricalTail,
     Ensemble,
+    FuzzyArt,
     Likelihood,
     Refractory,
     RobustBaseline,
     compact_detector,
+    pair_detector,
     tocsin_detector,
 )
 from tocsin.intelligence.anomaly.novelty import ContextNovelty
@@ -74,8 +77,24 @@ DETECTORS: dict[str, tuple[Callable[[], Detector], str]] = {
         "max of the three through the empirical tail, refractory",
     ),
     "tail(novelty)": (lambda: EmpiricalTail(ContextNovelty()), "context novelty through the empirical tail"),
+    "tail(context_pred)": (
+        lambda: EmpiricalTail(ContextPrediction()),
+        "CAD-style share of unpredicted context continuations, empirical tail",
+    ),
+    "tail(fuzzy_art)": (
+        lambda: EmpiricalTail(FuzzyArt(window=10, stride=2, decay=0.999)),
+        "fuzzy ART resonance deficit of the recent shape, empirical tail",
+    ),
     "compact": (compact_detector, "refractory(tail(novelty)): the under-2-KB variant"),
-    "tocsin": (tocsin_detector, "refractory(max(tail(novelty), tail(novelty of EW average)))"),
+    "pair (tocsin v1)": (
+        pair_detector,
+        "refractory(max(tail(novelty), tail(novelty of EW average))): the first production detector",
+    ),
+    "tocsin": (
+        tocsin_detector,
+        "refractory(max(tail(novelty), tail(novelty of EW avg 0.05), tail(novelty of EW avg 0.2), "
+        "tail(fuzzy ART), tail(fuzzy ART of EW avg 0.2)))",
+    ),
 }
 
 PUBLISHED = [

@@ -7,17 +7,22 @@ from tocsin.intelligence.anomaly.combined import (
     Refractory,
     Smoothed,
     compact_detector,
+    pair_detector,
     tocsin_detector,
 )
+from tocsin.intelligence.anomaly.contextual import ContextPrediction
 from tocsin.intelligence.anomaly.learned import ArResidual
 from tocsin.intelligence.anomaly.likelihood import EmpiricalTail, Likelihood
 from tocsin.intelligence.anomaly.registry import SeriesDetectors
+from tocsin.intelligence.anomaly.resonance import FuzzyArt
 
 __all__ = [
     "ArResidual",
+    "ContextPrediction",
     "Detector",
     "EmpiricalTail",
     "Ensemble",
+    "FuzzyArt",
     "Likelihood",
     "Refractory",
     "RobustBaseline",
@@ -27,5 +32,6 @@ __all__ = [
     "StateError",
     "compact_detector",
     "detector_from_state",
+    "pair_detector",
     "tocsin_detector",
 ]

@@ -161,7 +161,8 @@ class EmpiricalTail(Detector):
         if above <= 0.0:
             top = max((i for i, c in enumerate(counts) if c > 0.0), default=-1) + 1
             p *= 2.0 ** -max(u - top, 0.0)
-        return -math.log(p)
+        # Rounding can make the summed bins exceed the running total by an ulp (p just above 1).
+        return max(-math.log(p), 0.0)
 
     def raw_one(self, t: float, x: float) -> float:
         return self._surprise(self.inner.raw_one(t, x))
