@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from tocsin.notify.base import Integration, Notification, NotifyError
-from tocsin.notify.http_options import auth_headers, make_client
+from tocsin.notify.http_options import auth_headers, is_plain, make_client
 from tocsin.notify.log import LogIntegration
 from tocsin.notify.webhook import WebhookIntegration
 
@@ -42,6 +42,8 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             timeout=cfg.timeout,
             headers=auth_headers(cfg.http_config),
             client=make_client(cfg.http_config) if cfg.http_config is not None else None,
+            plain_http=is_plain(cfg.http_config),
+            follow_redirects=cfg.http_config is None or cfg.http_config.follow_redirects,
         )
     if kind == "log":
         return LogIntegration(receiver, index, send_resolved=cfg.send_resolved)
