@@ -122,7 +122,7 @@ class Sink:
                 self.requests += 1
                 self.handler(body, arrived)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
             writer.close()

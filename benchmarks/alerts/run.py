@@ -75,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steady-alerts", type=int, default=10_000)
     p.add_argument("--steady-interval", type=float, default=15.0)
     p.add_argument("--steady-duration", type=float, default=300.0)
+    p.add_argument(
+        "--profile", type=Path, default=None, help="directory for py-spy profiles of tocsin (ingest)"
+    )
     p.add_argument("--pg-url", default=DEFAULT_PG_URL)
     p.add_argument(
         "--json", type=Path, default=Path("benchmark-results.json"), help="where to write all figures"
@@ -137,6 +140,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         group_interval=args.group_interval,
     )
     base.validate()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     targets = []
     for t in args.targets:
         why = available(t, args.pg_url)
@@ -161,7 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for n in args.scales:
             for t in targets:
                 print(f"ingest {n} alerts -> {t} ...", file=sys.stderr, flush=True)
-                r = await run_ingest(t, replace(base, alerts=n), args.pg_url, machine_load)
+                r = await run_ingest(t, replace(base, alerts=n), args.pg_url, machine_load, args.profile)
                 out["ingest"].append(r.as_dict())
         print_table(
             "Ingest (distinct alerts, POST to first notification)",

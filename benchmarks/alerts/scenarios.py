@@ -10,6 +10,7 @@ import statistics
 import time
 from array import array
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -162,13 +163,17 @@ class IngestResult:
         return asdict(self)
 
 
-async def run_ingest(target: str, w: Workload, pg_url: str, load: Any) -> IngestResult:
+async def run_ingest(
+    target: str, w: Workload, pg_url: str, load: Any, profile: Path | None = None
+) -> IngestResult:
     """Post ``w.alerts`` distinct alerts and follow each until its first notification."""
     tracker = Tracker(w.alerts)
     sink = Sink(tracker.on_webhook)
     sink_port = await sink.start()
     batches = encode_batches(w, alert_docs(w), 0)
     server = Server(target, config_yaml(w, f"http://127.0.0.1:{sink_port}/hook"), pg_url)
+    if profile is not None:
+        server.profile_path = profile / f"ingest-{target}-{w.alerts}.txt"
     load_before = load()[0]
     try:
         await server.start()

@@ -60,6 +60,9 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tocsin-bench-")))
     schema: str = ""
+    #: when set, py-spy samples the server into this file (collapsed stacks) while it runs
+    profile_path: Path | None = None
+    _profiler: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def pid(self) -> int:
@@ -114,6 +117,7 @@ class Server:
                 try:
                     status, _ = await conn.request("GET", "/-/ready")
                     if status == 200:
+                        self._start_profiler()
                         return
                 except (OSError, asyncio.IncompleteReadError):
                     await conn.close()
@@ -121,6 +125,28 @@ class Server:
             raise ServerError(f"{self.target} not ready after {timeout:.0f}s: {self.log_tail()}")
         finally:
             await conn.close()
+
+    def _start_profiler(self) -> None:
+        if self.profile_path is None or self.target == "alertmanager":
+            return
+        self._profiler = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(self.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--nonblocking",
+                "--threads",
+                "-o",
+                str(self.profile_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def usage(self) -> Usage:
         return usage(self.pid)
@@ -132,6 +158,12 @@ class Server:
             return ""
 
     def stop(self) -> None:
+        if self._profiler is not None:
+            self._profiler.send_signal(signal.SIGINT)
+            try:
+                self._profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                self._profiler.kill()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
