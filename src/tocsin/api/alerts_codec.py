@@ -53,9 +53,17 @@ def decode_postable_alerts(body: bytes) -> list[PostableAlert]:
 
 def _validate_label_map(kind: str, labels: dict[str, str]) -> str | None:
     for name in labels:
+        # The same few names arrive on every alert: a set look-up replaces the regex for them.
+        if name in _VALID_NAMES:
+            continue
         if not LABEL_NAME_RE.match(name):
             return f"invalid {kind}: invalid name {quote(name)}"
+        if len(_VALID_NAMES) < 10_000:
+            _VALID_NAMES.add(name)
     return None
+
+
+_VALID_NAMES: set[str] = set()
 
 
 def to_alerts(
