@@ -65,6 +65,21 @@ def _validate_label_map(kind: str, labels: dict[str, str]) -> str | None:
 
 _VALID_NAMES: set[str] = set()
 
+# Label values repeat across alerts (job, severity, cluster, ...) but the decoder makes a new
+# string for each; held alerts share one copy instead. Bounded: a flood of unique values
+# (instance, pod) only empties the table, it never grows past its limit.
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 1 << 16
+
+
+def _share(value: str) -> str:
+    shared = _SHARED.get(value)
+    if shared is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[value] = shared = value
+    return shared
+
 
 def to_alerts(
     posted: Sequence[PostableAlert], now: float, resolve_timeout: float, tenant_id: str
@@ -83,8 +98,8 @@ def to_alerts(
         except ValueError as e:
             errors.append(f"alert {i}: {e}")
             continue
-        labels = {k: v for k, v in p.labels.items() if v != ""}
-        annotations = {k: v for k, v in (p.annotations or {}).items() if v != ""}
+        labels = {k: _share(v) for k, v in p.labels.items() if v != ""}
+        annotations = {k: _share(v) for k, v in (p.annotations or {}).items() if v != ""}
         if not starts:
             starts = ends if ends else now
         timeout = False
