@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tocsin.matchers import Matcher, matches_all
+from tocsin.matchers import Matcher, MatchType, matches_all
 from tocsin.model import Alert
 
 
@@ -59,24 +59,69 @@ class InhibitRule:
         return None
 
 
+def _equality_keys(matchers: Sequence[Matcher]) -> list[tuple[str, str]]:
+    """The (name, value) pairs an alert must carry for ``matchers`` to match it."""
+    return [(m.name, m.value) for m in matchers if m.op is MatchType.EQUAL and m.value]
+
+
+class _RuleIndex:
+    """Which rules can match a label set, found by label look-ups instead of trying every rule:
+    with 100 rules, checking each alert against all of them made GET /alerts take seconds
+    (Alertmanager #3932) and cost 100 matcher runs per ingested alert.
+
+    Each rule is filed under one pair its matchers require: the one the fewest rules share, so
+    a pair common to every rule (severity="warning") does not make every rule a candidate."""
+
+    def __init__(self, keys: Sequence[list[tuple[str, str]]]) -> None:
+        shared: dict[tuple[str, str], int] = {}
+        for ks in keys:
+            for k in ks:
+                shared[k] = shared.get(k, 0) + 1
+        self.scan: list[int] = []
+        self.by_label: dict[tuple[str, str], list[int]] = {}
+        for i, ks in enumerate(keys):
+            if not ks:
+                self.scan.append(i)
+            else:
+                best = min(ks, key=lambda k: (shared[k], -len(k[1])))
+                self.by_label.setdefault(best, []).append(i)
+
+    def candidates(self, labels: Mapping[str, str]) -> list[int]:
+        out = list(self.scan)
+        by_label = self.by_label
+        if by_label:
+            for item in labels.items():
+                ids = by_label.get(item)
+                if ids:
+                    out.extend(ids)
+        if len(out) > 1:
+            out.sort()  # rule order decides which inhibiting alert is reported
+        return out
+
+
 class Inhibitor:
     def __init__(self, rules: Sequence[InhibitRule]) -> None:
         self.rules = list(rules)
+        self._sources = _RuleIndex([_equality_keys(r.source_matchers) for r in self.rules])
+        self._targets = _RuleIndex([_equality_keys(r.target_matchers) for r in self.rules])
 
     def observe(self, alerts: Iterable[Alert]) -> None:
-        for rule in self.rules:
-            for a in alerts:
-                rule.observe(a)
+        rules = self.rules
+        for a in alerts:
+            for i in self._sources.candidates(a.labels):
+                rules[i].observe(a)
 
     def forget(self, alerts: Iterable[Alert]) -> None:
-        for rule in self.rules:
-            for a in alerts:
-                rule.forget(a)
+        rules = self.rules
+        for a in alerts:
+            for i in self._sources.candidates(a.labels):
+                rules[i].forget(a)
 
     def inhibited_by(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> list[str]:
         """Fingerprints (hex) of the alerts inhibiting this one; empty when it is not inhibited."""
-        for rule in self.rules:
-            src = rule.inhibiting(labels, fp, tenant_id, now)
+        rules = self.rules
+        for i in self._targets.candidates(labels):
+            src = rules[i].inhibiting(labels, fp, tenant_id, now)
             if src is not None:
                 return [f"{src:016x}"]
         return []
