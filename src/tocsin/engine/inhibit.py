@@ -7,12 +7,16 @@ checking a target costs one look-up per rule instead of a scan of every alert (A
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tocsin.matchers import Matcher, MatchType, matches_all
 from tocsin.model import Alert
+
+# map(labels.get, names, _EMPTY) is labels.get(name, "") per name without a generator frame.
+_EMPTY = itertools.repeat("")
 
 
 @dataclass
@@ -27,7 +31,7 @@ class InhibitRule:
 
     def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         # A missing label counts as the empty value, as in Alertmanager.
-        return tuple(labels.get(name, "") for name in self.equal)
+        return tuple(map(labels.get, self.equal, _EMPTY))
 
     def observe(self, alert: Alert) -> None:
         if matches_all(self.source_matchers, alert.labels):
