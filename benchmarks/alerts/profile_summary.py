@@ -1,6 +1,6 @@
 """Summarise a py-spy collapsed-stack profile: where the samples went, by function.
 
-    python3 -m benchmarks.alerts.profile_summary PROFILE.txt [--top 25]
+python3 -m benchmarks.alerts.profile_summary PROFILE.txt [--top 25]
 """
 
 from __future__ import annotations

@@ -247,19 +247,21 @@ async def _post_json(port: int, path: str, docs: list[dict[str, Any]], connectio
 
 
 async def _timed_get(port: int, path: str, repeats: int) -> tuple[list[float], Any]:
-    conn = Connection("127.0.0.1", port)
+    """Time ``repeats`` GETs, each on a fresh connection (an idle keep-alive connection may be
+    closed by the server between two slow reads)."""
     times = []
     doc: Any = None
-    try:
-        for _ in range(repeats):
+    for _ in range(repeats):
+        conn = Connection("127.0.0.1", port)
+        try:
             t = time.monotonic()
             status, data = await conn.request("GET", path)
             times.append(time.monotonic() - t)
-            if status != 200:
-                raise HTTPError(f"GET {path}: HTTP {status}: {data[:200]!r}")
-            doc = _decode_any.decode(data)
-    finally:
-        await conn.close()
+        finally:
+            await conn.close()
+        if status != 200:
+            raise HTTPError(f"GET {path}: HTTP {status}: {data[:200]!r}")
+        doc = _decode_any.decode(data)
     return times, doc
 
 
