@@ -46,10 +46,10 @@ class InhibitRule:
 
     def inhibiting(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> int | None:
         """Fingerprint of a firing source alert that inhibits ``labels``, or None."""
-        if not matches_all(self.target_matchers, labels):
-            return None
+        # The source bucket is two dict look-ups; most targets have no source sharing their
+        # equal labels, so looking there first skips running the target matchers for them.
         bucket = self._sources.get(tenant_id, {}).get(self.key(labels))
-        if not bucket:
+        if not bucket or not matches_all(self.target_matchers, labels):
             return None
         # An alert on both sides of the rule may not be inhibited by others on both sides,
         # or two such alerts would silence each other.
