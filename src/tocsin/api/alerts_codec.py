@@ -15,8 +15,13 @@ import msgspec
 from tocsin.engine.engine import AlertStatus
 from tocsin.engine.silences import Silence
 from tocsin.matchers import quote
-from tocsin.model import LABEL_NAME_RE, Alert, fingerprint_hex, parse_time
+from tocsin.model import LABEL_NAME_RE, Alert, fingerprint_hex
 from tocsin.model import format_time as _format_time
+from tocsin.model import parse_time as _parse_time
+
+# Prometheus stamps every alert of one evaluation with the same startsAt and endsAt, so a
+# re-send parses the same few strings thousands of times (bad input raises and is not cached).
+parse_time = functools.lru_cache(maxsize=4096)(_parse_time)
 
 # Alerts posted together share their times, so a listing formats the same few timestamps over
 # and over: datetime formatting was a quarter of GET /api/v2/alerts with 10k alerts.
