@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.alerts.procstat import machine_load
+from benchmarks.alerts.report import markdown
 from benchmarks.alerts.scenarios import run_ingest, run_read, run_steady
 from benchmarks.alerts.servers import DEFAULT_PG_URL, TARGETS, available
 from benchmarks.alerts.workload import Workload, WorkloadError
@@ -78,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile", type=Path, default=None, help="directory for py-spy profiles of tocsin (ingest)"
     )
+    p.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
     p.add_argument("--pg-url", default=DEFAULT_PG_URL)
     p.add_argument(
         "--json", type=Path, default=Path("benchmark-results.json"), help="where to write all figures"
@@ -244,4 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.json.write_text(json.dumps(results, indent=2))
     print(f"results written to {args.json}")
+    if args.markdown is not None:
+        args.markdown.write_text(markdown(results, args.group_wait))
+        print(f"tables written to {args.markdown}")
     return 0
