@@ -65,7 +65,8 @@ def read_table(rows: list[dict[str, Any]]) -> str:
         )
         out.append(
             f"| {r['target']} | {a} | {_num(r['get_alerts_min_s'], 3)} | {g}"
-            f" | {_num(r['get_groups_min_s'], 3)} | {r['returned_alerts']:,} | {r['suppressed_alerts']:,} | {r['returned_groups']:,} |"
+            f" | {_num(r['get_groups_min_s'], 3)} | {r['returned_alerts']:,}"
+            f" | {r['suppressed_alerts']:,} | {r['returned_groups']:,} |"
         )
     return "\n".join(out)
 
