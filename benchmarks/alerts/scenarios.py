@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from benchmarks.alerts.httpio import Connection, HTTPError, Sink
+from benchmarks.alerts.procstat import thread_cpu
 from benchmarks.alerts.servers import Server
 from benchmarks.alerts.workload import (
     ID_LABEL,
@@ -158,6 +159,7 @@ class IngestResult:
     errors: list[str]
     load_before: float
     load_after: float
+    thread_cpu: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +185,7 @@ async def run_ingest(
         # Late joiners wait one group_interval; allow that plus a margin before counting losses.
         await wait_delivered(tracker, w.alerts, time.monotonic() + w.group_wait + w.group_interval + 20)
         end = server.usage()
+        threads = thread_cpu(server.pid)
     finally:
         server.stop()
         await sink.stop()
@@ -205,6 +208,7 @@ async def run_ingest(
         errors=stats.errors[:5],
         load_before=load_before,
         load_after=load()[0],
+        thread_cpu=threads,
     )
 
 
