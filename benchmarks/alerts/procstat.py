@@ -26,8 +26,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread name (threads of one name added up): tells the event loop from
-    the storage writer."""
+    """CPU seconds per thread: ``main`` (the event loop) and ``<name>-<tid>`` for the others
+    (the storage writer, executor threads), to tell where the process spends its time."""
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -36,7 +36,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
         except OSError:  # the thread ended meanwhile
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+        key = "main" if task.name == str(pid) else f"{name}-{task.name}"
+        out[key] = (int(fields[11]) + int(fields[12])) / _TICKS
     return out
 
 
