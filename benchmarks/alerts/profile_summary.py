@@ -46,11 +46,52 @@ def summarise(text: str) -> tuple[int, Counter[str], Counter[str]]:
     return total, inclusive, own
 
 
+#: Stages of tocsin's request and notification paths, by a frame that marks each; a sample goes to
+#: the first stage whose marker is on its stack.
+STAGES: list[tuple[str, tuple[str, ...]]] = [
+    ("storage writer thread (SQL, commit, fsync)", ("tocsin-writer",)),
+    ("webhook sending (HTTP client)", ("HTTP1Pool.", "AsyncClient.post")),
+    ("webhook payload building", ("webhook_payload",)),
+    ("flush: sort, inhibit/silence filter, dedup", ("Dispatcher._flush", "Pipeline.run")),
+    ("POST /alerts: posted alerts to Alert (fingerprint, validation)", ("to_alerts (",)),
+    ("POST /alerts: JSON decoding", ("decode_postable_alerts",)),
+    ("POST /alerts: engine ingest (merge, route, group)", ("Engine.ingest",)),
+    ("HTTP server (uvicorn, Starlette)", ("RequestResponseCycle", "HttpToolsProtocol", "Starlette.__call__")),
+    ("event loop and sockets (uvloop, I/O)", ("Runner.run",)),
+]
+
+
+def by_stage(text: str) -> tuple[int, list[tuple[str, int]]]:
+    total = 0
+    counts = {name: 0 for name, _ in STAGES}
+    counts["other"] = 0
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        for name, markers in STAGES:
+            if any(m in stack for m in markers):
+                counts[name] += n
+                break
+        else:
+            counts["other"] += n
+    return total, sorted(counts.items(), key=lambda kv: -kv[1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("profile", type=Path)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--stages", action="store_true", help="only the share of each stage of tocsin")
     args = p.parse_args(argv)
+    if args.stages:
+        total, stages = by_stage(args.profile.read_text())
+        print(f"{total} samples")
+        for name, n in stages:
+            print(f"  {100 * n / max(total, 1):5.1f}%  {name}")
+        return 0 if total else 1
     total, inclusive, own = summarise(args.profile.read_text())
     if not total:
         print(f"{args.profile}: no samples")
