@@ -13,7 +13,15 @@ import asyncio
 import contextlib
 import urllib.request
 from collections import deque
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class HTTP1Response:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
 
 
 class HTTP1Error(OSError):
@@ -58,9 +66,7 @@ class HTTP1Pool:
         self.max_idle = max_idle
         self._idle: deque[Conn] = deque()
 
-    async def post(
-        self, path: str, body: bytes, headers: dict[str, str], timeout: float
-    ) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, headers: dict[str, str], timeout: float) -> HTTP1Response:
         """POST ``body``; return (status, response body). Raises OSError or TimeoutError."""
         lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
         for name, value in headers.items():
@@ -83,7 +89,7 @@ class HTTP1Pool:
             conn = await asyncio.open_connection(self.host, self.port)
             return await self._exchange(conn, request)
 
-    async def _exchange(self, conn: Conn, request: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, conn: Conn, request: bytes) -> HTTP1Response:
         reader, writer = conn
         reuse = False
         try:
@@ -116,7 +122,7 @@ class HTTP1Pool:
             reuse = (
                 complete and status_line[0] == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
             )
-            return status, body
+            return HTTP1Response(status, headers, body)
         finally:
             if reuse and len(self._idle) < self.max_idle:
                 self._idle.append(conn)

@@ -111,8 +111,8 @@ class WebhookIntegration(Integration):
         pool = self._pools.get((host, port))
         if pool is None:
             pool = self._pools[(host, port)] = HTTP1Pool(host, port, MAX_IN_FLIGHT)
-        status, data = await pool.post(path, body, headers, self.timeout or 30.0)
-        return status, data[:200].decode("utf-8", "replace")
+        resp = await pool.post(path, body, headers, self.timeout or 30.0)
+        return resp.status, resp.body[:200].decode("utf-8", "replace")
 
     async def close(self) -> None:
         for pool in self._pools.values():

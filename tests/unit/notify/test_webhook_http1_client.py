@@ -87,8 +87,8 @@ async def test_reuses_the_connection(peer_factory: Callable[[Reply], asyncio.Fut
     peer = await peer_factory(ok)
     pool = HTTP1Pool("127.0.0.1", peer.port)
     for i in range(3):
-        status, body = await pool.post("/hook", f"body{i}".encode(), {"X-Test": "1"}, 5)
-        assert (status, body) == (200, b"ok")
+        resp = await pool.post("/hook", f"body{i}".encode(), {"X-Test": "1"}, 5)
+        assert (resp.status, resp.body, resp.headers["content-length"]) == (200, b"ok", "2")
     assert peer.connections == 1
     assert peer.requests[2].startswith(b"POST /hook HTTP/1.1\r\n")
     assert b"X-Test: 1\r\n" in peer.requests[2] and peer.requests[2].endswith(b"body2")
@@ -103,8 +103,10 @@ async def test_chunked_and_empty_responses(peer_factory: Callable[[Reply], async
 
     peer = await peer_factory(reply)
     pool = HTTP1Pool("127.0.0.1", peer.port)
-    assert await pool.post("/", b"x", {}, 5) == (500, b"abcde")
-    assert await pool.post("/", b"x", {}, 5) == (204, b"")
+    first = await pool.post("/", b"x", {}, 5)
+    assert (first.status, first.body) == (500, b"abcde")
+    second = await pool.post("/", b"x", {}, 5)
+    assert (second.status, second.body) == (204, b"")
     assert peer.connections == 1
     pool.close()
 
@@ -115,8 +117,8 @@ async def test_closed_idle_connection_is_replaced(
     # The second request finds its keep-alive connection closed by the peer and goes on a new one.
     peer = await peer_factory(lambda n, body: b"" if n == 2 else ok(n, body))
     pool = HTTP1Pool("127.0.0.1", peer.port)
-    assert (await pool.post("/", b"a", {}, 5))[0] == 200
-    assert (await pool.post("/", b"b", {}, 5))[0] == 200
+    assert (await pool.post("/", b"a", {}, 5)).status == 200
+    assert (await pool.post("/", b"b", {}, 5)).status == 200
     assert peer.connections == 2
     pool.close()
 
