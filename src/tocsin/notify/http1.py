@@ -67,7 +67,7 @@ class HTTP1Pool:
         self._idle: deque[Conn] = deque()
 
     async def post(self, path: str, body: bytes, headers: dict[str, str], timeout: float) -> HTTP1Response:
-        """POST ``body``; return (status, response body). Raises OSError or TimeoutError."""
+        """POST ``body`` and return the response. Raises OSError or TimeoutError."""
         lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
         for name, value in headers.items():
             _check_header(name, value)
