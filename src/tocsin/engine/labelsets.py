@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
 
 from tocsin.matchers import quote
@@ -48,5 +49,17 @@ def _compare(x: Alert, y: Alert) -> int:
     return 0
 
 
+def _job_instance(a: Alert) -> tuple[bool, str, bool, str]:
+    job = a.labels.get("job")
+    instance = a.labels.get("instance")
+    return (job is None, job or "", instance is None, instance or "")
+
+
 def sort_alerts(alerts: list[Alert]) -> list[Alert]:
+    # Job and instance decide almost every comparison; sorting on them as a key is several times
+    # cheaper than a Python comparator. Only when two alerts tie on both does the full order run.
+    keys = [_job_instance(a) for a in alerts]
+    order = sorted(range(len(alerts)), key=keys.__getitem__)
+    if all(keys[i] != keys[j] for i, j in itertools.pairwise(order)):
+        return [alerts[i] for i in order]
     return sorted(alerts, key=functools.cmp_to_key(_compare))

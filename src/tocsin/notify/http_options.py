@@ -41,6 +41,17 @@ def auth_headers(http_config: Any) -> dict[str, str]:
     return {}
 
 
+def is_plain(http_config: Any) -> bool:
+    """True when requests need nothing beyond headers: no TLS settings, proxy or OAuth2, so a
+    plain ``http://`` URL may go through the lean keep-alive client (notify/http1.py)."""
+    if http_config is None:
+        return True
+    return not any(
+        getattr(http_config, name, None)
+        for name in ("tls_config", "proxy_url", "proxy_from_environment", "oauth2", "proxy_connect_header")
+    )
+
+
 def make_client(http_config: Any) -> httpx.AsyncClient:
     """An httpx client honouring tls_config, proxy_url and follow_redirects."""
     kwargs: dict[str, Any] = {"follow_redirects": False}

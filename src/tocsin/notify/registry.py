@@ -7,7 +7,7 @@ from typing import Any
 
 from tocsin.notify.base import Integration, Notification, NotifyError
 from tocsin.notify.channels import build_channel
-from tocsin.notify.http_options import auth_headers, make_client
+from tocsin.notify.http_options import auth_headers, is_plain, make_client
 from tocsin.notify.log import LogIntegration
 from tocsin.notify.signing import load_secret
 from tocsin.notify.webhook import WebhookIntegration
@@ -46,6 +46,8 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             client=make_client(cfg.http_config) if cfg.http_config is not None else None,
             signing_secret=load_secret(cfg.signing_secret, cfg.signing_secret_file, f"receiver {receiver!r}"),
             body_template=cfg.body_template,
+            plain_http=is_plain(cfg.http_config),
+            follow_redirects=cfg.http_config is None or cfg.http_config.follow_redirects,
         )
     if kind == "log":
         return LogIntegration(receiver, index, send_resolved=cfg.send_resolved, level=cfg.level)

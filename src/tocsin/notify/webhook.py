@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,11 +13,18 @@ import msgspec
 
 from tocsin.notify.base import Integration, Notification, NotifyError, common
 from tocsin.notify.circuit import CircuitBreaker
+from tocsin.notify.http1 import HTTP1Pool, HTTP1Response, plain_http_target
 from tocsin.notify.payload import webhook_payload
 from tocsin.notify.retry_http import redact_url, retry_after
 from tocsin.notify.signing import message_id, signature_headers
 
 _encode = msgspec.json.Encoder().encode
+
+#: Requests in flight per webhook. httpx's pool rescans every queued request on each state change,
+#: so a thousand groups flushing together cost quadratic time there; waiting here is O(1).
+MAX_IN_FLIGHT = 64
+
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
 def truncate(n: Notification, max_alerts: int) -> Notification:
@@ -54,7 +62,11 @@ class WebhookIntegration(Integration):
         body_template: str | None = None,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
+        plain_http: bool | None = None,
+        follow_redirects: bool = False,
     ) -> None:
+        """``plain_http``: send ``http://`` URLs through the lean keep-alive client (the default
+        when no client is handed in); redirects then go through httpx if ``follow_redirects``."""
         super().__init__(receiver, index, send_resolved)
         self._url = url
         self._url_file = url_file
@@ -67,6 +79,10 @@ class WebhookIntegration(Integration):
         self.body_template = body_template
         self.breaker = breaker or CircuitBreaker()
         self.clock = clock
+        self.plain_http = self._own_client if plain_http is None else plain_http
+        self.follow_redirects = follow_redirects
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._pools: dict[tuple[str, int], HTTP1Pool] = {}
 
     def url(self) -> str:
         if self._url:
@@ -99,26 +115,48 @@ class WebhookIntegration(Integration):
             headers.update(signature_headers(self.signing_secret, msg_id, int(self.clock()), content))
         url = self.url()
         self.breaker.before_call(f"webhook {redact_url(url)}")
+        target = plain_http_target(url) if self.plain_http else None
         try:
-            resp = await self.client().post(
-                url, content=content, headers=headers, timeout=self.timeout or 30.0
-            )
-        except httpx.HTTPError as e:
+            async with self._in_flight:
+                status, text, resp_headers = 0, "", {}
+                if target is not None:
+                    plain = await self._post_plain(target, content, headers)
+                    status = plain.status
+                    text = plain.body[:200].decode("utf-8", "replace")
+                    resp_headers = {k.lower(): v for k, v in plain.headers.items()}
+                if target is None or (self.follow_redirects and status in _REDIRECTS):
+                    resp = await self.client().post(
+                        url, content=content, headers=headers, timeout=self.timeout or 30.0
+                    )
+                    status, text = resp.status_code, resp.text[:200]
+                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+        except (httpx.HTTPError, OSError, TimeoutError) as e:
             message = f"webhook POST failed: {type(e).__name__} ({redact_url(url)})"
             self.breaker.record(failure=True, error=message)
             raise NotifyError(message, retryable=True) from None
-        self.breaker.record(failure=resp.status_code >= 500, error=f"webhook answered {resp.status_code}")
-        if resp.status_code // 100 == 2:
+        self.breaker.record(failure=status >= 500, error=f"webhook answered {status}")
+        if status // 100 == 2:
             return
-        retryable = resp.status_code >= 500 or resp.status_code == 429
-        body = resp.text[:200]
+        retryable = status >= 500 or status == 429
         raise NotifyError(
-            f"webhook answered {resp.status_code}: {body}",
+            f"webhook answered {status}: {text}",
             retryable=retryable,
-            retry_after=retry_after(resp.headers.get("Retry-After")) if retryable else None,
+            retry_after=retry_after(resp_headers.get("retry-after")) if retryable else None,
         )
 
+    async def _post_plain(
+        self, target: tuple[str, int, str], body: bytes, headers: dict[str, str]
+    ) -> HTTP1Response:
+        host, port, path = target
+        pool = self._pools.get((host, port))
+        if pool is None:
+            pool = self._pools[(host, port)] = HTTP1Pool(host, port, MAX_IN_FLIGHT)
+        return await pool.post(path, body, headers, self.timeout or 30.0)
+
     async def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
 from tocsin.model import Alert
 from tocsin.storage.base import DOC_KINDS, DeliveryRecord, Doc, StorageError, WriteBatch
 
@@ -108,7 +110,13 @@ _ALERT_SELECT = (
     " generator_url FROM alerts"
 )
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode = msgspec.json.Encoder().encode
+
+
+def _dumps(value: Any) -> str:
+    # Compact UTF-8 JSON like json.dumps(separators=(",", ":"), ensure_ascii=False), 7x faster;
+    # this runs for every stored alert on the writer thread, which holds the GIL meanwhile.
+    return _encode(value).decode()
 
 
 def _alert_row(a: Alert) -> tuple[Any, ...]:

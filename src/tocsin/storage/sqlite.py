@@ -26,6 +26,10 @@ class SQLiteStorage(SQLStorage):
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA busy_timeout=10000")
+                # Fingerprints are random keys, so upserts touch pages all over the alerts table;
+                # with the default 2 MiB page cache each commit re-read them and the cost per
+                # stored alert grew from 15 to 47 us between 50k and 250k alerts (31 us with 64 MiB).
+                conn.execute("PRAGMA cache_size=-65536")
             except sqlite3.Error as e:
                 raise StorageError(f"cannot open SQLite database {self.path}: {e}") from e
             return conn

@@ -1,0 +1,1 @@
+"""Side-by-side load benchmark for servers speaking Alertmanager's API v2 (tocsin, Alertmanager)."""

@@ -1,0 +1,3 @@
+from benchmarks.alerts.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Resource use of a server process from /proc: peak RSS (VmHWM) and CPU seconds."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Usage:
+    cpu_seconds: float  # user + system of the process and all its threads, plus reaped children
+    rss_bytes: int  # VmRSS now
+    peak_rss_bytes: int  # VmHWM: the high-water mark since the process started
+
+
+def cpu_seconds(pid: int) -> float:
+    # Fields after the command name (which may contain spaces) start after the last ')'.
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # utime, stime, cutime, cstime are fields 14-17 of stat(5); here offset by the 2 skipped.
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / _TICKS
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread: ``main`` (the event loop) and ``<name>-<tid>`` for the others
+    (the storage writer, executor threads), to tell where the process spends its time."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            raw = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        key = "main" if task.name == str(pid) else f"{name}-{task.name}"
+        out[key] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return out
+
+
+def memory(pid: int) -> tuple[int, int]:
+    rss = hwm = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+    return rss, hwm
+
+
+def usage(pid: int) -> Usage:
+    rss, hwm = memory(pid)
+    return Usage(cpu_seconds(pid), rss, hwm)
+
+
+def machine_load() -> tuple[float, float, float]:
+    one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
+    return float(one), float(five), float(fifteen)

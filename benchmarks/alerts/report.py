@@ -1,0 +1,106 @@
+"""Markdown tables of a benchmark run, with every tocsin figure beside Alertmanager's."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+AM = "alertmanager"
+
+
+def _num(v: float, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:,.{digits}f}"
+
+
+def _ref(rows: list[dict[str, Any]], row: dict[str, Any], key: str = "alerts") -> dict[str, Any] | None:
+    return next((r for r in rows if r["target"] == AM and r.get(key) == row.get(key)), None)
+
+
+def _ratio(ours: float, theirs: float | None, higher_is_better: bool) -> str:
+    if not theirs or not ours or math.isnan(ours) or math.isnan(theirs):
+        return ""
+    r = ours / theirs if higher_is_better else theirs / ours
+    return f" ({r:.2f}x)"
+
+
+def ingest_table(rows: list[dict[str, Any]], group_wait: float) -> str:
+    out = [
+        "| alerts | target | alerts/s | last 20% alerts/s | p50 s | p99 s | max s | p99 beyond group_wait s"
+        " | delivered | peak RSS MiB | RSS KiB/alert | CPU s | CPU µs/alert |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ref = None if r["target"] == AM else _ref(rows, r)
+
+        def cell(key: str, digits: int, hib: bool, r: dict[str, Any] = r, ref: Any = ref) -> str:
+            return _num(r[key], digits) + (_ratio(r[key], ref[key], hib) if ref else "")
+
+        cpu_us = r["cpu_seconds"] / r["alerts"] * 1e6
+        out.append(
+            f"| {r['alerts']:,} | {r['target']} | {cell('alerts_per_s', 0, True)}"
+            f" | {cell('tail_alerts_per_s', 0, True)} | {_num(r['latency_p50'], 2)}"
+            f" | {cell('latency_p99', 2, False)} | {_num(r['latency_max'], 2)}"
+            f" | {_num(r['latency_p99'] - group_wait, 2)} | {r['delivered_fraction']:.4f}"
+            f" | {cell('peak_rss_mib', 0, False)} | {_num(r['rss_per_alert_kib'], 2)}"
+            f" | {_num(r['cpu_seconds'], 1)} | {_num(cpu_us, 0)} |"
+        )
+    return "\n".join(out)
+
+
+def read_table(rows: list[dict[str, Any]]) -> str:
+    out = [
+        "| target | GET /api/v2/alerts s (median) | fastest s | GET /api/v2/alerts/groups s (median)"
+        " | fastest s | alerts returned | suppressed | groups |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ref = None if r["target"] == AM else _ref(rows, r)
+        a = _num(r["get_alerts_median_s"], 3) + (
+            _ratio(r["get_alerts_median_s"], ref["get_alerts_median_s"], False) if ref else ""
+        )
+        g = _num(r["get_groups_median_s"], 3) + (
+            _ratio(r["get_groups_median_s"], ref["get_groups_median_s"], False) if ref else ""
+        )
+        out.append(
+            f"| {r['target']} | {a} | {_num(r['get_alerts_min_s'], 3)} | {g}"
+            f" | {_num(r['get_groups_min_s'], 3)} | {r['returned_alerts']:,}"
+            f" | {r['suppressed_alerts']:,} | {r['returned_groups']:,} |"
+        )
+    return "\n".join(out)
+
+
+def steady_table(rows: list[dict[str, Any]]) -> str:
+    out = [
+        "| target | alerts | re-send rounds | CPU s | CPU µs per re-sent alert | round p50 s | round max s"
+        " | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ref = None if r["target"] == AM else _ref(rows, r)
+        c = _num(r["cpu_us_per_alert"], 1) + (
+            _ratio(r["cpu_us_per_alert"], ref["cpu_us_per_alert"], False) if ref else ""
+        )
+        out.append(
+            f"| {r['target']} | {r['alerts']:,} | {r['rounds']} | {_num(r['cpu_seconds'], 1)} | {c}"
+            f" | {_num(r['round_p50_s'], 2)} | {_num(r['round_max_s'], 2)} | {_num(r['peak_rss_mib'], 0)} |"
+        )
+    return "\n".join(out)
+
+
+def markdown(results: dict[str, Any], group_wait: float) -> str:
+    m = results["machine"]
+    parts = [
+        f"Run started {results['started']} with `{' '.join(results['argv'])}`; {m['cpus']} CPUs,"
+        f" {m['platform']}, Python {m['python']}; load average (1, 5, 15 min) at start"
+        f" {m['load_at_start']}, at end {m.get('load_at_end')}.",
+        "Ratios in brackets compare with Alertmanager in the same run; above 1x means tocsin is better.",
+    ]
+    if results["ingest"]:
+        parts += ["### Ingest", ingest_table(results["ingest"], group_wait)]
+    if results["read"]:
+        parts += ["### Reads", read_table(results["read"])]
+    if results["steady"]:
+        parts += ["### Steady state", steady_table(results["steady"])]
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,63 @@
+"""Smoke run of the side-by-side benchmark: proves the command works end to end on a few
+thousand alerts. No timing is asserted; the figures live in benchmarks/README.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
+
+
+@pytest.mark.slow
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    targets = "tocsin-sqlite,alertmanager" if os.access(ALERTMANAGER, os.X_OK) else "tocsin-sqlite"
+    out = tmp_path / "results.json"
+    cmd = [
+        sys.executable, "-m", "benchmarks.alerts",
+        "--targets", targets,
+        "--scales", "3000",
+        "--read-alerts", "2000", "--read-silences", "50", "--read-inhibit-rules", "10", "--read-repeats", "2",
+        "--steady-alerts", "1000", "--steady-interval", "2", "--steady-duration", "4",
+        "--json", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "## Ingest" in proc.stdout and "## Reads" in proc.stdout and "## Steady state" in proc.stdout
+    results = json.loads(out.read_text())
+    expected_targets = targets.split(",")
+    assert [r["target"] for r in results["ingest"]] == expected_targets
+    for r in results["ingest"]:
+        assert r["alerts"] == 3000 and not r["errors"], r
+        assert r["delivered_fraction"] == 1.0, r
+        assert r["peak_rss_mib"] > 0 and r["cpu_seconds"] > 0
+    for r in results["read"]:
+        # 2,000 benchmark alerts plus one firing source alert per inhibit rule.
+        assert r["returned_alerts"] == 2010 and not r["errors"], r
+    tocsin_read = results["read"][0]
+    for r in results["read"][1:]:
+        # Both servers see the same workload, so they must agree on what is suppressed.
+        assert r["suppressed_alerts"] == tocsin_read["suppressed_alerts"]
+    for r in results["steady"]:
+        assert r["rounds"] == 2 and not r["errors"], r
+
+
+def test_bad_arguments_are_named() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.alerts", "--scales", "20000,-5"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--scales" in proc.stderr and "positive integers" in proc.stderr
