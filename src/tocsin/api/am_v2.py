@@ -24,6 +24,7 @@ from tocsin.api.http import BodyTooLarge, json_response, read_body, tenant_of
 from tocsin.engine.engine import Engine
 from tocsin.engine.labelsets import labels_before, sort_alerts
 from tocsin.engine.silences import Silence, SilenceError, SilenceNotFound
+from tocsin.engine.status_cache import Entry
 from tocsin.matchers import Matcher, MatcherError, compile_anchored, parse_matchers
 from tocsin.model import Alert, parse_time
 
@@ -31,6 +32,7 @@ from tocsin.model import Alert, parse_time
 AM_COMPAT_VERSION = "0.25.0"
 
 _decode = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder().encode
 
 
 def _error(status: int, message: str) -> Response:
@@ -136,9 +138,8 @@ class V2:
             return _error(400, "; ".join(errors))
         return Response(status_code=200)
 
-    def _alert_filter(
-        self, request: Request, by_receiver: bool = True
-    ) -> Callable[[Alert], dict[str, Any] | None]:
+    def _alert_filter(self, request: Request, by_receiver: bool = True) -> Callable[[Alert], Entry | None]:
+        """The query's filter: the alert's cached status entry when the alert is listed, else None."""
         e = self.engine
         active = _bool_param(request, "active")
         silenced = _bool_param(request, "silenced")
@@ -152,15 +153,18 @@ class V2:
             raise ValueError(f"bad receiver regex: {ex}") from None
         now = e.clock.now()
         del unprocessed  # tocsin routes alerts as they arrive: none is ever "unprocessed"
+        cache = e.status_cache
+        cache.begin(now)
 
-        def accept(a: Alert) -> dict[str, Any] | None:
+        def accept(a: Alert) -> Entry | None:
             if a.ends_at <= now:
                 return None
             labels = a.labels
             for m in matchers:
                 if not m.matches(labels):
                     return None
-            st = e.alert_status(a, now)
+            entry = cache.get(a, now)
+            st = entry.status
             matched = receiver_re is None or any(receiver_re.match(r) for r in st.receivers)
             if by_receiver and not matched:
                 return None
@@ -170,7 +174,7 @@ class V2:
                 return None
             if st.inhibited_by and not inhibited:
                 return None
-            return gettable_alert(a, st)
+            return entry
 
         return accept
 
@@ -180,14 +184,18 @@ class V2:
         except ValueError as ex:
             return _error(400, str(ex))
         tenant = tenant_of(request)
-        out = []
+        parts = []
         for a in sorted(self.engine.store, key=lambda x: x.fingerprint):
             if a.tenant_id != tenant:
                 continue
-            d = accept(a)
-            if d is not None:
-                out.append(d)
-        return json_response(out)
+            entry = accept(a)
+            if entry is not None:
+                # Each alert's JSON is kept with its cached status: an unchanged alert is not
+                # rebuilt or re-encoded on the next read.
+                if entry.fragment is None:
+                    entry.fragment = _encode(gettable_alert(a, entry.status))
+                parts.append(entry.fragment)
+        return Response(b"[" + b",".join(parts) + b"]", media_type="application/json")
 
     async def get_groups(self, request: Request) -> Response:
         """Alertmanager's rules: ``receiver`` filters groups by their route's receiver; an alert's
@@ -204,7 +212,11 @@ class V2:
         for g in self.engine.groups(tenant_of(request)):
             if receiver_re is not None and not receiver_re.match(g.route.receiver):
                 continue
-            kept = [(a, d) for a in g.alerts.values() if (d := accept(a)) is not None]
+            kept = [
+                (a, gettable_alert(a, entry.status))
+                for a in g.alerts.values()
+                if (entry := accept(a)) is not None
+            ]
             if not kept:
                 continue
             for a, _ in kept:

@@ -21,6 +21,7 @@ from tocsin.engine.nflog import Entry, NotificationLog
 from tocsin.engine.pipeline import Backoff, Delivery, Pipeline, Sleep
 from tocsin.engine.route import build_routes
 from tocsin.engine.silences import Silence, Silences
+from tocsin.engine.status_cache import StatusCache
 from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
 from tocsin.incidents.delivery import make_deliver
@@ -115,6 +116,7 @@ class Engine:
         )
         self.config = config
         self.routes = routes
+        self.status_cache = StatusCache(self)
         self.intervals = intervals
         self.inhibitor = inhibitor
         self.integrations = integrations
@@ -264,6 +266,12 @@ class Engine:
         return AlertStatus(
             "suppressed" if suppressed else "active", silenced, inhibited, sorted(set(muted)), receivers
         )
+
+    def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
+        """What alert statuses depend on besides the alert and time, and until when they hold."""
+        intervals = tuple(self.intervals.active(name, now) for name in self.config.time_intervals)
+        key = (self.silences.version, self.inhibitor.version, id(self.routes), intervals)
+        return key, min(self.silences.next_change(now), self.inhibitor.next_change(now))
 
     def active_alerts(self, tenant_id: str = DEFAULT_TENANT) -> list[Alert]:
         now = self.clock.now()

@@ -33,16 +33,29 @@ class InhibitRule:
         # A missing label counts as the empty value, as in Alertmanager.
         return tuple(map(labels.get, self.equal, _EMPTY))
 
-    def observe(self, alert: Alert) -> None:
-        if matches_all(self.source_matchers, alert.labels):
-            self._sources[alert.tenant_id][self.key(alert.labels)][alert.fingerprint] = alert
+    def observe(self, alert: Alert) -> bool:
+        """Record a source alert; True when inhibition results may change (not for a re-post
+        that keeps a firing source firing at least as long)."""
+        if not matches_all(self.source_matchers, alert.labels):
+            return False
+        bucket = self._sources[alert.tenant_id][self.key(alert.labels)]
+        old = bucket.get(alert.fingerprint)
+        bucket[alert.fingerprint] = alert
+        return old is None or alert.ends_at < old.ends_at or old.ends_at <= alert.updated_at
 
-    def forget(self, alert: Alert) -> None:
+    def forget(self, alert: Alert) -> bool:
         bucket = self._sources.get(alert.tenant_id, {}).get(self.key(alert.labels))
         if bucket is not None and bucket.get(alert.fingerprint) is alert:
             del bucket[alert.fingerprint]
             if not bucket:
                 del self._sources[alert.tenant_id][self.key(alert.labels)]
+            return True
+        return False
+
+    def next_end(self, now: float) -> float:
+        """The earliest end, after ``now``, of a source alert (when results change by time)."""
+        ends = [a.ends_at for b in self._sources.values() for bucket in b.values() for a in bucket.values()]
+        return min((t for t in ends if t > now), default=float("inf"))
 
     def inhibiting(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> int | None:
         """Fingerprint of a firing source alert that inhibits ``labels``, or None."""
@@ -108,18 +121,25 @@ class Inhibitor:
         self.rules = list(rules)
         self._sources = _RuleIndex([_equality_keys(r.source_matchers) for r in self.rules])
         self._targets = _RuleIndex([_equality_keys(r.target_matchers) for r in self.rules])
+        #: bumped whenever the set of firing source alerts may have changed
+        self.version = 0
 
     def observe(self, alerts: Iterable[Alert]) -> None:
         rules = self.rules
         for a in alerts:
             for i in self._sources.candidates(a.labels):
-                rules[i].observe(a)
+                if rules[i].observe(a):
+                    self.version += 1
 
     def forget(self, alerts: Iterable[Alert]) -> None:
         rules = self.rules
         for a in alerts:
             for i in self._sources.candidates(a.labels):
-                rules[i].forget(a)
+                if rules[i].forget(a):
+                    self.version += 1
+
+    def next_change(self, now: float) -> float:
+        return min((r.next_end(now) for r in self.rules), default=float("inf"))
 
     def inhibited_by(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> list[str]:
         """Fingerprints (hex) of the alerts inhibiting this one; empty when it is not inhibited."""

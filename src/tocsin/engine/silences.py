@@ -174,6 +174,16 @@ class Silences:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    def next_change(self, now: float) -> float:
+        """The earliest start or end after ``now`` of any silence (when muting changes by time)."""
+        t = float("inf")
+        for s in self._by_id.values():
+            if s.starts_at > now:
+                t = min(t, s.starts_at)
+            elif s.ends_at >= now:
+                t = min(t, s.ends_at)
+        return t
+
     def mutes(self, labels: Mapping[str, str], now: float, tenant_id: str = DEFAULT_TENANT) -> list[str]:
         """IDs of the active silences that mute ``labels``, sorted."""
         by_id = self._by_id

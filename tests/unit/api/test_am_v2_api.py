@@ -290,3 +290,62 @@ async def test_tenants_are_isolated(api) -> None:
     assert (await c.get("/api/v2/alerts")).json() == []
     blue = (await c.get("/api/v2/alerts", headers={"X-Tocsin-Tenant": "blue"})).json()
     assert [a["labels"]["alertname"] for a in blue] == ["A"]
+
+
+async def _states(c: httpx.AsyncClient) -> dict[str, str]:
+    return {
+        a["labels"]["alertname"] + a["labels"].get("instance", ""): a["status"]["state"]
+        for a in (await c.get("/api/v2/alerts")).json()
+    }
+
+
+async def test_cached_statuses_follow_silences_over_time(api) -> None:
+    c, _, clock = api
+    await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "A"}, "endsAt": format_time(T0 + 7200)}])
+    assert await _states(c) == {"A": "active"}
+    sil = {
+        "matchers": [{"name": "alertname", "value": "A", "isRegex": False}],
+        "startsAt": format_time(T0 + 60),
+        "endsAt": format_time(T0 + 120),
+        "createdBy": "me",
+        "comment": "c",
+    }
+    await c.post("/api/v2/silences", json=sil)
+    assert await _states(c) == {"A": "active"}  # pending silence
+    clock.advance(60)
+    assert await _states(c) == {"A": "suppressed"}  # the silence started: the cache knew to expire
+    clock.advance(61)
+    assert await _states(c) == {"A": "active"}  # and ended
+
+
+async def test_cached_statuses_follow_inhibition_sources(api) -> None:
+    c, _, clock = api
+    target = {
+        "labels": {"alertname": "Slow", "severity": "warning", "instance": "a"},
+        "endsAt": format_time(T0 + 7200),
+    }
+    await c.post("/api/v2/alerts", json=[target])
+    assert await _states(c) == {"Slowa": "active"}
+    source = {
+        "labels": {"alertname": "Down", "severity": "critical", "instance": "a"},
+        "endsAt": format_time(T0 + 30),
+    }
+    await c.post("/api/v2/alerts", json=[source])
+    assert (await _states(c))["Slowa"] == "suppressed"
+    clock.advance(31)  # the source ends by time
+    assert await _states(c) == {"Slowa": "active"}
+    await c.post("/api/v2/alerts", json=[{**source, "endsAt": format_time(T0 + 3600)}])
+    assert (await _states(c))["Slowa"] == "suppressed"
+    # Resolved explicitly by a re-post: the target is active again at once.
+    await c.post(
+        "/api/v2/alerts", json=[{**source, "startsAt": format_time(T0), "endsAt": format_time(T0 + 31)}]
+    )
+    assert (await _states(c))["Slowa"] == "active"
+
+
+async def test_cached_alert_json_follows_reposts(api) -> None:
+    c, _, _ = api
+    await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "A"}, "annotations": {"v": "1"}}])
+    assert (await c.get("/api/v2/alerts")).json()[0]["annotations"] == {"v": "1"}
+    await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "A"}, "annotations": {"v": "2"}}])
+    assert (await c.get("/api/v2/alerts")).json()[0]["annotations"] == {"v": "2"}
