@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.notify.base import Notification
-from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret, truncate
+from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, truncate
 from tocsin.notify.templates import render_part, render_string, template_data
 
 MAX_TEXT = 16_383
@@ -38,8 +38,7 @@ class MattermostIntegration(HTTPIntegration):
         return body
 
     async def notify(self, n: Notification) -> None:
-        url = read_secret(self.cfg.webhook_url, self.cfg.webhook_url_file, "Mattermost webhook_url")
-        self.secrets.add(url)
+        url = self.secret(self.cfg.webhook_url, self.cfg.webhook_url_file, "Mattermost webhook_url")
         await self.request("POST", url, json=self.body(n))
 
 

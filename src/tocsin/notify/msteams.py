@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from tocsin.notify.base import Notification, NotifyError
-from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret, redact_url, truncate
+from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, redact_url, truncate
 from tocsin.notify.templates import render_part, template_data
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ class _TeamsBase(HTTPIntegration):
         self.cfg = cfg
 
     def url(self) -> str:
-        url = read_secret(self.cfg.webhook_url, self.cfg.webhook_url_file, "Teams webhook_url")
-        self.secrets.add(url)
+        url = self.secret(self.cfg.webhook_url, self.cfg.webhook_url_file, "Teams webhook_url")
         return url
 
     def body(self, n: Notification, text_limit: int) -> dict[str, Any]:

@@ -121,6 +121,12 @@ class HTTPIntegration(Integration):
     provider = "HTTP"
     default_timeout = 30.0
 
+    def secret(self, inline: str | None, path: str | None, what: str) -> str:
+        """Read a secret and remember it, so no error message or log line ever shows it."""
+        value = read_secret(inline, path, what)
+        self.secrets.add(value)
+        return value
+
     def __init__(
         self,
         receiver: str,

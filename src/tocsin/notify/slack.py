@@ -74,8 +74,7 @@ class SlackIntegration(HTTPIntegration):
         c = self.cfg
         token = None
         if c.app_token or c.app_token_file:
-            token = read_secret(c.app_token, c.app_token_file, "Slack app_token")
-            self.secrets.add(token)
+            token = self.secret(c.app_token, c.app_token_file, "Slack app_token")
         url = c.api_url or (read_secret(None, c.api_url_file, "Slack api_url") if c.api_url_file else None)
         if url is None:
             if token is None:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tocsin.notify.base import Notification
-from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret
+from tocsin.notify.retry_http import HTTPIntegration, http_kwargs
 from tocsin.notify.sms_text import fit_sms
 from tocsin.notify.templates import render_part, template_data
 
@@ -37,8 +37,7 @@ class TwilioIntegration(HTTPIntegration):
 
     async def notify(self, n: Notification) -> None:
         c = self.cfg
-        token = read_secret(c.auth_token, c.auth_token_file, "Twilio auth_token")
-        self.secrets.add(token)
+        token = self.secret(c.auth_token, c.auth_token_file, "Twilio auth_token")
         base = str(c.api_url or DEFAULT_API).rstrip("/")
         url = f"{base}/2010-04-01/Accounts/{c.account_sid}/Messages.json"
         text = self.body_text(n)

@@ -7,7 +7,7 @@ from typing import Any
 
 from tocsin.notify.base import Notification
 from tocsin.notify.ratelimit import TELEGRAM_LIMITS, limit_key
-from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret, truncate
+from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, truncate
 from tocsin.notify.templates import render_part, template_data
 
 DEFAULT_API = "https://api.telegram.org"
@@ -39,8 +39,7 @@ class TelegramIntegration(HTTPIntegration):
 
     async def notify(self, n: Notification) -> None:
         c = self.cfg
-        token = read_secret(c.bot_token, c.bot_token_file, "Telegram bot_token")
-        self.secrets.add(token)
+        token = self.secret(c.bot_token, c.bot_token_file, "Telegram bot_token")
         base = str(c.api_url or DEFAULT_API).rstrip("/")
         await self.limits.acquire(limit_key(token, c.chat_id))
         await self.request("POST", f"{base}/bot{token}/sendMessage", json=self.body(n))

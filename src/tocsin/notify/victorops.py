@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tocsin.notify.base import Notification
-from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, read_secret, truncate
+from tocsin.notify.retry_http import HTTPIntegration, http_kwargs, truncate
 from tocsin.notify.templates import render_part, render_string, template_data
 
 DEFAULT_API = "https://alert.victorops.com/integrations/generic/20131114/alert/"
@@ -50,8 +50,7 @@ class VictorOpsIntegration(HTTPIntegration):
 
     async def notify(self, n: Notification) -> None:
         c = self.cfg
-        key = read_secret(c.api_key, c.api_key_file, "VictorOps api_key")
-        self.secrets.add(key)
+        key = self.secret(c.api_key, c.api_key_file, "VictorOps api_key")
         base = str(c.api_url or DEFAULT_API)
         base = base if base.endswith("/") else base + "/"
         url = f"{base}{quote(key, safe='')}/{quote(c.routing_key, safe='')}"
