@@ -5,7 +5,7 @@ of the offending node so the loader can point at its line."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tocsin.config.receivers import (
     EmailConfig,
@@ -84,13 +84,8 @@ def _integration(cfg: HTTPNotifierConfig, g: Config, path: Path) -> Iterator[Pro
             cfg.url = gl.pagerduty_url
     elif isinstance(cfg, OpsGenieConfig):
         cfg.api_url = _with_slash(cfg.api_url or gl.opsgenie_api_url or "")
-        if not cfg.api_key and not cfg.api_key_file:
-            if not gl.opsgenie_api_key and not gl.opsgenie_api_key_file:
-                yield path, "no global OpsGenie API Key set either inline or in a file"
-            elif gl.opsgenie_api_key:
-                cfg.api_key = gl.opsgenie_api_key
-            else:
-                cfg.api_key_file = gl.opsgenie_api_key_file
+        if not _inherit_api_key(cfg, gl.opsgenie_api_key, gl.opsgenie_api_key_file):
+            yield path, "no global OpsGenie API Key set either inline or in a file"
     elif isinstance(cfg, WechatConfig):
         cfg.api_url = _with_slash(cfg.api_url or gl.wechat_api_url or "")
         if not cfg.api_secret:
@@ -105,13 +100,8 @@ def _integration(cfg: HTTPNotifierConfig, g: Config, path: Path) -> Iterator[Pro
                 cfg.corp_id = gl.wechat_api_corp_id
     elif isinstance(cfg, VictorOpsConfig):
         cfg.api_url = _with_slash(cfg.api_url or gl.victorops_api_url or "")
-        if not cfg.api_key and not cfg.api_key_file:
-            if not gl.victorops_api_key and not gl.victorops_api_key_file:
-                yield path, "no global VictorOps API Key set: give api_key or global.victorops_api_key"
-            elif gl.victorops_api_key:
-                cfg.api_key = gl.victorops_api_key
-            else:
-                cfg.api_key_file = gl.victorops_api_key_file
+        if not _inherit_api_key(cfg, gl.victorops_api_key, gl.victorops_api_key_file):
+            yield path, "no global VictorOps API Key set: give api_key or global.victorops_api_key"
     elif isinstance(cfg, TelegramConfig):
         if not cfg.api_url:
             cfg.api_url = gl.telegram_api_url
@@ -131,6 +121,20 @@ def _integration(cfg: HTTPNotifierConfig, g: Config, path: Path) -> Iterator[Pro
             cfg.webhook_url = gl.mattermost_webhook_url
         else:
             cfg.webhook_url_file = gl.mattermost_webhook_url_file
+
+
+def _inherit_api_key(cfg: Any, key: Any, key_file: str | None) -> bool:
+    """Give ``cfg`` the global API key (inline, else file) when it has none; False when neither
+    the integration nor the global section has one."""
+    if cfg.api_key or cfg.api_key_file:
+        return True
+    if key:
+        cfg.api_key = key
+    elif key_file:
+        cfg.api_key_file = key_file
+    else:
+        return False
+    return True
 
 
 def _walk_routes(route: RouteConfig, path: Path) -> Iterator[tuple[RouteConfig, Path]]:
