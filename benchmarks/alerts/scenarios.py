@@ -160,9 +160,18 @@ class IngestResult:
     load_before: float
     load_after: float
     thread_cpu: dict[str, float] = field(default_factory=dict)
+    #: tocsin only: its /api/tocsin/v1/stats after the run (commits, POSTs sharing them, ...)
+    server_stats: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+async def _tocsin_stats(target: str, port: int) -> dict[str, Any]:
+    if not target.startswith("tocsin"):
+        return {}
+    _, doc = await _timed_get(port, "/api/tocsin/v1/stats", 1)
+    return dict(doc)
 
 
 async def run_ingest(
@@ -186,6 +195,7 @@ async def run_ingest(
         await wait_delivered(tracker, w.alerts, time.monotonic() + w.group_wait + w.group_interval + 20)
         end = server.usage()
         threads = thread_cpu(server.pid)
+        server_stats = await _tocsin_stats(target, server.port)
     finally:
         server.stop()
         await sink.stop()
@@ -209,6 +219,7 @@ async def run_ingest(
         load_before=load_before,
         load_after=load()[0],
         thread_cpu=threads,
+        server_stats=server_stats,
     )
 
 

@@ -393,5 +393,7 @@ class Engine:
             "groups": len(self.dispatcher.groups),
             "nflog_entries": len(self.nflog),
             "commits": self.writer.commits,
+            # durable writes that shared those commits (POSTs and engine changes)
+            "write_batches": self.writer.batches,
             "outbox": len(self.pipeline.outbox),
         }

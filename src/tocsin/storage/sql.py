@@ -7,6 +7,7 @@ parameter style and a few column types differ, so one adapter class serves both.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 import time
@@ -89,6 +90,9 @@ MIGRATIONS.append(
 MIGRATIONS.append((3, "notification outbox", [_doc_table("outbox")]))
 MIGRATIONS.append((4, "incident state", [_doc_table("incidents")]))
 MIGRATIONS.append((5, "channel state", [_doc_table("channel_state")]))
+# Nothing reads alerts by end time (expiry runs over the in-memory store), yet every upsert of a
+# re-sent alert moved its entry in this index: one B-tree less to update per stored alert.
+MIGRATIONS.append((6, "drop the unused alerts.ends_at index", ["DROP INDEX IF EXISTS alerts_ends_at"]))
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -97,9 +101,11 @@ _DELIVERY_COLUMNS = (
     " started_at, finished_at"
 )
 
-_ALERT_UPSERT = (
-    "INSERT INTO alerts (tenant_id, fingerprint, labels, annotations, starts_at, ends_at, updated_at,"
-    " timeout, generator_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, fingerprint)"
+ALERT_COLUMNS = (
+    "tenant_id, fingerprint, labels, annotations, starts_at, ends_at, updated_at, timeout, generator_url"
+)
+ALERT_ON_CONFLICT = (
+    " ON CONFLICT (tenant_id, fingerprint)"
     " DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations,"
     " starts_at = excluded.starts_at, ends_at = excluded.ends_at, updated_at = excluded.updated_at,"
     " timeout = excluded.timeout, generator_url = excluded.generator_url"
@@ -133,6 +139,15 @@ def _alert_row(a: Alert) -> tuple[Any, ...]:
     )
 
 
+# Rows per multi-row INSERT: 500 x 9 parameters stays far under SQLite's limit of 32,766.
+_ROWS_PER_STATEMENT = 500
+_ONE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _values_upsert(rows: int) -> str:
+    return f"INSERT INTO alerts ({ALERT_COLUMNS}) VALUES {', '.join([_ONE_ROW] * rows)}{ALERT_ON_CONFLICT}"
+
+
 class SQLStorage:
     """Storage over a DB-API connection. Subclasses open the connection and set the dialect."""
 
@@ -159,6 +174,19 @@ class SQLStorage:
     def _executemany(self, cur: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
             cur.executemany(self._sql(statement), rows)
+
+    def _upsert_alerts(self, cur: Any, alerts: list[Alert]) -> None:
+        """Upsert alerts with one statement per 500 rows rather than ``executemany``'s one per row.
+
+        The sqlite3 module releases the GIL around every statement step and must win it back
+        afterwards; with the event loop busy, each reacquisition waited up to the interpreter's
+        5 ms switch interval, so a commit of 2,000 alerts under load stalled for seconds. Multi-row
+        statements take the GIL back once per 500 rows, and SQLite's per-row work stays in C.
+        """
+        rows = [_alert_row(a) for a in alerts]
+        for i in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[i : i + _ROWS_PER_STATEMENT]
+            cur.execute(_values_upsert(len(chunk)), list(itertools.chain.from_iterable(chunk)))
 
     def _fail(self, action: str, e: Exception) -> StorageError:
         return StorageError(f"{self.url}: {action} failed: {e}")
@@ -205,12 +233,13 @@ class SQLStorage:
     def commit(self, batch: WriteBatch) -> None:
         if not len(batch):
             return
-        put_alerts = [_alert_row(a) for a in batch.alerts.values() if a is not None]
+        put_alerts = [a for a in batch.alerts.values() if a is not None]
         del_alerts = [(t, to_signed(fp)) for (t, fp), a in batch.alerts.items() if a is None]
         with self._lock:
             try:
                 cur = self._conn.cursor()
-                self._executemany(cur, _ALERT_UPSERT, put_alerts)
+                if put_alerts:
+                    self._upsert_alerts(cur, put_alerts)
                 self._executemany(cur, _ALERT_DELETE, del_alerts)
                 for kind in DOC_KINDS:
                     puts = [

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,40 @@ def test_alert_round_trip_including_high_fingerprints(storage: Storage) -> None:
     storage.commit(batch)
     loaded = sorted(storage.load_alerts(), key=lambda a: a.fingerprint)
     assert loaded == sorted(alerts, key=lambda a: a.fingerprint)
+
+
+def test_bulk_upsert_keeps_exact_floats_awkward_text_and_updates_in_place(storage: Storage) -> None:
+    # Every alert of a commit reaches the database as one JSON array (one statement); nothing of
+    # an alert may change on the way: full-precision times, quotes, backslashes, non-ASCII text.
+    rng = random.Random(7)
+    awkward = ['quo"te', "back\\slash", "tab\tnew\nline", "é🔥中", "{not json}", "", "\u2028"]
+    alerts = [
+        Alert(
+            {"alertname": "A", "v": awkward[i % len(awkward)] or "x", "i": str(i)},
+            {"summary": awkward[(i + 3) % len(awkward)]} if i % 3 else {},
+            rng.uniform(1.7e9, 1.8e9),
+            rng.uniform(1.8e9, 1.9e9),
+            f"http://g/?q={awkward[i % len(awkward)]}",
+            rng.random() * 1e10,
+            i % 2 == 1,
+            "t1" if i % 4 else 'tenant "two"',
+        )
+        for i in range(200)
+    ]
+    batch = WriteBatch()
+    for a in alerts:
+        batch.put_alert(a)
+    storage.commit(batch)
+    # The same keys again: updated in place, not duplicated.
+    changed = [replace(a, ends_at=a.ends_at + 0.1, annotations={"n": "2"}) for a in alerts[::2]]
+    batch = WriteBatch()
+    for a in changed:
+        batch.put_alert(a)
+    storage.commit(batch)
+    expected = {a.fingerprint: a for a in alerts} | {a.fingerprint: a for a in changed}
+    loaded = storage.load_alerts()
+    assert len(loaded) == len(expected)
+    assert {a.fingerprint: a for a in loaded} == expected
 
 
 def test_later_change_in_a_batch_wins_and_deletes(storage: Storage) -> None:
