@@ -119,24 +119,33 @@ class V2:
 
     # --- alerts --------------------------------------------------------------------------------
     async def post_alerts(self, request: Request) -> Response:
-        e = self.engine
         try:
             body = await read_body(request, self.max_body)
         except BodyTooLarge as ex:
             return _error(413, str(ex))
+        status, payload = await self.ingest_body(body, tenant_of(request))
+        if status == 200:
+            return Response(status_code=200)
+        return Response(payload, status_code=status, media_type="application/json")
+
+    async def ingest_body(self, body: bytes, tenant_id: str) -> tuple[int, bytes]:
+        """POST /alerts after the body is read: (HTTP status, JSON body; empty for 200).
+
+        Shared by the Starlette route and the ASGI fast path (``api/ingest_fast_path.py``)."""
+        e = self.engine
         try:
             posted = decode_postable_alerts(body)
         except SchemaError as ex:
-            return _error(422, str(ex))
+            return 422, _encode(str(ex))
         except ValueError as ex:
-            return _error(400, str(ex))
+            return 400, _encode(str(ex))
         now = e.clock.now()
-        alerts, errors = to_alerts(posted, now, e.config.global_.resolve_timeout, tenant_of(request))
+        alerts, errors = to_alerts(posted, now, e.config.global_.resolve_timeout, tenant_id)
         if alerts:
             await e.ingest(alerts)
         if errors:
-            return _error(400, "; ".join(errors))
-        return Response(status_code=200)
+            return 400, _encode("; ".join(errors))
+        return 200, b""
 
     def _alert_filter(self, request: Request, by_receiver: bool = True) -> Callable[[Alert], Entry | None]:
         """The query's filter: the alert's cached status entry when the alert is listed, else None."""

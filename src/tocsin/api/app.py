@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -12,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from tocsin.api.am_v2 import V2
 from tocsin.api.http import json_response
 from tocsin.api.incidents_api import IncidentsAPI
+from tocsin.api.ingest_fast_path import IngestFastPath
 from tocsin.api.native_v1 import NativeV1
 from tocsin.api.openapi import openapi_document
 from tocsin.api.slack import EngineInteractionHandler, slack_routes
@@ -88,4 +90,7 @@ def create_app(
     ]
     if prefix:
         routes = [Mount(prefix, routes=routes)]
-    return Starlette(routes=routes)
+    fast = Middleware(
+        IngestFastPath, path=f"{prefix}/api/v2/alerts", ingest=v2.ingest_body, max_body=max_body
+    )
+    return Starlette(routes=routes, middleware=[fast])

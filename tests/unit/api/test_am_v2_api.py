@@ -96,11 +96,26 @@ def _fnv1a_64_reference(labels: dict[str, str]) -> int:
 
 @pytest.mark.parametrize(
     "labels",
-    [{}, {"alertname": "foo"}, {"b": "2", "a": "1"}, {"alertname": "Häßlich", "job": "✓", "x": ""}],
+    [
+        {},
+        {"alertname": "foo"},
+        {"b": "2", "a": "1"},
+        {"alertname": "Häßlich", "job": "✓", "x": ""},
+        # U+00FF and U+DCFF-like text next to the 0xFF separator; emoji; NUL
+        {"ÿ": "ÿÿ", "a\x00": "🔥", "z": "\x7f"},
+    ],
 )
 def test_fingerprint_matches_prometheus(labels: dict[str, str]) -> None:
     assert fingerprint(labels) == _fnv1a_64_reference(labels)
     assert len(fingerprint_hex(fingerprint(labels))) == 16
+
+
+@pytest.mark.parametrize("value", ["\udcff", "x\udcffy", "\ud800"])
+def test_fingerprint_refuses_lone_surrogates_instead_of_hashing_them_as_separators(value: str) -> None:
+    # "\udcff" would encode to the separator byte under surrogateescape: {"a": "\udcff"} must not
+    # collide with another label set; it cannot be UTF-8, so it is refused as before.
+    with pytest.raises(UnicodeEncodeError):
+        fingerprint({"a": value})
 
 
 async def test_filters_and_inhibited_flag(api) -> None:
