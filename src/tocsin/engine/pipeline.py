@@ -75,6 +75,21 @@ class Delivery:
     finished: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Flushed:
+    """How a group flush ended."""
+
+    #: every integration succeeded or had nothing to send: resolved alerts may leave the group
+    ok: bool
+    #: nothing reached an integration: every alert was inhibited, silenced or time-muted, or the
+    #: receiver has no integrations
+    muted: bool
+
+
+DELIVERED = Flushed(ok=True, muted=False)
+MUTED = Flushed(ok=True, muted=True)
+FAILED = Flushed(ok=False, muted=False)
+
 DeliveryHook = Callable[[Delivery], None]
 GroupHook = Callable[[Any, str, dict[str, str], str, list[Alert], float], Awaitable[None]]
 
@@ -128,6 +143,7 @@ class Pipeline:
         self.fallbacks = fallbacks or {}
         self.on_group = on_group
         self.throttle = Throttle()
+        self._boundary_cache: tuple[tuple[int, int], float, float] | None = None
 
     def muted_by_intervals(self, route: RouteLike, now: float) -> list[str]:
         """Names of time intervals that mute the route now (active intervals not active count too)."""
@@ -137,6 +153,58 @@ class Pipeline:
             return list(route.active_time_intervals)
         return [name for name in route.mute_time_intervals if self.intervals.active(name, now)]
 
+    def quiet_key(self, route: RouteLike, now: float) -> tuple[Any, ...]:
+        """What a flush's outcome depends on besides its group's alerts and the time."""
+        return (
+            self.silences.version,
+            self.inhibitor.version,
+            id(self.integrations),
+            tuple(self.muted_by_intervals(route, now)),
+        )
+
+    def quiet_until(
+        self,
+        route: RouteLike,
+        group_key: str,
+        tenant_id: str,
+        alerts: Sequence[Alert],
+        now: float,
+        muted: bool = False,
+    ) -> float:
+        """After a flush of ``alerts`` that delivered everything (or, ``muted``, had nothing to
+        deliver): until when flushing the same alerts again, with the same ``quiet_key``, would
+        send nothing (``now`` if unknown)."""
+        until = self._boundaries(now)
+        for a in alerts:
+            if now < a.ends_at < until:
+                until = a.ends_at  # the alert resolves then: a resolved notice may be due
+        if muted:
+            return until  # nothing passes the filters until a boundary or a quiet_key change
+        firing = any(a.ends_at > now for a in alerts)
+        for integ in self.integrations.get(route.receiver, []):
+            entry = self.nflog.get(entry_key(group_key, integ.receiver, integ.kind, integ.index), tenant_id)
+            if entry is None:
+                if firing:
+                    return now  # not logged yet (muted or sent nothing): no claim, evaluate again
+                continue
+            if entry.firing:
+                until = min(until, entry.timestamp + route.repeat_interval)
+            # An entry the log forgets (data retention) would be sent again as new.
+            until = min(until, entry.timestamp + self.nflog.retention)
+        return until
+
+    def _boundaries(self, now: float) -> float:
+        """The next silence start or end, or end of an inhibiting alert, after ``now``; cached per
+        version of both, since scanning every silence for each group flush would cost more than
+        the flush it saves."""
+        key = (self.silences.version, self.inhibitor.version)
+        cached = self._boundary_cache
+        if cached is not None and cached[0] == key and cached[1] <= now < cached[2]:
+            return cached[2]
+        t = min(self.silences.next_change(now), self.inhibitor.next_change(now))
+        self._boundary_cache = (key, now, t)
+        return t
+
     async def run(
         self,
         route: RouteLike,
@@ -145,19 +213,19 @@ class Pipeline:
         tenant_id: str,
         alerts: Sequence[Alert],
         now: float,
-    ) -> bool:
-        """Notify the route's receiver about ``alerts``; True when every integration succeeded
+    ) -> Flushed:
+        """Notify the route's receiver about ``alerts``; ``ok`` when every integration succeeded
         (or nothing needed sending), so resolved alerts may leave the group."""
         alerts = [
             a for a in alerts if not self.inhibitor.inhibited_by(a.labels, a.fingerprint, tenant_id, now)
         ]
         if not alerts:
-            return True
+            return MUTED
         if self.muted_by_intervals(route, now):
-            return True
+            return MUTED
         alerts = [a for a in alerts if not self.silences.mutes(a.labels, now, tenant_id)]
         if not alerts:
-            return True
+            return MUTED
         if self.on_group is not None:
             # Incidents see what would be notified: muted alerts page nobody.
             try:
@@ -166,11 +234,11 @@ class Pipeline:
                 log.exception("incident update for group %s failed", group_key)
         integrations = self.integrations.get(route.receiver, [])
         if not integrations:
-            return True
+            return MUTED
         results = await asyncio.gather(
             *(self._deliver(i, route, group_key, group_labels, tenant_id, alerts, now) for i in integrations)
         )
-        return all(results)
+        return DELIVERED if all(results) else FAILED
 
     async def _deliver(
         self,
