@@ -45,6 +45,9 @@ class NullStorage:
     def commit(self, batch: WriteBatch) -> None:
         pass
 
+    def maintain(self) -> None:
+        pass
+
     def load_alerts(self) -> list[Alert]:
         return []
 

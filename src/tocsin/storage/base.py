@@ -91,6 +91,10 @@ class Storage(Protocol):
 
     def load_alerts(self) -> list[Alert]: ...
 
+    def maintain(self) -> None:
+        """Housekeeping between commits (compaction); called on the writer thread."""
+        ...
+
     def load_docs(self, kind: str) -> list[Doc]: ...
 
     def query_deliveries(

@@ -77,6 +77,11 @@ class GroupCommitWriter:
                 log.error("storage commit failed: %s", e)
             for fut in waiters:
                 fut.get_loop().call_soon_threadsafe(_settle, fut, error)
+            # After the waiters are answered, so housekeeping delays the next commit at most.
+            try:
+                self.storage.maintain()
+            except Exception as e:
+                log.error("storage maintenance failed: %s", e)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()

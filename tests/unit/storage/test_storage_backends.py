@@ -13,7 +13,7 @@ import pytest
 
 from testkit import PG_URL, postgres_available
 from tocsin.model import Alert
-from tocsin.storage import Storage, StorageError, WriteBatch, open_storage
+from tocsin.storage import Storage, StorageError, WriteBatch, open_storage, sql
 from tocsin.storage.base import Doc
 from tocsin.storage.sql import LATEST_VERSION
 
@@ -105,6 +105,77 @@ def test_later_change_in_a_batch_wins_and_deletes(storage: Storage) -> None:
     d.delete_doc("silences", "default", "s1")
     storage.commit(d)
     assert storage.load_docs("silences") == []
+
+
+def _put(storage: Storage, *alerts: Alert) -> None:
+    batch = WriteBatch()
+    for a in alerts:
+        batch.put_alert(a)
+    storage.commit(batch)
+
+
+def test_alert_log_compaction_keeps_exactly_the_live_alerts(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "_COMPACT_MIN_GROWTH", 100)
+    assert isinstance(storage, sql.SQLStorage)
+    live = {}
+    for rnd in range(6):  # 40 alerts rewritten six times, some deleted, some re-created
+        batch = WriteBatch()
+        for i in range(40):
+            a = Alert({"alertname": "A", "i": str(i)}, {"round": str(rnd)}, 1.0, 2.0 + rnd, tenant_id="t")
+            if (i + rnd) % 7 == 0:
+                batch.delete_alert("t", a.fingerprint)
+                live.pop(a.fingerprint, None)
+            else:
+                batch.put_alert(a)
+                live[a.fingerprint] = a
+        storage.commit(batch)
+        storage.maintain()
+    assert storage.compactions >= 1
+    # Compaction left one row per live alert, no tombstone: the log is exactly the live set.
+    assert storage.log_rows == len(live) < 6 * 40
+    assert {a.fingerprint: a for a in storage.load_alerts()} == live
+    assert storage.log_rows == len(live)
+
+
+def test_alerts_of_schema_6_are_carried_into_the_log(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+        " applied_at REAL NOT NULL)"
+    )
+    for version, description, statements in sql.MIGRATIONS:
+        if version > 6:
+            break
+        for st in statements:
+            conn.execute(st.format(real="REAL", serial="INTEGER PRIMARY KEY AUTOINCREMENT"))
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, description))
+    a = Alert({"alertname": "Old", "x": "é"}, {"s": "t"}, 1.5, 2.5, "http://g", 1.75, True, "t1")
+    conn.execute(
+        "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            "t1",
+            sql.to_signed(a.fingerprint),
+            '{"alertname":"Old","x":"é"}',
+            '{"s":"t"}',
+            1.5,
+            2.5,
+            1.75,
+            1,
+            "http://g",
+        ),
+    )
+    conn.commit()
+    conn.close()
+    s = open_storage(url=f"sqlite:///{path}")
+    try:
+        assert s.load_alerts() == [a]
+    finally:
+        s.close()
 
 
 def test_migrate_is_idempotent(storage: Storage) -> None:
