@@ -102,7 +102,9 @@ def to_alerts(
     errors: list[str] = []
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
-    share = _SHARED.setdefault  # a C method per value, not a Python call
+    share = _SHARED.setdefault
+    names_seen = _VALID_NAMES.issuperset
+    default_ends = now + resolve_timeout
     for i, p in enumerate(posted):
         try:
             starts = parse_time(p.startsAt) if p.startsAt else 0.0
@@ -110,39 +112,34 @@ def to_alerts(
         except ValueError as e:
             errors.append(f"alert {i}: {e}")
             continue
-        # Values are str (the decoder checked), so truthiness drops exactly the empty ones.
-        labels = {k: share(v, v) for k, v in p.labels.items() if v}
-        annotations = {k: share(v, v) for k, v in p.annotations.items() if v} if p.annotations else {}
+        # Empty values mean "no label"; every value is replaced by its shared copy. zip/map keep
+        # the per-value work in C (this loop runs for every posted alert).
+        raw = p.labels
+        if "" in raw.values():
+            raw = {k: v for k, v in raw.items() if v}
+        labels = dict(zip(raw, map(share, raw.values(), raw.values()), strict=True))
+        raw = p.annotations or {}
+        if "" in raw.values():
+            raw = {k: v for k, v in raw.items() if v}
+        annotations = dict(zip(raw, map(share, raw.values(), raw.values()), strict=True))
         if not starts:
             starts = ends if ends else now
         timeout = False
         if not ends:
-            ends = now + resolve_timeout
+            ends = default_ends
             timeout = True
         reason = None
         if ends < starts:
             reason = "start time must be before end time"
-        else:
+        elif not labels:
+            reason = "at least one label pair required"
+        elif not names_seen(labels) or not names_seen(annotations):
             reason = _validate_label_map("label set", labels)
-            if reason is None and not labels:
-                reason = "at least one label pair required"
-            if reason is None:
-                reason = _validate_label_map("annotations", annotations)
+            reason = reason or _validate_label_map("annotations", annotations)
         if reason is not None:
             errors.append(f"alert {i} {_brief(labels)}: {reason}")
             continue
-        valid.append(
-            Alert(
-                labels=labels,
-                annotations=annotations,
-                starts_at=starts,
-                ends_at=ends,
-                generator_url=p.generatorURL or "",
-                updated_at=now,
-                timeout=timeout,
-                tenant_id=tenant_id,
-            )
-        )
+        valid.append(Alert(labels, annotations, starts, ends, p.generatorURL or "", now, timeout, tenant_id))
     return valid, errors
 
 

@@ -80,7 +80,9 @@ def test_plain_http_target() -> None:
 def test_environment_proxy_leaves_requests_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("http_proxy", "http://proxy.example.net:3128")
     monkeypatch.delenv("no_proxy", raising=False)
+    plain_http_target.cache_clear()  # the environment is read once per URL
     assert plain_http_target("http://example.net/hook") is None
+    plain_http_target.cache_clear()
 
 
 async def test_reuses_the_connection(peer_factory: Callable[[Reply], asyncio.Future[Peer]]) -> None:
