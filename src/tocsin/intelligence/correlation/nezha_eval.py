@@ -384,8 +384,33 @@ def entry_point_edges(metric_dir: Path) -> list[tuple[str, str]]:
     return edges
 
 
-def build_day(nezha_root: Path, system: str, day: str, rules: AlertRules | None = None) -> EvalDay:
-    """Raise and label the alerts of one day of one system, ordered by start time."""
+def load_call_edges(path: Path) -> list[tuple[str, str]]:
+    """Caller → callee pairs from a CSV with a ``caller,callee[,source]`` header; ``#`` lines are comments."""
+    if not path.is_file():
+        raise FileNotFoundError(f"call graph file missing: {path}")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(line for line in fh if line.strip() and not line.lstrip().startswith("#")))
+    edges: list[tuple[str, str]] = []
+    for i, row in enumerate(rows, start=1):
+        caller, callee = (row.get("caller") or "").strip(), (row.get("callee") or "").strip()
+        if not caller or not callee:
+            raise ValueError(f"{path}: row {i} needs a caller and a callee, got {row}")
+        edges.append((caller, callee))
+    return edges
+
+
+def build_day(
+    nezha_root: Path,
+    system: str,
+    day: str,
+    rules: AlertRules | None = None,
+    call_graph: Sequence[tuple[str, str]] | None = None,
+) -> EvalDay:
+    """Raise and label the alerts of one day of one system, ordered by start time.
+
+    ``call_graph`` (caller → callee pairs) is the call graph to label with when the day ships none
+    (TrainTicket): it is joined to the entry chain. Without it the entry chain alone is used.
+    """
     rules = rules or AlertRules()
     if system not in SYSTEM_DAYS or day not in SYSTEM_DAYS[system]:
         known = ", ".join(f"{s}: {'/'.join(d)}" for s, d in SYSTEM_DAYS.items())
@@ -397,6 +422,9 @@ def build_day(nezha_root: Path, system: str, day: str, rules: AlertRules | None 
     faults = load_faults(day_dir, system, day)
     calls, hosts = load_dependencies(metric_dir / "dependency.csv")
     label_edges = list(calls) or entry_point_edges(metric_dir)
+    if not calls and call_graph:
+        seen = set(label_edges)
+        label_edges += [e for e in dict.fromkeys(call_graph) if e not in seen]
     host_of = dict(hosts)
     threshold_dir = nezha_root / "metric_threshold"
     alerts: list[Alert] = []
