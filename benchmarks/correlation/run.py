@@ -348,6 +348,7 @@ def _merge(a: EvalDay, b: EvalDay) -> EvalDay:
 
 
 def _score_pairs(
+    scenario: str,
     pairs: Sequence[tuple[EvalDay, EvalDay]],
     config: CorrelationConfig,
     source_graph: Sequence[tuple[str, str]] | None = None,
@@ -380,12 +381,12 @@ def _score_pairs(
         chosen = _select_on_training_day(train)
         results["tocsin, weights selected on the training day"] = _run_tocsin(train, test, chosen)
         SELECTED.append(
-            f"| {test.system} | {test.day} | {train.day} | {chosen.join_threshold} | {chosen.w_topology} "
+            f"| {scenario} | {test.day} | {train.day} | {chosen.join_threshold} | {chosen.w_topology} "
             f"| {chosen.w_coincidence} |"
         )
         rca = _select_rca_on_training_day(train, config)
         RCA_SELECTED.append(
-            f"| {test.system} | {test.day} | {train.day} | {rca.dependents} | {rca.metrics} "
+            f"| {scenario} | {test.day} | {train.day} | {rca.dependents} | {rca.metrics} "
             f"| {rca.probe_scale} |"
         )
         results["tocsin, root-cause weights selected on the training day"] = _run_tocsin(
@@ -540,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
     }
     for system, pairs in scenarios.items():
-        pooled = _score_pairs(pairs, config, tt_calls if system == "TrainTicket" else None)
+        pooled = _score_pairs(system, pairs, config, tt_calls if system == "TrainTicket" else None)
         # Of the swept gaps, keep only the one with the best pooled F1: a baseline tuned in hindsight.
         sweep = {m: pooled.pop(m) for m in list(pooled) if m.startswith("time window ")}
         best = max(sweep, key=lambda m: pairwise_scores(sweep[m].truth, sweep[m].pred).f1)
@@ -549,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("| " + " | ".join(_result_row(system, method, p)) + " |")
 
     print("\nWeights selected on the training day (grid: join_threshold × w_topology × w_coincidence):\n")
-    print("| system | scored day | training day | join_threshold | w_topology | w_coincidence |")
+    print("| scenario | scored day | training day | join_threshold | w_topology | w_coincidence |")
     print("|---|---|---|---|---|---|")
     print("\n".join(SELECTED))
 
@@ -557,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\nRoot-cause weights selected on the training day "
         "(grid: dependents × metrics × probe_scale, by top-3 with ties split):\n"
     )
-    print("| system | scored day | training day | dependents | metrics | probe_scale |")
+    print("| scenario | scored day | training day | dependents | metrics | probe_scale |")
     print("|---|---|---|---|---|---|")
     print("\n".join(RCA_SELECTED))
 
