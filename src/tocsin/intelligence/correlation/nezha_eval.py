@@ -27,10 +27,12 @@ few minutes, alerts start up to two samples late (the ``for:`` clause), and reco
 minutes more — and
 its service is the target service or a transitive caller of it in the call graph (faults
 propagate to callers as latency and errors). OnlineBoutique ships its call graph
-(``dependency.csv``). TrainTicket ships none; for labelling only, its two entry points are taken
-as callers of every service (every request passes ``ts-ui-dashboard`` → ``ts-gateway-service``),
-which is how TrainTicket is deployed. The correlator never sees that graph: for TrainTicket it
-learns topology from the alert history of the other day. Everything else is ``background``.
+(``dependency.csv``). TrainTicket ships none; its two entry points are taken as callers of every
+service (every request passes ``ts-ui-dashboard`` → ``ts-gateway-service``), which is how
+TrainTicket is deployed, joined to the caller → callee pairs passed as ``call_graph`` when there
+are any (the benchmark reads them from TrainTicket's source: ``load_call_edges``). Everything else
+is ``background``. The correlator under test never sees the labels, and gets a graph only as the
+benchmark configures it.
 
 Time note: ``inject_timestamp`` in the TrainTicket fault lists is eight hours off the metric
 timestamps (it was written in UTC+8); ``inject_time`` agrees with the metrics' UTC clock, so it
