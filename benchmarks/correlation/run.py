@@ -1,10 +1,13 @@
 """Score tocsin's alert correlation and two baselines on alerts raised from the Nezha data set.
 
     PYTHONPATH=src python3 benchmarks/correlation/run.py [--data PATH] [--repeats N] [--dump DIR]
+                                                        [--tt-calls CSV]
 
 For each system the two recorded days are used crosswise: co-occurrence and token weights are
 learned from the alerts of one day (no fault labels) and the other day is scored; then the other
-way round. The printed table pools both scored days per system.
+way round. The printed table pools both scored days per system. TrainTicket is scored twice: with
+its entry chain as labels and topology, and with the call graph read from its source
+(``trainticket_calls.csv``) joined to it.
 """
 
 from __future__ import annotations
