@@ -27,10 +27,12 @@ few minutes, alerts start up to two samples late (the ``for:`` clause), and reco
 minutes more — and
 its service is the target service or a transitive caller of it in the call graph (faults
 propagate to callers as latency and errors). OnlineBoutique ships its call graph
-(``dependency.csv``). TrainTicket ships none; for labelling only, its two entry points are taken
-as callers of every service (every request passes ``ts-ui-dashboard`` → ``ts-gateway-service``),
-which is how TrainTicket is deployed. The correlator never sees that graph: for TrainTicket it
-learns topology from the alert history of the other day. Everything else is ``background``.
+(``dependency.csv``). TrainTicket ships none; its two entry points are taken as callers of every
+service (every request passes ``ts-ui-dashboard`` → ``ts-gateway-service``), which is how
+TrainTicket is deployed, joined to the caller → callee pairs passed as ``call_graph`` when there
+are any (the benchmark reads them from TrainTicket's source: ``load_call_edges``). Everything else
+is ``background``. The correlator under test never sees the labels, and gets a graph only as the
+benchmark configures it.
 
 Time note: ``inject_timestamp`` in the TrainTicket fault lists is eight hours off the metric
 timestamps (it was written in UTC+8); ``inject_time`` agrees with the metrics' UTC clock, so it
@@ -384,8 +386,33 @@ def entry_point_edges(metric_dir: Path) -> list[tuple[str, str]]:
     return edges
 
 
-def build_day(nezha_root: Path, system: str, day: str, rules: AlertRules | None = None) -> EvalDay:
-    """Raise and label the alerts of one day of one system, ordered by start time."""
+def load_call_edges(path: Path) -> list[tuple[str, str]]:
+    """Caller → callee pairs from a CSV with a ``caller,callee[,source]`` header; ``#`` lines are comments."""
+    if not path.is_file():
+        raise FileNotFoundError(f"call graph file missing: {path}")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(line for line in fh if line.strip() and not line.lstrip().startswith("#")))
+    edges: list[tuple[str, str]] = []
+    for i, row in enumerate(rows, start=1):
+        caller, callee = (row.get("caller") or "").strip(), (row.get("callee") or "").strip()
+        if not caller or not callee:
+            raise ValueError(f"{path}: row {i} needs a caller and a callee, got {row}")
+        edges.append((caller, callee))
+    return edges
+
+
+def build_day(
+    nezha_root: Path,
+    system: str,
+    day: str,
+    rules: AlertRules | None = None,
+    call_graph: Sequence[tuple[str, str]] | None = None,
+) -> EvalDay:
+    """Raise and label the alerts of one day of one system, ordered by start time.
+
+    ``call_graph`` (caller → callee pairs) is the call graph to label with when the day ships none
+    (TrainTicket): it is joined to the entry chain. Without it the entry chain alone is used.
+    """
     rules = rules or AlertRules()
     if system not in SYSTEM_DAYS or day not in SYSTEM_DAYS[system]:
         known = ", ".join(f"{s}: {'/'.join(d)}" for s, d in SYSTEM_DAYS.items())
@@ -397,6 +424,9 @@ def build_day(nezha_root: Path, system: str, day: str, rules: AlertRules | None 
     faults = load_faults(day_dir, system, day)
     calls, hosts = load_dependencies(metric_dir / "dependency.csv")
     label_edges = list(calls) or entry_point_edges(metric_dir)
+    if not calls and call_graph:
+        seen = set(label_edges)
+        label_edges += [e for e in dict.fromkeys(call_graph) if e not in seen]
     host_of = dict(hosts)
     threshold_dir = nezha_root / "metric_threshold"
     alerts: list[Alert] = []

@@ -103,3 +103,32 @@ def root_cause_hits(
         top1 += ranking[:1] == [targets[fault]]
         top3 += targets[fault] in ranking[:3]
     return top1, top3, len(chosen)
+
+
+def root_cause_expected_hits(
+    truth: Sequence[str],
+    pred: Sequence[str],
+    targets: Mapping[str, str],
+    scored_of: Mapping[str, Sequence[tuple[str, float]]],
+    k: int = 3,
+) -> tuple[float, int]:
+    """(expected top-k hits, faults scored) when candidates with equal scores are ordered at random.
+
+    A ranking's order among equal scores is arbitrary (a name order, say); this counts a target tied
+    with others as in the top k with the chance a random order of the tie gives it.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    chosen = incident_for_fault(truth, pred)
+    hits = 0.0
+    for fault, incident in chosen.items():
+        if fault not in targets:
+            raise ValueError(f"fault {fault!r} has no target service")
+        scores = dict(scored_of.get(incident, ()))
+        target = targets[fault]
+        if target not in scores:
+            continue
+        above = sum(1 for s in scores.values() if s > scores[target])
+        tied = sum(1 for s in scores.values() if s == scores[target]) - 1
+        hits += max(0.0, min(1.0, (k - above) / (tied + 1)))
+    return hits, len(chosen)
