@@ -45,7 +45,7 @@ class NullStorage:
     def commit(self, batch: WriteBatch) -> None:
         pass
 
-    def maintain(self) -> None:
+    def maintain(self, live_alerts: int | None = None) -> None:
         pass
 
     def load_alerts(self) -> list[Alert]:

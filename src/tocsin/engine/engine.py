@@ -64,7 +64,8 @@ class Engine:
     ) -> None:
         self.clock = clock or SystemClock()
         self.storage = storage
-        self.writer = GroupCommitWriter(storage)
+        # Read from the writer thread: the size of one dict, safe under the GIL.
+        self.writer = GroupCommitWriter(storage, live_alerts=lambda: len(self.store))
         self.external_url = external_url.rstrip("/")
         self.retention = retention
         self.sleep = sleep

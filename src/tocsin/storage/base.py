@@ -91,8 +91,9 @@ class Storage(Protocol):
 
     def load_alerts(self) -> list[Alert]: ...
 
-    def maintain(self) -> None:
-        """Housekeeping between commits (compaction); called on the writer thread."""
+    def maintain(self, live_alerts: int | None = None) -> None:
+        """Housekeeping between commits (compaction); called on the writer thread with the number
+        of alerts the engine holds, when it knows it."""
         ...
 
     def load_docs(self, kind: str) -> list[Doc]: ...

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from tocsin.storage.base import Storage, WriteBatch
 
@@ -19,8 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommitWriter:
-    def __init__(self, storage: Storage, max_batch: int = 20_000) -> None:
+    def __init__(
+        self, storage: Storage, max_batch: int = 20_000, live_alerts: Callable[[], int] | None = None
+    ) -> None:
         self.storage = storage
+        #: how many alerts the engine holds (what a compacted alert log would keep)
+        self.live_alerts = live_alerts
         self.max_batch = max_batch
         self._queue: deque[tuple[WriteBatch, asyncio.Future[None] | None]] = deque()
         self._cond = threading.Condition()
@@ -90,7 +95,7 @@ class GroupCommitWriter:
                 loop.call_soon_threadsafe(_settle_all, futs, error)
             # After the waiters are answered, so housekeeping delays the next commit at most.
             try:
-                self.storage.maintain()
+                self.storage.maintain(None if self.live_alerts is None else self.live_alerts())
             except Exception as e:
                 log.error("storage maintenance failed: %s", e)
             with self._cond:

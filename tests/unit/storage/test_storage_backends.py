@@ -139,6 +139,26 @@ def test_alert_log_compaction_keeps_exactly_the_live_alerts(
     assert storage.log_rows == len(live)
 
 
+def test_alert_log_is_not_compacted_while_it_holds_little_garbage(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "_COMPACT_MIN_GROWTH", 10)
+    assert isinstance(storage, sql.SQLStorage)
+    # 300 distinct alerts: the log is all live rows, so the engine's count says "nothing to do".
+    _put(storage, *[Alert({"alertname": "A", "i": str(i)}) for i in range(300)])
+    storage.maintain(live_alerts=300)
+    assert storage.compactions == 0 and storage.log_rows == 300
+    # Rewrite 200 of them: 200 garbage rows against 300 live, not yet half the log.
+    _put(storage, *[Alert({"alertname": "A", "i": str(i)}, {"v": "2"}) for i in range(200)])
+    storage.maintain(live_alerts=300)
+    assert storage.compactions == 0
+    # 100 more: half the log is garbage, and it is compacted to the live rows.
+    _put(storage, *[Alert({"alertname": "A", "i": str(i)}, {"v": "3"}) for i in range(200, 300)])
+    storage.maintain(live_alerts=300)
+    assert storage.compactions == 1 and storage.log_rows == 300
+    assert len(storage.load_alerts()) == 300
+
+
 def test_alerts_of_schema_6_are_carried_into_the_log(tmp_path: Path) -> None:
     import sqlite3
 
