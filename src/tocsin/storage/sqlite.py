@@ -26,10 +26,11 @@ class SQLiteStorage(SQLStorage):
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA busy_timeout=10000")
-                # Fingerprints are random keys, so upserts touch pages all over the alerts table;
-                # with the default 2 MiB page cache each commit re-read them and the cost per
-                # stored alert grew from 15 to 47 us between 50k and 250k alerts (31 us with 64 MiB).
-                conn.execute("PRAGMA cache_size=-65536")
+                # The alert log is append-only and read front to back; what is rewritten in place
+                # is the notification log and group timers (a few KiB per group). 16 MiB holds
+                # those for thousands of groups; the 64 MiB that random-key alert upserts needed
+                # (schema 6) was resident memory the log no longer uses.
+                conn.execute("PRAGMA cache_size=-16384")
             except sqlite3.Error as e:
                 raise StorageError(f"cannot open SQLite database {self.path}: {e}") from e
             return conn
