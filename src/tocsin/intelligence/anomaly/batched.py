@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.intelligence.anomaly.base import StateError
+
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
@@ -433,8 +435,6 @@ class TocsinBatch:
             try:
                 batch._load_row(i, n, state)
             except (KeyError, TypeError, ValueError, IndexError) as exc:
-                from tocsin.intelligence.anomaly.base import StateError
-
                 raise StateError(f"bad state for series {i} of the batch: {exc!r}") from exc
         return batch
 
