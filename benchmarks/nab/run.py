@@ -91,10 +91,14 @@ DETECTORS: dict[str, tuple[Callable[[], Detector], str]] = {
         pair_detector,
         "refractory(max(tail(novelty), tail(novelty of EW average))): the first production detector",
     ),
+    "tocsin (float64 counts)": (
+        lambda: tocsin_detector(half=False),
+        "the same ensemble with float64 counts (issue 7's second version)",
+    ),
     "tocsin": (
         tocsin_detector,
         "refractory(max(tail(novelty), tail(novelty of EW avg 0.05), tail(novelty of EW avg 0.2), "
-        "tail(fuzzy ART), tail(fuzzy ART of EW avg 0.2)))",
+        "tail(fuzzy ART), tail(fuzzy ART of EW avg 0.2))), counts at half precision; scalar path",
     ),
 }
 
@@ -137,6 +141,7 @@ class DetectorRun:
     cpu_seconds: float = 0.0
     state_bytes: list[int] = field(default_factory=list)  # MessagePack
     state_json_bytes: list[int] = field(default_factory=list)
+    state_deflated_bytes: list[int] = field(default_factory=list)  # TocsinBatch.dump_row only
 
 
 def run_detector(
@@ -163,6 +168,7 @@ def run_batched(corpus: Sequence[nab.NabSeries], progress: Progress) -> Detector
     task = progress.add_task(BATCHED, total=sum(len(s) for s in corpus))
     scores = [[0.0] * len(s) for s in corpus]
     state_bytes = [0] * len(corpus)
+    deflated = [0] * len(corpus)
     alive = [k for k, s in enumerate(corpus) if len(s)]
     batch = TocsinBatch(len(alive))
     i = 0
@@ -181,12 +187,14 @@ def run_batched(corpus: Sequence[nab.NabSeries], progress: Progress) -> Detector
                 keep.append(j)
             else:
                 state_bytes[k] = len(msgspec.msgpack.encode(batch.row_state(j)))
+                deflated[k] = len(batch.dump_row(j))
         if len(keep) < len(alive):
             batch = batch.take(keep)
             alive = [alive[j] for j in keep]
         progress.advance(task, len(t))
     run.scores = scores
     run.state_bytes = state_bytes
+    run.state_deflated_bytes = deflated
     return run
 
 
@@ -401,8 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             fmt(tuned),
             fmt(fed),
             f"{rate:,.0f}",
-            f"{max(run.state_bytes):,} / "
-            + (f"{max(run.state_json_bytes):,}" if run.state_json_bytes else "(bytes, no JSON)"),
+            f"{max(run.state_bytes):,} / {max(run.state_json_bytes):,}"
+            if run.state_json_bytes
+            else f"{max(run.state_bytes):,} / - ({max(run.state_deflated_bytes):,} deflated)",
         )
         description = BATCHED_DESCRIPTION if run.name == BATCHED else DETECTORS[run.name][1]
         results["detectors"][run.name] = {  # type: ignore[index]
@@ -414,6 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "state_bytes_max": max(run.state_bytes),
             "state_bytes_mean": statistics.fmean(run.state_bytes),
             "state_json_bytes_max": max(run.state_json_bytes) if run.state_json_bytes else None,
+            "state_deflated_bytes_max": max(run.state_deflated_bytes) if run.state_deflated_bytes else None,
+            "state_deflated_bytes_mean": (
+                statistics.fmean(run.state_deflated_bytes) if run.state_deflated_bytes else None
+            ),
         }
     console.print(table)
     by_name = {run.name: run for run in runs}

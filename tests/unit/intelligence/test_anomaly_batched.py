@@ -94,17 +94,19 @@ def test_take_keeps_the_chosen_series_state() -> None:
 def test_state_stays_bounded_on_endless_novelty() -> None:
     rng = random.Random(5)
     batch = TocsinBatch(1)
-    sizes = []
+    sizes, deflated = [], []
     level = 0.0
     for i in range(6000):
         level += rng.gauss(0.0, 5.0) * (1 + i // 1000)
         batch.update([T0 + 60.0 * i], [level + rng.gauss(0.0, 2.0)])
         if i % 1000 == 999:
             sizes.append(len(msgspec.msgpack.encode(batch.row_state(0))))
+            deflated.append(len(batch.dump_row(0)))
     # Tables are capped (48 novelty entries, 16 ART boxes, 32 tail bins per member): the state
     # stops growing once they are full, whatever the series does.
-    assert max(sizes) < 5_000
+    assert max(sizes) < 3_000
     assert sizes[-1] <= max(sizes[2:])
+    assert max(deflated) < 2048
 
 
 def test_bad_input_is_rejected_with_a_reason() -> None:
@@ -121,6 +123,21 @@ def test_bad_input_is_rejected_with_a_reason() -> None:
         batch.row_state(2)
 
 
+def test_dump_row_blobs_round_trip_and_stay_under_two_kilobytes() -> None:
+    fleet = [values[:1300] for values in _fleet()]
+    batch = TocsinBatch(len(fleet))
+    for i in range(1000):
+        batch.update([T0 + 60.0 * i] * len(fleet), [v[i] for v in fleet])
+    blobs = [batch.dump_row(k) for k in range(len(fleet))]
+    assert max(len(b) for b in blobs) < 2048
+    restored = TocsinBatch.load_rows(blobs)
+    for i in range(1000, 1300):
+        expected = batch.update([T0 + 60.0 * i] * len(fleet), [v[i] for v in fleet])
+        assert (
+            restored.update([T0 + 60.0 * i] * len(fleet), [v[i] for v in fleet]).tolist() == expected.tolist()
+        )
+
+
 def test_corrupt_states_raise_state_errors() -> None:
     batch = TocsinBatch(1)
     for i in range(400):
@@ -129,9 +146,13 @@ def test_corrupt_states_raise_state_errors() -> None:
     for bad in (
         {**good, "v": 99},
         {k: v for k, v in good.items() if k != "uni"},
-        {**good, "nov": good["nov"][:-8]},
+        {**good, "f": good["f"][:-8]},
+        {**good, "i": good["i"][:-1]},
         {**good, "bi": [good["bi"][0][:-3], *good["bi"][1:]]},
-        {**good, "bins": [np.zeros(40).tobytes(), *good["bins"][1:]]},
+        {**good, "bins": [np.zeros(40, dtype="<f2").tobytes(), *good["bins"][1:]]},
+        {**good, "boxes": [good["boxes"][0][:-1], *good["boxes"][1:]]},
     ):
         with pytest.raises(StateError):
             TocsinBatch.from_states([bad])
+    with pytest.raises(StateError):
+        TocsinBatch.load_rows([b"not a state"])

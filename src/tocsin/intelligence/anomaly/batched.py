@@ -27,18 +27,22 @@ batches.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from tocsin.intelligence.anomaly.base import StateError
+from tocsin.intelligence.anomaly.base import HALF_RESCALE, StateError
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
 STATE_VERSION = 1
+_FLOATS = 29  # float64 numbers in a row state (see TocsinBatch.row_state)
+_INTS = 9
 
 # Context novelty (ContextNovelty defaults).
 _BANDS = 12
@@ -73,11 +77,16 @@ _ALPHA_QUICK = 0.2
 _PEAK_DECAY = math.exp(-math.log(2.0) / 300.0)
 _HOLD_LEVEL = 0.22
 _HOLD = 100
-_RESCALE = 1e100
+_RESCALE = HALF_RESCALE  # growing units are rescaled past this (half-precision headroom)
 
 _NOVELTY_MEMBERS = 3
 _ART_MEMBERS = 2
 _MEMBERS = _NOVELTY_MEMBERS + _ART_MEMBERS
+
+
+def _half(x: Floats) -> Floats:
+    """Round to the nearest half-precision value (ties to even), kept as float64."""
+    return x.astype(np.float16).astype(np.float64)
 
 
 def _f(shape: int | tuple[int, ...], value: float = 0.0) -> Floats:
@@ -221,7 +230,7 @@ class TocsinBatch:
             dist = np.where(used, np.abs(_BAND_AXIS[None, :] - band[unseen, None]), _FAR)
             surprise[unseen] += np.log(dist.min(axis=1).astype(np.float64))
         # Learn: bigram first, then unigram, each evicting its rarest entry past the cap.
-        self.bi_cnt[rows, slot] += w
+        self.bi_cnt[rows, slot] = _half(self.bi_cnt[rows, slot] + w)
         self.bi_key[rows, slot] = move
         self.bi_born[rows, slot] = np.where(has, self.bi_born[rows, slot], stamp)
         b_over = np.flatnonzero(self.bi_size[rows] + ~has > _CAP)
@@ -232,7 +241,7 @@ class TocsinBatch:
             _evict_rarest(b_cnt, b_born, np.arange(len(over)))
             self.bi_cnt[over], self.bi_born[over] = b_cnt, b_born
             self.bi_size[over] -= 1
-        self.uni_cnt[rows, cell] += w
+        self.uni_cnt[rows, cell] = _half(self.uni_cnt[rows, cell] + w)
         self.uni_born[rows, cell] = np.where(u_new, stamp, self.uni_born[rows, cell])
         u_count = u_count + u_new
         u_over = np.flatnonzero(u_count > _CAP)
@@ -250,8 +259,14 @@ class TocsinBatch:
         big = rows[weight > _RESCALE]
         if len(big):
             scale = 1.0 / self.nov_weight[big]
-            self.uni_cnt[big] *= scale[:, None]
-            self.bi_cnt[big] *= scale[:, None]
+            for cnt, born, size in (
+                (self.uni_cnt, self.uni_born, self.uni_size),
+                (self.bi_cnt, self.bi_born, self.bi_size),
+            ):
+                c = _half(cnt[big] * scale[:, None])
+                # A count that underflows half precision is forgotten, as if evicted.
+                b = np.where(c > 0.0, born[big], -1)
+                cnt[big], born[big], size[big] = c, b, (b >= 0).sum(axis=1)
             self.nov_total[big] *= scale
             self.nov_weight[big] = 1.0
         return surprise
@@ -326,11 +341,11 @@ class TocsinBatch:
             ncat[new] += 1
             winner[new] = slot
         unit = self.art_unit[rows]
-        uses[local, winner] += unit
+        uses[local, winner] = _half(uses[local, winner] + unit)
         unit = unit / _ART_DECAY
         big = unit > _RESCALE
         if big.any():
-            uses[big] = uses[big] / unit[big, None]
+            uses[big] = _half(uses[big] / unit[big, None])
             unit[big] = 1.0
         self.art_w[rows], self.art_uses[rows], self.art_ncat[rows] = w, uses, ncat
         self.art_unit[rows] = unit
@@ -349,13 +364,14 @@ class TocsinBatch:
         self.tail_avg = short
         weight = self.tail_weight
         b = np.minimum(np.trunc(np.log2(1.0 + short) * _PER_OCTAVE).astype(np.int64), _BINS - 1)
-        self.tail_counts[np.maximum(b, 0), np.arange(len(raw))] += weight
+        cell = (np.maximum(b, 0), np.arange(len(raw)))
+        self.tail_counts[cell] = _half(self.tail_counts[cell] + weight)
         self.tail_total = self.tail_total + weight
         weight = weight / _TAIL_DECAY
         big = weight > _RESCALE
         if big.any():
             scale = 1.0 / weight[big]
-            self.tail_counts[:, big] *= scale[None, :]
+            self.tail_counts[:, big] = _half(self.tail_counts[:, big] * scale[None, :])
             self.tail_total[big] *= scale
             weight[big] = 1.0
         self.tail_weight = weight
@@ -404,27 +420,57 @@ class TocsinBatch:
         return out
 
     def row_state(self, i: int) -> dict[str, Any]:
-        """Series ``i``'s state: plain numbers and raw little-endian arrays (bytes), used slots only."""
+        """Series ``i``'s state: a few numbers and little-endian arrays as bytes, used slots only.
+
+        What the members share is stored once: the three novelty members and the five tails
+        each step their growing unit in lockstep (as do the two ART members), and each ART
+        member's warm-up range is that of the novelty member on the same input.
+        """
         n = len(self)
         if not 0 <= i < n:
             raise IndexError(f"series {i} out of range for a batch of {n}")
-        state: dict[str, Any] = {"v": STATE_VERSION}
-        for name in self._SERIES:
-            state[name] = getattr(self, name)[i].item()
         nov = [i + k * n for k in range(_NOVELTY_MEMBERS)]
         art = [i + k * n for k in range(_ART_MEMBERS)]
         tails = [i + k * n for k in range(_MEMBERS)]
-        state["nov"] = _pack([getattr(self, name)[nov] for name in self._NOVELTY])
-        state["uni"] = [_pack_table(_BAND_AXIS, self.uni_cnt[r], self.uni_born[r], np.int8) for r in nov]
-        state["bi"] = [_pack_table(self.bi_key[r], self.bi_cnt[r], self.bi_born[r], np.uint16) for r in nov]
-        state["art"] = _pack([getattr(self, name)[art] for name in self._ART])
-        state["recent"] = self.art_recent[art].astype(np.uint8).tobytes()
-        state["boxes"] = [self.art_w[r, : self.art_ncat[r]].astype(np.uint8).tobytes() for r in art]
-        state["uses"] = [self.art_uses[r, : self.art_ncat[r]].astype("<f8").tobytes() for r in art]
-        state["tail"] = _pack([getattr(self, name)[tails] for name in self._TAIL])
-        # Bins above the highest used one are zero: store each histogram up to its last count.
-        state["bins"] = [_trim(self.tail_counts[:, r]).astype("<f8").tobytes() for r in tails]
-        return state
+        floats = [
+            [self.slow[i], self.quick[i], self.peak[i]],
+            self.nov_lo[nov],
+            self.nov_hi[nov],
+            self.nov_total[nov],
+            [self.nov_weight[i], self.art_unit[i], self.tail_weight[i]],
+            self.art_sum[art],
+            self.art_last[art],
+            self.tail_avg[tails],
+            self.tail_total[tails],
+        ]
+        ints = [self.n[i], self.quiet[i], *self.nov_prev[nov], *self.art_len[art], *self.art_rlen[art]]
+        return {
+            "v": STATE_VERSION,
+            "f": np.concatenate([np.asarray(f, dtype="<f8") for f in floats]).tobytes(),
+            "i": [int(v) for v in ints],
+            "uni": [_pack_table(_BAND_AXIS, self.uni_cnt[r], self.uni_born[r], np.int8) for r in nov],
+            "bi": [_pack_table(self.bi_key[r], self.bi_cnt[r], self.bi_born[r], np.uint16) for r in nov],
+            "recent": self.art_recent[art].astype(np.uint8).tobytes(),
+            "boxes": [self.art_w[r, : self.art_ncat[r]].tobytes() for r in art],
+            "uses": [self.art_uses[r, : self.art_ncat[r]].astype("<f2").tobytes() for r in art],
+            # Bins above the highest used one are zero: each histogram is stored up to its last count.
+            "bins": [_trim(self.tail_counts[:, r]).astype("<f2").tobytes() for r in tails],
+        }
+
+    def dump_row(self, i: int) -> bytes:
+        """Series ``i``'s state as one compact blob: :meth:`row_state` in MessagePack, deflated."""
+        return zlib.compress(msgspec.msgpack.encode(self.row_state(i)), 9)
+
+    @classmethod
+    def load_rows(cls, blobs: Sequence[bytes]) -> TocsinBatch:
+        """A batch of the series whose :meth:`dump_row` blobs are given, in that order."""
+        states = []
+        for k, blob in enumerate(blobs):
+            try:
+                states.append(msgspec.msgpack.decode(zlib.decompress(blob)))
+            except (zlib.error, msgspec.DecodeError, TypeError) as exc:
+                raise StateError(f"series {k}: not a TocsinBatch state blob ({exc})") from exc
+        return cls.from_states(states)
 
     @classmethod
     def from_states(cls, states: Sequence[dict[str, Any]]) -> TocsinBatch:
@@ -434,24 +480,41 @@ class TocsinBatch:
         for i, state in enumerate(states):
             try:
                 batch._load_row(i, n, state)
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise StateError(f"bad state for series {i} of the batch: {exc!r}") from exc
         return batch
 
     def _load_row(self, i: int, n: int, state: dict[str, Any]) -> None:
         if state.get("v") != STATE_VERSION:
             raise ValueError(f"unknown state version {state.get('v')!r}")
-        for name in self._SERIES:
-            getattr(self, name)[i] = state[name]
         nov = [i + k * n for k in range(_NOVELTY_MEMBERS)]
         art = [i + k * n for k in range(_ART_MEMBERS)]
         tails = [i + k * n for k in range(_MEMBERS)]
-        for name, values in zip(
-            self._NOVELTY, _unpack(state["nov"], len(self._NOVELTY), _NOVELTY_MEMBERS), strict=True
-        ):
-            getattr(self, name)[nov] = values
+        f = np.frombuffer(state["f"], dtype="<f8")
+        if len(f) != _FLOATS:
+            raise ValueError(f"expected {_FLOATS} numbers, got {len(f)}")
+        ints = [int(v) for v in state["i"]]
+        if len(ints) != _INTS:
+            raise ValueError(f"expected {_INTS} integers, got {len(ints)}")
+        self.slow[i], self.quick[i], self.peak[i] = f[0:3]
+        self.nov_lo[nov], self.nov_hi[nov], self.nov_total[nov] = f[3:6], f[6:9], f[9:12]
+        self.nov_weight[nov], self.art_unit[art], self.tail_weight[tails] = f[12], f[13], f[14]
+        self.art_sum[art], self.art_last[art] = f[15:17], f[17:19]
+        self.tail_avg[tails], self.tail_total[tails] = f[19:24], f[24:29]
+        self.n[i], self.quiet[i] = ints[0], ints[1]
+        self.nov_prev[nov], self.art_len[art], self.art_rlen[art] = ints[2:5], ints[5:7], ints[7:9]
+        if ints[0] < 0 or not 0 <= ints[1] <= _HOLD:
+            raise ValueError(f"bad point count or hold {ints[:2]}")
+        # Derived, not stored: the band width (fixed when the novelty warm-up ends) and the ART
+        # members' warm-up range (the novelty members' on the same input).
+        lo, hi = self.nov_lo[nov], self.nov_hi[nov]
+        if ints[0] >= _NOV_WARMUP:
+            self.nov_width[nov] = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi))) / _BANDS
+        self.art_lo[art], self.art_hi[art] = lo[[0, 2]], hi[[0, 2]]
         for r, uni, bi in zip(nov, state["uni"], state["bi"], strict=True):
             keys, counts = _unpack_table(uni, np.int8)
+            if len(keys) and np.abs(keys).max() > _LIMIT:
+                raise ValueError(f"band beyond +-{_LIMIT}")
             self.uni_cnt[r], self.uni_born[r] = 0.0, -1
             self.uni_cnt[r, keys + _LIMIT] = counts
             self.uni_born[r, keys + _LIMIT] = np.arange(len(keys))
@@ -461,21 +524,24 @@ class TocsinBatch:
             self.bi_key[r], self.bi_cnt[r], self.bi_born[r] = 0, 0.0, -1
             self.bi_key[r, :k], self.bi_cnt[r, :k], self.bi_born[r, :k] = keys, counts, np.arange(k)
             self.bi_size[r] = k
-        for name, values in zip(self._ART, _unpack(state["art"], len(self._ART), _ART_MEMBERS), strict=True):
-            getattr(self, name)[art] = values
         self.art_recent[art] = np.frombuffer(state["recent"], dtype=np.uint8).reshape(_ART_MEMBERS, _WINDOW)
         for r, boxes, uses in zip(art, state["boxes"], state["uses"], strict=True):
-            k = int(self.art_ncat[r])
-            if not 0 <= k <= _CATEGORIES:
-                raise ValueError(f"{k} fuzzy-ART categories (at most {_CATEGORIES})")
-            self.art_w[r, :k] = np.frombuffer(boxes, dtype=np.uint8).reshape(k, 2 * _WINDOW)
-            self.art_uses[r, :k] = np.frombuffer(uses, dtype="<f8").reshape(k)
-        for name, values in zip(self._TAIL, _unpack(state["tail"], len(self._TAIL), _MEMBERS), strict=True):
-            getattr(self, name)[tails] = values
+            w = np.frombuffer(boxes, dtype=np.uint8)
+            k = len(w) // (2 * _WINDOW)
+            if len(w) != k * 2 * _WINDOW or k > _CATEGORIES or len(uses) != 2 * k:
+                raise ValueError(
+                    f"{len(w)} box bytes and {len(uses)} use bytes do not make up to {_CATEGORIES} boxes"
+                )
+            self.art_ncat[r] = k
+            self.art_w[r] = 0
+            self.art_w[r, :k] = w.reshape(k, 2 * _WINDOW)
+            self.art_uses[r] = 0.0
+            self.art_uses[r, :k] = np.frombuffer(uses, dtype="<f2")
         for r, bins in zip(tails, state["bins"], strict=True):
-            counts = np.frombuffer(bins, dtype="<f8")
+            counts = np.frombuffer(bins, dtype="<f2").astype(np.float64)
             if len(counts) > _BINS:
                 raise ValueError(f"{len(counts)} tail bins (at most {_BINS})")
+            self.tail_counts[:, r] = 0.0
             self.tail_counts[: len(counts), r] = counts
 
 
@@ -494,31 +560,20 @@ def _trim(counts: Floats) -> Floats:
     return counts[: nonzero[-1] + 1] if len(nonzero) else counts[:0]
 
 
-def _pack(columns: list[npt.NDArray[Any]]) -> bytes:
-    return np.concatenate([np.asarray(c, dtype="<f8") for c in columns]).tobytes()
-
-
-def _unpack(data: bytes, fields: int, members: int) -> list[Floats]:
-    values = np.frombuffer(data, dtype="<f8")
-    if len(values) != fields * members:
-        raise ValueError(f"expected {fields * members} numbers, got {len(values)}")
-    return list(values.reshape(fields, members))
-
-
 def _pack_table(key: Ints, cnt: Floats, born: Ints, key_type: type[np.integer[Any]]) -> bytes:
     # Only used slots, in insertion order (oldest first): the order is all that the stamps mean.
     order = np.argsort(np.where(born >= 0, born, np.iinfo(np.int64).max), kind="stable")
     order = order[born[order] >= 0]
-    return key[order].astype(key_type).tobytes() + cnt[order].astype("<f8").tobytes()
+    return key[order].astype(key_type).tobytes() + cnt[order].astype("<f2").tobytes()
 
 
 def _unpack_table(data: bytes, key_type: type[np.integer[Any]]) -> tuple[Ints, Floats]:
     size = np.dtype(key_type).itemsize
-    per = size + 8
+    per = size + 2
     if len(data) % per or len(data) // per > _CAP:
         raise ValueError(f"table of {len(data)} bytes is not a whole number of entries (at most {_CAP})")
     k = len(data) // per
     keys = np.frombuffer(data[: k * size], dtype=key_type).astype(np.int64)
     if len(np.unique(keys)) != k:
         raise ValueError("a table holds the same key twice")
-    return keys, np.frombuffer(data[k * size :], dtype="<f8").astype(np.float64)
+    return keys, np.frombuffer(data[k * size :], dtype="<f2").astype(np.float64)
