@@ -38,6 +38,15 @@ _HALF = struct.Struct("<e")
 HALF_RESCALE = 16.0
 
 
+def check_half_decay(decay: float) -> None:
+    """Half-precision counts need a decay horizon short enough to stay under 65504."""
+    if decay > 1.0 - HALF_RESCALE / 60_000.0:
+        raise ValueError(
+            f"half-precision counts need decay <= {1.0 - HALF_RESCALE / 60_000.0:.6f} "
+            f"(counts reach {HALF_RESCALE:g} / (1 - decay)), got {decay!r}"
+        )
+
+
 class StateError(ValueError):
     """A serialised detector state is malformed or of an unknown kind."""
 

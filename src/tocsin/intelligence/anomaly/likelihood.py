@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from tocsin.intelligence.anomaly.base import HALF_RESCALE, Detector, State, half
+from tocsin.intelligence.anomaly.base import HALF_RESCALE, Detector, State, check_half_decay, half
 
 _LOG_TAIL_HALF = 20.0  # -ln(tail) that maps to score 0.5 (a tail probability of about 2e-9)
 _SQRT2 = math.sqrt(2.0)
@@ -124,6 +124,8 @@ class EmpiricalTail(Detector):
         self.bins = bins
         # half: counts rounded to half precision after every change (see base.half).
         self.half = half
+        if half:
+            check_half_decay(decay)
         self._rescale_at = HALF_RESCALE if half else 1e100
         self.n = 0
         self.avg = 0.0

@@ -14,7 +14,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tocsin.intelligence.anomaly.base import HALF_RESCALE, Detector, State, check_point, half
+from tocsin.intelligence.anomaly.base import (
+    HALF_RESCALE,
+    Detector,
+    State,
+    check_half_decay,
+    check_point,
+    half,
+)
 
 
 def _evict_rarest(table: dict[Any, float], cap: int) -> None:
@@ -41,6 +48,8 @@ class ContextNovelty(Detector):
         self.bands, self.decay, self.cap, self.warmup = bands, decay, cap, warmup
         # half: counts rounded to half precision after every change (see base.half).
         self.half = half
+        if half:
+            check_half_decay(decay)
         self._rescale_at = HALF_RESCALE if half else 1e100
         self.n = 0
         self.lo = math.inf

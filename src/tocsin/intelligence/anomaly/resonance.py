@@ -22,7 +22,14 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tocsin.intelligence.anomaly.base import HALF_RESCALE, Detector, State, check_point, half
+from tocsin.intelligence.anomaly.base import (
+    HALF_RESCALE,
+    Detector,
+    State,
+    check_half_decay,
+    check_point,
+    half,
+)
 
 
 class FuzzyArt(Detector):
@@ -64,6 +71,8 @@ class FuzzyArt(Detector):
         self.shape_only = shape_only
         # half: use counts rounded to half precision after every change (see base.half).
         self.half = half
+        if half:
+            check_half_decay(decay)
         self._rescale_at = HALF_RESCALE if half else 1e100
         self.n = 0
         self.lo = math.inf
