@@ -91,6 +91,26 @@ def test_take_keeps_the_chosen_series_state() -> None:
     assert picked.row_state(1) == batch.row_state(1)
 
 
+def test_series_join_a_running_fleet_and_score_as_if_alone() -> None:
+    fleet = [values[:1300] for values in _fleet()]
+    batch = TocsinBatch(3)
+    for i in range(500):
+        batch.update([T0 + 60.0 * i] * 3, [v[i] for v in fleet[:3]])
+    # Two new series join at tick 500; the first of the old ones leaves.
+    batch = TocsinBatch.concat([batch.take([1, 2]), TocsinBatch(2)])
+    late: list[list[float]] = [[], []]
+    for i in range(500, 1300):
+        scores = batch.update(
+            [T0 + 60.0 * i] * 4, [fleet[1][i], fleet[2][i], fleet[3][i - 500], fleet[4][i - 500]]
+        )
+        late[0].append(float(scores[2]))
+        late[1].append(float(scores[3]))
+    assert late[0] == _scalar(fleet[3][:800])
+    assert late[1] == _scalar(fleet[4][:800])
+    alone = _lockstep([fleet[2]])[0]
+    assert float(scores[1]) == alone[-1]
+
+
 def test_state_stays_bounded_on_endless_novelty() -> None:
     rng = random.Random(5)
     batch = TocsinBatch(1)

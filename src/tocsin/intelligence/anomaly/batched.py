@@ -419,6 +419,27 @@ class TocsinBatch:
                 out.tail_counts = self.tail_counts[:, rows].copy()
         return out
 
+    @classmethod
+    def concat(cls, batches: Sequence[TocsinBatch]) -> TocsinBatch:
+        """One batch of the series of ``batches``, in order: e.g. ``concat([fleet, TocsinBatch(3)])``
+        adds three new series to a fleet."""
+        out = cls(0)
+        for name in cls._SERIES:
+            setattr(out, name, np.concatenate([getattr(b, name) for b in batches]))
+        for names, k in (
+            (cls._NOVELTY + cls._NOVELTY_TABLES, _NOVELTY_MEMBERS),
+            (cls._ART + cls._ART_TABLES, _ART_MEMBERS),
+            (cls._TAIL, _MEMBERS),
+        ):
+            # Member-stacked rows: member m of every batch, then member m + 1.
+            for name in names:
+                parts = [getattr(b, name).reshape(k, len(b), *getattr(b, name).shape[1:]) for b in batches]
+                joined = np.concatenate(parts, axis=1)
+                setattr(out, name, joined.reshape(-1, *joined.shape[2:]))
+        counts = [b.tail_counts.reshape(_BINS, _MEMBERS, len(b)) for b in batches]
+        out.tail_counts = np.concatenate(counts, axis=2).reshape(_BINS, -1)
+        return out
+
     def row_state(self, i: int) -> dict[str, Any]:
         """Series ``i``'s state: a few numbers and little-endian arrays as bytes, used slots only.
 
