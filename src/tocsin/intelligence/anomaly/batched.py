@@ -4,24 +4,26 @@ tocsin's rule engine evaluates every series at each tick, so the new point of ev
 together. :class:`TocsinBatch` keeps the state of ``n`` series as arrays (one row per series, the
 members of the ensemble stacked along the rows) and advances all of them with one pass of numpy
 operations per tick, instead of ``n`` passes through five nested Python detectors. Per series it
-computes exactly what ``tocsin_detector()`` computes, operation for operation, in the same float64
-order (sums that Python does left to right are done with ``cumsum``, which is sequential too), so
-the scores agree with the scalar detector to the last bit on the platforms tested (IEEE float64,
-numpy's ``log``/``log2``/``power`` agreeing with libm's; see tests/unit/intelligence).
+computes exactly what ``tocsin_detector()`` (half-precision counts, the default) computes,
+operation for operation, in the same float64 order (sums that Python does left to right are
+done bin by bin, not with numpy's pairwise sum; counts are rounded to binary16 where the scalar
+detector rounds them), so the scores agree with the scalar detector to the last bit on the
+platforms tested (IEEE float64, numpy's ``log``/``log2``/``power`` agreeing with libm's; see
+tests/unit/intelligence/test_anomaly_batched.py).
 
 What mirrors what (per series):
 
 - three context-novelty members (raw values, EW average alpha 0.05, EW average alpha 0.2): rows
-  ``0..n-1``, ``n..2n-1`` and ``2n..3n-1`` of the novelty arrays; the capped dict tables become
-  fixed slots with an insertion stamp, so "evict the rarest, the oldest first among equals"
-  (dict order) is kept;
+  ``0..n-1``, ``n..2n-1`` and ``2n..3n-1`` of the novelty arrays; the unigram dict becomes a
+  dense row of cells (one per possible band) and the capped bigram dict fixed slots, both with
+  an insertion stamp, so "evict the rarest, the oldest first among equals" (dict order) is kept;
 - two fuzzy-ART members (raw values, EW average alpha 0.2): rows ``0..n-1`` and ``n..2n-1``;
 - five empirical tails, one per member, in the ensemble's member order;
 - the ensemble's maximum and the refractory hold.
 
-Per-series state (:meth:`TocsinBatch.row_state`) stores only the used slots, arrays as raw bytes
-(MessagePack ``bin``), so a series' detector can be saved and restored alone, or moved between
-batches.
+Per-series state (:meth:`TocsinBatch.row_state`, :meth:`TocsinBatch.dump_row`) stores only the
+used slots, counts as binary16 bytes, so a series' detector can be saved and restored alone, or
+moved between batches; deflated it stays under 2 KB on NAB (benchmarks/nab/README.md).
 """
 
 from __future__ import annotations
