@@ -3,7 +3,8 @@
     PYTHONPATH=src nice -n 10 python3 benchmarks/nab/robustness.py [--nab-root PATH] [--json OUT]
 
 1. Grid: the production ensemble (three novelty members and two fuzzy-ART members, on the raw
-   values and on their quick average, refractory) with the ART members' window, stride and
+   values and on their quick average, refractory; counts at half precision, as
+   tocsin_detector() and TocsinBatch run) with the ART members' window, stride and
    vigilance moved around the chosen values; each member left out in turn; the refractory hold
    level and length moved.
 2. Split: the 58 series sorted by name, alternately into halves A and B. Every configuration of
@@ -46,10 +47,16 @@ ART_GRID = [{"window": w, "stride": 2, "rho": r} for w in (8, 10, 12) for r in (
     {"window": 10, "stride": 3, "rho": 0.9},
     {"window": 6, "stride": 4, "rho": 0.9},
 ]
+# The production members count at half precision (tocsin_detector()'s default).
 NOVELTY: dict[str, Callable[[], Detector]] = {
-    "novelty": lambda: EmpiricalTail(ContextNovelty()),
-    "novelty(avg 0.05)": lambda: EmpiricalTail(Smoothed(ContextNovelty(), alpha=0.05)),
-    "novelty(avg 0.2)": lambda: EmpiricalTail(Smoothed(ContextNovelty(), alpha=0.2)),
+    "novelty": lambda: EmpiricalTail(ContextNovelty(half=True), half=True),
+    "novelty(avg 0.05)": lambda: EmpiricalTail(Smoothed(ContextNovelty(half=True), alpha=0.05), half=True),
+    "novelty(avg 0.2)": lambda: EmpiricalTail(Smoothed(ContextNovelty(half=True), alpha=0.2), half=True),
+}
+# tocsin v1 (pair_detector()) as it ships: float64 counts.
+V1: dict[str, Callable[[], Detector]] = {
+    "v1 novelty": lambda: EmpiricalTail(ContextNovelty()),
+    "v1 novelty(avg 0.05)": lambda: EmpiricalTail(Smoothed(ContextNovelty(), alpha=0.05)),
 }
 HOLDS = [(level, hold) for level in (0.20, 0.22, 0.24) for hold in (50, 100, 150)]
 
@@ -85,8 +92,10 @@ def art_name(cfg: dict[str, float], smooth: bool) -> str:
 
 
 def art_member(cfg: dict[str, float], smooth: bool) -> Detector:
-    art = FuzzyArt(window=int(cfg["window"]), stride=int(cfg["stride"]), rho=cfg["rho"], decay=0.999)
-    return EmpiricalTail(Smoothed(art, alpha=0.2) if smooth else art)
+    art = FuzzyArt(
+        window=int(cfg["window"]), stride=int(cfg["stride"]), rho=cfg["rho"], decay=0.999, half=True
+    )
+    return EmpiricalTail(Smoothed(art, alpha=0.2) if smooth else art, half=True)
 
 
 def member_scores(factory: Callable[[], Detector], corpus: Sequence[nab.NabSeries]) -> list[list[float]]:
@@ -138,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     members: dict[str, list[list[float]]] = {}
-    jobs: list[tuple[str, Callable[[], Detector]]] = list(NOVELTY.items())
+    jobs: list[tuple[str, Callable[[], Detector]]] = [*NOVELTY.items(), *V1.items()]
     for cfg in ART_GRID:
         for smooth in (False, True):
             jobs.append((art_name(cfg, smooth), lambda c=cfg, sm=smooth: art_member(c, sm)))  # type: ignore[misc]
@@ -172,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 corpus, [*novelty, *arts(CHOSEN_ART)], level, hold
             )
     v1 = "tocsin v1 (pair)"
-    configs[v1] = ensemble(corpus, novelty[:2])
+    configs[v1] = ensemble(corpus, [members[n] for n in V1])
 
     table = Table(title="Around the chosen configuration: NAB oracle scores (standard / low FP / low FN)")
     table.add_column("configuration")

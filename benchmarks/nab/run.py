@@ -35,6 +35,7 @@ from tocsin.intelligence.anomaly import (
     Likelihood,
     Refractory,
     RobustBaseline,
+    TocsinBatch,
     compact_detector,
     pair_detector,
     tocsin_detector,
@@ -90,12 +91,29 @@ DETECTORS: dict[str, tuple[Callable[[], Detector], str]] = {
         pair_detector,
         "refractory(max(tail(novelty), tail(novelty of EW average))): the first production detector",
     ),
+    "tocsin (float64 counts)": (
+        lambda: tocsin_detector(half=False),
+        "the same ensemble with float64 counts (issue 7's second version)",
+    ),
     "tocsin": (
         tocsin_detector,
         "refractory(max(tail(novelty), tail(novelty of EW avg 0.05), tail(novelty of EW avg 0.2), "
-        "tail(fuzzy ART), tail(fuzzy ART of EW avg 0.2)))",
+        "tail(fuzzy ART), tail(fuzzy ART of EW avg 0.2))), counts at half precision; scalar path",
     ),
 }
+
+#: The production form of "tocsin": the same detector for every series at once (TocsinBatch),
+#: as the rule engine's evaluation tick delivers each series' new point together.
+BATCHED = "tocsin (batched)"
+BATCHED_DESCRIPTION = (
+    "tocsin_detector()'s arithmetic vectorised across series (TocsinBatch), NAB series in lockstep; "
+    "throughput measured on a fleet of FLEET_SERIES series per tick"
+)
+#: Fleet shape for the batched throughput: series per tick, untimed warm-up ticks, timed ticks.
+FLEET_SERIES = 1_000
+FLEET_SIZES = (58, 1_000, 5_000)
+FLEET_WARMUP_TICKS = 300
+FLEET_TICKS = 1_000
 
 PUBLISHED = [
     ("ARTime", 74.9, 65.1, 80.4),
@@ -123,6 +141,7 @@ class DetectorRun:
     cpu_seconds: float = 0.0
     state_bytes: list[int] = field(default_factory=list)  # MessagePack
     state_json_bytes: list[int] = field(default_factory=list)
+    state_deflated_bytes: list[int] = field(default_factory=list)  # TocsinBatch.dump_row only
 
 
 def run_detector(
@@ -140,6 +159,64 @@ def run_detector(
         run.state_json_bytes.append(len(json.dumps(state, separators=(",", ":"))))
         progress.advance(task, len(s))
     return run
+
+
+def run_batched(corpus: Sequence[nab.NabSeries], progress: Progress) -> DetectorRun:
+    """Every NAB series through one TocsinBatch in lockstep: at tick i, point i of each series
+    still running; a series that ends is dropped from the batch (its state measured first)."""
+    run = DetectorRun(BATCHED)
+    task = progress.add_task(BATCHED, total=sum(len(s) for s in corpus))
+    scores = [[0.0] * len(s) for s in corpus]
+    state_bytes = [0] * len(corpus)
+    deflated = [0] * len(corpus)
+    alive = [k for k, s in enumerate(corpus) if len(s)]
+    batch = TocsinBatch(len(alive))
+    i = 0
+    while alive:
+        t = [corpus[k].timestamps[i] for k in alive]
+        x = [corpus[k].values[i] for k in alive]
+        start = time.process_time()
+        out = batch.update(t, x)
+        run.cpu_seconds += time.process_time() - start
+        for j, k in enumerate(alive):
+            scores[k][i] = float(out[j])
+        i += 1
+        keep = []
+        for j, k in enumerate(alive):
+            if len(corpus[k]) > i:
+                keep.append(j)
+            else:
+                state_bytes[k] = len(msgspec.msgpack.encode(batch.row_state(j)))
+                deflated[k] = len(batch.dump_row(j))
+        if len(keep) < len(alive):
+            batch = batch.take(keep)
+            alive = [alive[j] for j in keep]
+        progress.advance(task, len(t))
+    run.scores = scores
+    run.state_bytes = state_bytes
+    run.state_deflated_bytes = deflated
+    return run
+
+
+def fleet_throughput(corpus: Sequence[nab.NabSeries], n_series: int) -> float:
+    """Points per CPU-second of TocsinBatch over ``n_series`` series per tick, in steady state.
+
+    Series k replays NAB series k mod 58 from an offset of 37 * (k div 58) points, so the fleet
+    holds real data at different phases. The first FLEET_WARMUP_TICKS ticks (every detector's
+    warm-up) are run untimed; the next FLEET_TICKS are timed.
+    """
+    cols = [corpus[k % len(corpus)] for k in range(n_series)]
+    offsets = [37 * (k // len(corpus)) for k in range(n_series)]
+    batch = TocsinBatch(n_series)
+    cpu = 0.0
+    for i in range(FLEET_WARMUP_TICKS + FLEET_TICKS):
+        x = [s.values[(o + i) % len(s)] for s, o in zip(cols, offsets, strict=True)]
+        t = [300.0 * i] * n_series
+        start = time.process_time()
+        batch.update(t, x)
+        if i >= FLEET_WARMUP_TICKS:
+            cpu += time.process_time() - start
+    return n_series * FLEET_TICKS / cpu
 
 
 def self_tuned(
@@ -267,7 +344,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nab-root", type=Path, default=DEFAULT_NAB, help="NAB v1.1 folder (data/, labels/)")
     parser.add_argument("--json", type=Path, help="also write all numbers to this JSON file")
-    parser.add_argument("--detectors", nargs="*", choices=sorted(DETECTORS), default=list(DETECTORS))
+    parser.add_argument(
+        "--fleet-sizes",
+        nargs="*",
+        type=int,
+        default=list(FLEET_SIZES),
+        help=f"series per tick for batched throughput (table: {FLEET_SERIES:,}, else the largest)",
+    )
+    parser.add_argument(
+        "--detectors", nargs="*", choices=sorted([*DETECTORS, BATCHED]), default=[*DETECTORS, BATCHED]
+    )
     args = parser.parse_args(argv)
     console = Console(width=150)
     try:
@@ -284,7 +370,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     columns = (TextColumn("{task.description:>22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         for name in args.detectors:
-            runs.append(run_detector(name, DETECTORS[name][0], corpus, progress))
+            if name == BATCHED:
+                runs.append(run_batched(corpus, progress))
+            else:
+                runs.append(run_detector(name, DETECTORS[name][0], corpus, progress))
+    fleet: dict[int, float] = {}
+    if BATCHED in args.detectors:
+        for size in args.fleet_sizes:
+            fleet[size] = fleet_throughput(corpus, size)
 
     results: dict[str, object] = {"points": n_points, "detectors": {}}
     table = Table(title="NAB v1.1 normalised scores (standard / low FP / low FN)")
@@ -304,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tuned = [nab.score_binary(corpus, alone, p, weights) for p in nab.PROFILES]
         fed = [nab.score_binary(corpus, fed_back, p, weights) for p in nab.PROFILES]
         rate = n_points / run.cpu_seconds
+        if run.name == BATCHED and fleet:
+            rate = fleet.get(FLEET_SERIES, fleet[max(fleet)])
 
         def fmt(scores: list[nab.CorpusScore]) -> str:
             return " / ".join(f"{c.normalised:.1f}" for c in scores)
@@ -314,19 +409,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             fmt(tuned),
             fmt(fed),
             f"{rate:,.0f}",
-            f"{max(run.state_bytes):,} / {max(run.state_json_bytes):,}",
+            f"{max(run.state_bytes):,} / {max(run.state_json_bytes):,}"
+            if run.state_json_bytes
+            else f"{max(run.state_bytes):,} / - ({max(run.state_deflated_bytes):,} deflated)",
         )
+        description = BATCHED_DESCRIPTION if run.name == BATCHED else DETECTORS[run.name][1]
         results["detectors"][run.name] = {  # type: ignore[index]
-            "description": DETECTORS[run.name][1],
+            "description": description.replace("FLEET_SERIES", f"{FLEET_SERIES:,}"),
             "oracle": {c.profile: {"score": c.normalised, "threshold": c.threshold} for c in oracle},
             "self_tuned": {c.profile: c.normalised for c in tuned},
             "self_tuned_feedback": {c.profile: c.normalised for c in fed},
             "points_per_cpu_second": rate,
             "state_bytes_max": max(run.state_bytes),
             "state_bytes_mean": statistics.fmean(run.state_bytes),
-            "state_json_bytes_max": max(run.state_json_bytes),
+            "state_json_bytes_max": max(run.state_json_bytes) if run.state_json_bytes else None,
+            "state_deflated_bytes_max": max(run.state_deflated_bytes) if run.state_deflated_bytes else None,
+            "state_deflated_bytes_mean": (
+                statistics.fmean(run.state_deflated_bytes) if run.state_deflated_bytes else None
+            ),
         }
     console.print(table)
+    by_name = {run.name: run for run in runs}
+    if BATCHED in by_name:
+        batched = by_name[BATCHED]
+        lockstep = n_points / batched.cpu_seconds
+        same = by_name["tocsin"].scores == batched.scores if "tocsin" in by_name else None
+        console.print(
+            f"{BATCHED}: points/s/core by series per tick: NAB lockstep (58 falling to 1) {lockstep:,.0f}; "
+            + "; ".join(f"{size:,} series {rate:,.0f}" for size, rate in fleet.items())
+            + ("" if same is None else f"; scores identical to the scalar tocsin: {'yes' if same else 'NO'}")
+        )
+        results["detectors"][BATCHED].update(  # type: ignore[index]
+            {
+                "points_per_cpu_second_nab_lockstep": lockstep,
+                "points_per_cpu_second_by_fleet_size": {str(k): v for k, v in fleet.items()},
+                "scores_identical_to_scalar": same,
+            }
+        )
 
     lead = forecast_lead_times(corpus)
     median = statistics.median(lead.leads) if lead.leads else float("nan")

@@ -25,6 +25,7 @@ from tocsin.intelligence.anomaly import (
     detector_from_state,
     tocsin_detector,
 )
+from tocsin.intelligence.anomaly.base import half
 from tocsin.intelligence.anomaly.likelihood import neg_log_tail
 from tocsin.intelligence.anomaly.novelty import ContextNovelty
 
@@ -36,6 +37,7 @@ FACTORIES: dict[str, Callable[[], Detector]] = {
     "tail": lambda: EmpiricalTail(ContextNovelty()),
     "ensemble": lambda: Ensemble([Likelihood(RobustBaseline()), Likelihood(ArResidual())]),
     "tocsin": tocsin_detector,
+    "tocsin_float64": lambda: tocsin_detector(half=False),
     "compact": compact_detector,
     "smoothed": lambda: Smoothed(RobustBaseline(), alpha=0.2),
 }
@@ -118,6 +120,50 @@ def test_compact_detector_state_is_small() -> None:
         detector.update(t, x)
     # Stored as MessagePack (msgspec, the project's hot-path codec); JSON text is some 40 % larger.
     assert len(msgspec.msgpack.encode(detector.to_state())) < 2048
+
+
+def _counts(state: object) -> list[float]:
+    """Every decayed count in a serialised detector state (tables, histograms, use counts)."""
+    out: list[float] = []
+    if isinstance(state, dict):
+        for key, value in state.items():
+            if key in ("counts", "uses"):
+                out.extend(value)
+            elif key in ("unigram", "bigram"):
+                out.extend(row[-1] for row in value)
+            else:
+                out.extend(_counts(value))
+    elif isinstance(state, list):
+        for value in state:
+            out.extend(_counts(value))
+    return out
+
+
+def test_half_precision_detector_holds_every_count_at_half_precision() -> None:
+    detector, wide = tocsin_detector(), tocsin_detector(half=False)
+    points = _series(9000)  # long enough for several rescales of every growing unit
+    for t, x in points:
+        detector.update(t, x)
+        wide.update(t, x)
+    counts = _counts(detector.to_state())
+    assert len(counts) > 200 and all(c == half(c) and 0.0 <= c < 65504.0 for c in counts)
+    # The float64 variant really is different arithmetic (so the test above can fail).
+    assert any(c >= 65504.0 or c != half(c) for c in _counts(wide.to_state()))
+
+
+def test_half_rounds_to_nearest_even() -> None:
+    assert half(1.0 + 2.0**-11) == 1.0  # a tie, to the even neighbour
+    assert half(1.0 + 3.0 * 2.0**-11) == 1.0 + 2.0**-9
+    assert half(2049.0) == 2048.0 and half(2051.0) == 2052.0
+    assert half(1e-9) == 0.0
+
+
+def test_half_precision_refuses_a_decay_that_could_overflow_it() -> None:
+    with pytest.raises(ValueError, match="half-precision counts need decay"):
+        ContextNovelty(decay=1.0, half=True)
+    with pytest.raises(ValueError, match="half-precision counts need decay"):
+        EmpiricalTail(ContextNovelty(), decay=0.9999, half=True)
+    ContextNovelty(decay=1.0)  # float64 counts have no such limit
 
 
 def test_refractory_damps_a_weaker_repeat() -> None:

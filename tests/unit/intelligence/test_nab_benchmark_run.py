@@ -58,12 +58,29 @@ def test_benchmark_command_runs_and_writes_every_number(tmp_path: Path) -> None:
     runner = _load_runner()
     out = tmp_path / "results.json"
     assert (
-        runner.main(["--nab-root", str(tmp_path), "--json", str(out), "--detectors", "compact", "tocsin"])
+        runner.main(
+            [
+                "--nab-root",
+                str(tmp_path),
+                "--json",
+                str(out),
+                "--detectors",
+                "compact",
+                "tocsin",
+                "tocsin (batched)",
+                "--fleet-sizes",
+                "3",
+            ]
+        )
         == 0
     )
     results = json.loads(out.read_text())
     assert results["points"] == 4000
-    for name in ("compact", "tocsin"):
+    batched = results["detectors"]["tocsin (batched)"]
+    assert batched["scores_identical_to_scalar"] is True
+    assert batched["oracle"] == results["detectors"]["tocsin"]["oracle"]
+    assert set(batched["points_per_cpu_second_by_fleet_size"]) == {"3"}
+    for name in ("compact", "tocsin", "tocsin (batched)"):
         row = results["detectors"][name]
         assert set(row["oracle"]) == {p.name for p in nab.PROFILES}
         assert row["oracle"]["standard"]["score"] > 0  # both windows are easy to catch

@@ -2,6 +2,7 @@
 
 from tocsin.intelligence.anomaly.base import Detector, State, StateError, detector_from_state
 from tocsin.intelligence.anomaly.baseline import RobustBaseline
+from tocsin.intelligence.anomaly.batched import TocsinBatch
 from tocsin.intelligence.anomaly.combined import (
     Ensemble,
     Refractory,
@@ -30,6 +31,7 @@ __all__ = [
     "Smoothed",
     "State",
     "StateError",
+    "TocsinBatch",
     "compact_detector",
     "detector_from_state",
     "pair_detector",

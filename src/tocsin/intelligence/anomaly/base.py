@@ -12,12 +12,39 @@ fixed-size summaries, never the raw history.
 from __future__ import annotations
 
 import math
+import struct
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Self
 
 State = dict[str, Any]
 
 _REGISTRY: dict[str, type[Detector]] = {}
+
+
+def half(x: float) -> float:
+    """``x`` rounded to the nearest IEEE half-precision value (ties to even), as a Python float.
+
+    Detectors built with ``half=True`` keep every decayed count rounded to 16 bits, so their
+    serialised tables take 2 bytes per count and a restored detector computes exactly what the
+    original would. Counts are in growing units that are rescaled once the unit passes
+    :data:`HALF_RESCALE`, which keeps them far below the half-precision maximum (65504).
+    """
+    return float(_HALF.unpack(_HALF.pack(x))[0])
+
+
+_HALF = struct.Struct("<e")
+#: Growing-unit limit for half-precision counts: a table's counts stay under this times its
+#: decay horizon (1 / (1 - decay), at most 2,000 points for tocsin's tails): 32,000 < 65,504.
+HALF_RESCALE = 16.0
+
+
+def check_half_decay(decay: float) -> None:
+    """Half-precision counts need a decay horizon short enough to stay under 65504."""
+    if decay > 1.0 - HALF_RESCALE / 60_000.0:
+        raise ValueError(
+            f"half-precision counts need decay <= {1.0 - HALF_RESCALE / 60_000.0:.6f} "
+            f"(counts reach {HALF_RESCALE:g} / (1 - decay)), got {decay!r}"
+        )
 
 
 class StateError(ValueError):

@@ -185,22 +185,29 @@ class Refractory(Detector):
         return out
 
 
-def tocsin_detector() -> Detector:
+def tocsin_detector(half: bool = True) -> Detector:
     """tocsin's most accurate combination, as measured on NAB (see benchmarks/nab/README.md).
 
     Context novelty of the raw values and of two smoothed averages (a slow one for drifts, a
     quick one for changes a few points long hidden in noise), and fuzzy-ART resonance of the
     recent shape of the raw values and of the quick average (a pattern the series never made,
     at levels it knows), each through its own empirical tail, the highest taken, refractory.
+
+    With ``half`` (the default, production) every decayed count is held at half precision, so a
+    series' state serialises in under 2 KB (see :class:`~.batched.TocsinBatch`, which runs the
+    same arithmetic for a whole fleet); ``half=False`` keeps float64 counts, as issue 7's
+    second version did.
     """
     return Refractory(
         Ensemble(
             [
-                EmpiricalTail(ContextNovelty()),
-                EmpiricalTail(Smoothed(ContextNovelty(), alpha=0.05)),
-                EmpiricalTail(Smoothed(ContextNovelty(), alpha=0.2)),
-                EmpiricalTail(FuzzyArt(window=10, stride=2, decay=0.999)),
-                EmpiricalTail(Smoothed(FuzzyArt(window=10, stride=2, decay=0.999), alpha=0.2)),
+                EmpiricalTail(ContextNovelty(half=half), half=half),
+                EmpiricalTail(Smoothed(ContextNovelty(half=half), alpha=0.05), half=half),
+                EmpiricalTail(Smoothed(ContextNovelty(half=half), alpha=0.2), half=half),
+                EmpiricalTail(FuzzyArt(window=10, stride=2, decay=0.999, half=half), half=half),
+                EmpiricalTail(
+                    Smoothed(FuzzyArt(window=10, stride=2, decay=0.999, half=half), alpha=0.2), half=half
+                ),
             ]
         )
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from tocsin.intelligence.anomaly.base import Detector, State
+from tocsin.intelligence.anomaly.base import HALF_RESCALE, Detector, State, check_half_decay, half
 
 _LOG_TAIL_HALF = 20.0  # -ln(tail) that maps to score 0.5 (a tail probability of about 2e-9)
 _SQRT2 = math.sqrt(2.0)
@@ -102,7 +102,13 @@ class EmpiricalTail(Detector):
     _PER_OCTAVE = 4.0  # bins per doubling of (1 + raw)
 
     def __init__(
-        self, inner: Detector, short: float = 0.2, decay: float = 0.9995, warmup: int = 200, bins: int = 32
+        self,
+        inner: Detector,
+        short: float = 0.2,
+        decay: float = 0.9995,
+        warmup: int = 200,
+        bins: int = 32,
+        half: bool = False,
     ) -> None:
         if not isinstance(inner, Detector):
             raise TypeError(f"inner must be a Detector, got {type(inner).__name__}")
@@ -116,6 +122,11 @@ class EmpiricalTail(Detector):
         # Raw scores past the last bin share it; beyond everything seen they are still ranked by
         # the extrapolation in neg_log_tail.
         self.bins = bins
+        # half: counts rounded to half precision after every change (see base.half).
+        self.half = half
+        if half:
+            check_half_decay(decay)
+        self._rescale_at = HALF_RESCALE if half else 1e100
         self.n = 0
         self.avg = 0.0
         # Counts are kept in growing units (each new point weighs 1/decay more than the last)
@@ -125,12 +136,15 @@ class EmpiricalTail(Detector):
         self.counts = [0.0] * bins
 
     def params(self) -> State:
-        return {
+        params: State = {
             "inner": self.inner.to_state(),
             "short": self.short,
             "decay": self.decay,
             "warmup": self.warmup,
         }
+        if self.half:
+            params["half"] = True
+        return params
 
     def _dump(self) -> State:
         return {
@@ -191,11 +205,12 @@ class EmpiricalTail(Detector):
     def _learn_raw(self, raw: float) -> None:
         self.n += 1
         self.avg += self.short * (raw - self.avg)
-        self.counts[min(int(self._position(self.avg)), self.bins - 1)] += self.weight
+        b = min(int(self._position(self.avg)), self.bins - 1)
+        self.counts[b] = half(self.counts[b] + self.weight) if self.half else self.counts[b] + self.weight
         self.total += self.weight
         self.weight /= self.decay
-        if self.weight > 1e100:
+        if self.weight > self._rescale_at:
             scale = 1.0 / self.weight
-            self.counts = [c * scale for c in self.counts]
+            self.counts = [half(c * scale) if self.half else c * scale for c in self.counts]
             self.total *= scale
             self.weight = 1.0

@@ -14,7 +14,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tocsin.intelligence.anomaly.base import Detector, State, check_point
+from tocsin.intelligence.anomaly.base import (
+    HALF_RESCALE,
+    Detector,
+    State,
+    check_half_decay,
+    check_point,
+    half,
+)
 
 
 def _evict_rarest(table: dict[Any, float], cap: int) -> None:
@@ -27,7 +34,9 @@ class ContextNovelty(Detector):
 
     kind = "context_novelty"
 
-    def __init__(self, bands: int = 12, decay: float = 0.999, cap: int = 48, warmup: int = 150) -> None:
+    def __init__(
+        self, bands: int = 12, decay: float = 0.999, cap: int = 48, warmup: int = 150, half: bool = False
+    ) -> None:
         if not 2 <= bands <= 256:
             raise ValueError(f"bands must be between 2 and 256, got {bands!r}")
         if not 0.0 < decay <= 1.0:
@@ -37,6 +46,11 @@ class ContextNovelty(Detector):
         if warmup < 2:
             raise ValueError(f"warmup must be at least 2, got {warmup!r}")
         self.bands, self.decay, self.cap, self.warmup = bands, decay, cap, warmup
+        # half: counts rounded to half precision after every change (see base.half).
+        self.half = half
+        if half:
+            check_half_decay(decay)
+        self._rescale_at = HALF_RESCALE if half else 1e100
         self.n = 0
         self.lo = math.inf
         self.hi = -math.inf
@@ -50,7 +64,10 @@ class ContextNovelty(Detector):
         self.bigram: dict[tuple[int, int], float] = {}  # (previous band, band) -> decayed count
 
     def params(self) -> State:
-        return {"bands": self.bands, "decay": self.decay, "cap": self.cap, "warmup": self.warmup}
+        params: State = {"bands": self.bands, "decay": self.decay, "cap": self.cap, "warmup": self.warmup}
+        if self.half:
+            params["half"] = True
+        return params
 
     def _dump(self) -> State:
         return {
@@ -120,8 +137,12 @@ class ContextNovelty(Detector):
         band = self._band(x)
         w = self.weight
         move = (self.prev, band)
-        self.bigram[move] = self.bigram.get(move, 0.0) + w
-        self.unigram[band] = self.unigram.get(band, 0.0) + w
+        if self.half:
+            self.bigram[move] = half(self.bigram.get(move, 0.0) + w)
+            self.unigram[band] = half(self.unigram.get(band, 0.0) + w)
+        else:
+            self.bigram[move] = self.bigram.get(move, 0.0) + w
+            self.unigram[band] = self.unigram.get(band, 0.0) + w
         self.total += w
         if len(self.unigram) > self.cap:
             _evict_rarest(self.unigram, self.cap)
@@ -129,9 +150,14 @@ class ContextNovelty(Detector):
             _evict_rarest(self.bigram, self.cap)
         self.prev = band
         self.weight = w / self.decay
-        if self.weight > 1e100:
+        if self.weight > self._rescale_at:
             scale = 1.0 / self.weight
-            self.unigram = {k: v * scale for k, v in self.unigram.items()}
-            self.bigram = {k: v * scale for k, v in self.bigram.items()}
+            if self.half:
+                # A count that underflows half precision is forgotten, as if evicted.
+                self.unigram = {k: c for k, v in self.unigram.items() if (c := half(v * scale))}
+                self.bigram = {k: c for k, v in self.bigram.items() if (c := half(v * scale))}
+            else:
+                self.unigram = {k: v * scale for k, v in self.unigram.items()}
+                self.bigram = {k: v * scale for k, v in self.bigram.items()}
             self.total *= scale
             self.weight = 1.0

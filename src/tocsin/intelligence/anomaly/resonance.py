@@ -22,7 +22,14 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tocsin.intelligence.anomaly.base import Detector, State, check_point
+from tocsin.intelligence.anomaly.base import (
+    HALF_RESCALE,
+    Detector,
+    State,
+    check_half_decay,
+    check_point,
+    half,
+)
 
 
 class FuzzyArt(Detector):
@@ -41,6 +48,7 @@ class FuzzyArt(Detector):
         decay: float = 0.995,
         warmup: int = 150,
         shape_only: bool = False,
+        half: bool = False,
     ) -> None:
         if not 1 <= window <= 32:
             raise ValueError(f"window must be between 1 and 32 blocks, got {window!r}")
@@ -61,6 +69,11 @@ class FuzzyArt(Detector):
         self.window, self.stride, self.rho, self.categories = window, stride, rho, categories
         self.levels, self.choice, self.decay, self.warmup = levels, choice, decay, warmup
         self.shape_only = shape_only
+        # half: use counts rounded to half precision after every change (see base.half).
+        self.half = half
+        if half:
+            check_half_decay(decay)
+        self._rescale_at = HALF_RESCALE if half else 1e100
         self.n = 0
         self.lo = math.inf
         self.hi = -math.inf
@@ -84,6 +97,7 @@ class FuzzyArt(Detector):
             "decay": self.decay,
             "warmup": self.warmup,
             "shape_only": self.shape_only,
+            **({"half": True} if self.half else {}),
         }
 
     def _dump(self) -> State:
@@ -164,10 +178,13 @@ class FuzzyArt(Detector):
             self.weights = weights = np.vstack([weights, a[None, :]])
             self.uses.append(0.0)
             winner = len(weights) - 1
-        self.uses[winner] += self.unit
+        if self.half:
+            self.uses[winner] = half(self.uses[winner] + self.unit)
+        else:
+            self.uses[winner] += self.unit
         self.unit /= self.decay
-        if self.unit > 1e100:
-            self.uses = [u / self.unit for u in self.uses]
+        if self.unit > self._rescale_at:
+            self.uses = [half(u / self.unit) if self.half else u / self.unit for u in self.uses]
             self.unit = 1.0
         return 1.0 - best
 
