@@ -161,6 +161,9 @@ class Service:
             access_log=False,
             loop="auto",
             http="auto",
+            # Nothing in tocsin reads the client address, so uvicorn's X-Forwarded-For rewriting
+            # would only cost a middleware call per request (1% of the loop while ingesting).
+            proxy_headers=False,
             timeout_graceful_shutdown=10,
         )
 
