@@ -11,9 +11,12 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True)
 class Usage:
-    cpu_seconds: float  # user + system of the process and all its threads, plus reaped children
-    rss_bytes: int  # VmRSS now
-    peak_rss_bytes: int  # VmHWM: the high-water mark since the process started
+    """Of the server process and every process it started (tocsin's decode workers and the
+    multiprocessing resource tracker), so a server that spreads its work is not flattered."""
+
+    cpu_seconds: float  # user + system of each process and all its threads, plus reaped children
+    rss_bytes: int  # VmRSS now, summed
+    peak_rss_bytes: int  # VmHWM of each process, summed (an upper bound of the tree's peak)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -51,9 +54,32 @@ def memory(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every live process below it."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:  # ended meanwhile
+            continue
+    return out
+
+
 def usage(pid: int) -> Usage:
-    rss, hwm = memory(pid)
-    return Usage(cpu_seconds(pid), rss, hwm)
+    cpu = 0.0
+    rss = hwm = 0
+    for p in descendants(pid):
+        try:
+            cpu += cpu_seconds(p)
+            r, h = memory(p)
+        except (OSError, ValueError):
+            continue
+        rss += r
+        hwm += h
+    return Usage(cpu, rss, hwm)
 
 
 def machine_load() -> tuple[float, float, float]:

@@ -79,6 +79,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile", type=Path, default=None, help="directory for py-spy profiles of tocsin (ingest)"
     )
+    p.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (py-spy --gil)",
+    )
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
     p.add_argument("--pg-url", default=DEFAULT_PG_URL)
     p.add_argument(
@@ -168,7 +173,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for n in args.scales:
             for t in targets:
                 print(f"ingest {n} alerts -> {t} ...", file=sys.stderr, flush=True)
-                r = await run_ingest(t, replace(base, alerts=n), args.pg_url, machine_load, args.profile)
+                r = await run_ingest(
+                    t, replace(base, alerts=n), args.pg_url, machine_load, args.profile, args.profile_gil
+                )
                 out["ingest"].append(r.as_dict())
         print_table(
             "Ingest (distinct alerts, POST to first notification)",

@@ -175,7 +175,12 @@ async def _tocsin_stats(target: str, port: int) -> dict[str, Any]:
 
 
 async def run_ingest(
-    target: str, w: Workload, pg_url: str, load: Any, profile: Path | None = None
+    target: str,
+    w: Workload,
+    pg_url: str,
+    load: Any,
+    profile: Path | None = None,
+    profile_gil: bool = False,
 ) -> IngestResult:
     """Post ``w.alerts`` distinct alerts and follow each until its first notification."""
     tracker = Tracker(w.alerts)
@@ -185,6 +190,7 @@ async def run_ingest(
     server = Server(target, config_yaml(w, f"http://127.0.0.1:{sink_port}/hook"), pg_url)
     if profile is not None:
         server.profile_path = profile / f"ingest-{target}-{w.alerts}.txt"
+        server.profile_gil = profile_gil
     load_before = load()[0]
     try:
         await server.start()

@@ -62,6 +62,8 @@ class Server:
     schema: str = ""
     #: when set, py-spy samples the server into this file (collapsed stacks) while it runs
     profile_path: Path | None = None
+    #: sample only the thread holding the GIL (where the event loop's time goes)
+    profile_gil: bool = False
     _profiler: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -140,6 +142,7 @@ class Server:
                 "--rate",
                 "100",
                 "--nonblocking",
+                *(["--gil"] if self.profile_gil else []),
                 "--threads",
                 "-o",
                 str(self.profile_path),
