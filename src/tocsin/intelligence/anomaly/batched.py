@@ -14,9 +14,9 @@ tests/unit/intelligence/test_anomaly_batched.py).
 What mirrors what (per series):
 
 - three context-novelty members (raw values, EW average alpha 0.05, EW average alpha 0.2): rows
-  ``0..n-1``, ``n..2n-1`` and ``2n..3n-1`` of the novelty arrays; the unigram dict becomes a
-  dense row of cells (one per possible band) and the capped bigram dict fixed slots, both with
-  an insertion stamp, so "evict the rarest, the oldest first among equals" (dict order) is kept;
+  ``0..n-1``, ``n..2n-1`` and ``2n..3n-1`` of the novelty arrays; each capped dict (unigram and
+  bigram) becomes a row of slots kept in insertion order, so "evict the rarest, the oldest first
+  among equals" (dict order) is the first minimum;
 - two fuzzy-ART members (raw values, EW average alpha 0.2): rows ``0..n-1`` and ``n..2n-1``;
 - five empirical tails, one per member, in the ensemble's member order;
 - the ensemble's maximum and the refractory hold.
@@ -41,6 +41,7 @@ from tocsin.intelligence.anomaly.base import HALF_RESCALE, StateError
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+Half = npt.NDArray[np.float16]
 
 STATE_VERSION = 1
 _FLOATS = 29  # float64 numbers in a row state (see TocsinBatch.row_state)
@@ -54,7 +55,6 @@ _CAP = 48
 _SLOTS = _CAP + 1  # one spare slot: insert first, then evict the rarest, as the dict does
 _NOV_WARMUP = 150
 _KEYS = 2 * _LIMIT + 1  # bigram key = (prev + LIMIT) * _KEYS + (band + LIMIT)
-_BAND_AXIS = np.arange(-_LIMIT, _LIMIT + 1)
 _FAR = np.iinfo(np.int64).max
 # Fuzzy ART (tocsin_detector's members: window 10, stride 2, decay 0.999).
 _WINDOW = 10
@@ -86,9 +86,9 @@ _ART_MEMBERS = 2
 _MEMBERS = _NOVELTY_MEMBERS + _ART_MEMBERS
 
 
-def _half(x: Floats) -> Floats:
-    """Round to the nearest half-precision value (ties to even), kept as float64."""
-    return x.astype(np.float16).astype(np.float64)
+def _half(x: Floats) -> Half:
+    """Round to the nearest half-precision value (ties to even): how every count is stored."""
+    return x.astype(np.float16)
 
 
 def _f(shape: int | tuple[int, ...], value: float = 0.0) -> Floats:
@@ -99,17 +99,29 @@ def _i(shape: int | tuple[int, ...], value: int = 0) -> Ints:
     return np.full(shape, value, dtype=np.int64)
 
 
+def _small(shape: int | tuple[int, ...], dtype: type[np.integer[Any]], value: int = 0) -> npt.NDArray[Any]:
+    return np.full(shape, value, dtype=dtype)
+
+
 class TocsinBatch:
-    """``tocsin_detector()`` for ``n`` series, advanced together one tick at a time."""
+    """``tocsin_detector()`` for ``n`` series, advanced together one tick at a time.
+
+    Memory: every count is held as float16 (it is a binary16 value already) and every small
+    integer in the narrowest type that holds it; values are widened to float64 only inside the
+    computations, so the arithmetic is unchanged. Novelty tables are slot arrays kept in
+    insertion order (no stamps), and what the members share or can derive is held once (the
+    growing units, the band width, the ART warm-up range). :meth:`bytes_per_series` gives the
+    resulting size; benchmarks/nab/README.md reports it.
+    """
 
     # Arrays with one row per series (first dimension n) or per member row (k * n), and their
-    # sizes per row; used by take() and the per-series state.
-    _SERIES = ("n", "slow", "quick", "peak", "quiet")
-    _NOVELTY = ("nov_lo", "nov_hi", "nov_width", "nov_prev", "nov_weight", "nov_total")
-    _NOVELTY_TABLES = ("uni_cnt", "uni_born", "uni_size", "bi_key", "bi_cnt", "bi_born", "bi_size")
-    _ART = ("art_lo", "art_hi", "art_sum", "art_len", "art_rlen", "art_ncat", "art_unit", "art_last")
+    # sizes per row; used by take(), concat() and bytes_per_series().
+    _SERIES = ("n", "slow", "quick", "peak", "quiet", "nov_weight", "art_unit", "tail_weight")
+    _NOVELTY = ("nov_lo", "nov_hi", "nov_prev", "nov_total")
+    _NOVELTY_TABLES = ("uni_key", "uni_cnt", "uni_size", "bi_key", "bi_cnt", "bi_size")
+    _ART = ("art_sum", "art_len", "art_rlen", "art_ncat", "art_match")
     _ART_TABLES = ("art_recent", "art_w", "art_uses")
-    _TAIL = ("tail_avg", "tail_weight", "tail_total")
+    _TAIL = ("tail_avg", "tail_total")
 
     def __init__(self, n: int = 0) -> None:
         if n < 0:
@@ -118,29 +130,42 @@ class TocsinBatch:
         self.slow = _f(n)
         self.quick = _f(n)
         self.peak = _f(n)
-        self.quiet = _i(n)
+        self.quiet = _small(n, np.int8)  # 0.._HOLD
+        # Growing units: every member of a kind steps its unit in lockstep, so one per series.
+        self.nov_weight, self.art_unit, self.tail_weight = _f(n, 1.0), _f(n, 1.0), _f(n, 1.0)
         r = _NOVELTY_MEMBERS * n
         self.nov_lo, self.nov_hi = _f(r, math.inf), _f(r, -math.inf)
-        self.nov_width, self.nov_prev = _f(r), _i(r)
-        self.nov_weight, self.nov_total = _f(r, 1.0), _f(r)
-        self.uni_cnt, self.uni_born, self.uni_size = _f((r, _KEYS)), _i((r, _KEYS), -1), _i(r)
-        self.bi_key, self.bi_cnt, self.bi_born = _i((r, _SLOTS)), _f((r, _SLOTS)), _i((r, _SLOTS), -1)
-        self.bi_size = _i(r)
+        self.nov_prev, self.nov_total = _small(r, np.int8), _f(r)  # bands are within +-_LIMIT
+        # Capped tables as slots in insertion order (slot 0 the oldest): "the oldest among
+        # equals" is then the first, and no insertion stamp is needed. Empty slots hold 0.
+        self.uni_key, self.uni_cnt = _small((r, _SLOTS), np.int8), np.zeros((r, _SLOTS), np.float16)
+        self.bi_key, self.bi_cnt = _small((r, _SLOTS), np.uint16), np.zeros((r, _SLOTS), np.float16)
+        self.uni_size, self.bi_size = _small(r, np.int8), _small(r, np.int8)
         a = _ART_MEMBERS * n
-        self.art_lo, self.art_hi = _f(a, math.inf), _f(a, -math.inf)
-        self.art_sum, self.art_len, self.art_rlen = _f(a), _i(a), _i(a)
-        self.art_ncat, self.art_unit, self.art_last = _i(a), _f(a, 1.0), _f(a)
-        self.art_recent = _i((a, _WINDOW))
+        self.art_sum = _f(a)
+        self.art_len, self.art_rlen = _small(a, np.int8), _small(a, np.int8)
+        self.art_ncat = _small(a, np.int8)
+        # The best overlap (0.._SIZE) of the last window; the raw score is 1 - it / _SIZE, and
+        # _SIZE gives the warm-up's 0.0.
+        self.art_match = _small(a, np.int16, _SIZE)
+        self.art_recent = _small((a, _WINDOW), np.uint8)  # levels 0.._LEVELS
         # Box corners are on the 0..levels grid: uint8 keeps the category search cheap.
         self.art_w = np.zeros((a, _CATEGORIES, 2 * _WINDOW), dtype=np.uint8)
-        self.art_uses = _f((a, _CATEGORIES))
+        self.art_uses = np.zeros((a, _CATEGORIES), np.float16)
         m = _MEMBERS * n
-        self.tail_avg, self.tail_weight, self.tail_total = _f(m), _f(m, 1.0), _f(m)
+        self.tail_avg, self.tail_total = _f(m), _f(m)
         # Bin-major (bins, rows): the left-to-right sum over bins is then a loop of contiguous adds.
-        self.tail_counts = _f((_BINS, m))
+        self.tail_counts = np.zeros((_BINS, m), np.float16)
 
     def __len__(self) -> int:
         return len(self.n)
+
+    def bytes_per_series(self) -> float:
+        """Bytes of numpy arrays per series: every array of the batch has one row (or one row per
+        member) per series, so this is the sum of their ``nbytes`` divided by the series."""
+        names = (*self._SERIES, *self._NOVELTY, *self._NOVELTY_TABLES, *self._ART, *self._ART_TABLES)
+        arrays = [getattr(self, k) for k in (*names, *self._TAIL, "tail_counts")]
+        return sum(a.nbytes for a in arrays) / len(self) if len(self) else 0.0
 
     # --- the tick -------------------------------------------------------------------------
 
@@ -173,21 +198,22 @@ class TocsinBatch:
         quiet = self.quiet
         out = np.where(quiet > 0, 0.0, np.where(score > self.peak * _PEAK_DECAY, score, score * 0.0))
         self.peak = np.maximum(self.peak * _PEAK_DECAY, score)
-        self.quiet = np.where(quiet > 0, quiet - 1, np.where(out >= _HOLD_LEVEL, _HOLD, 0))
+        self.quiet = np.where(quiet > 0, quiet - 1, np.where(out >= _HOLD_LEVEL, _HOLD, 0)).astype(np.int8)
         return out
 
     # --- context novelty --------------------------------------------------------------------
 
-    def _band(self, v: Floats, rows: Ints | slice) -> Ints:
-        width = self.nov_width[rows]
-        safe = np.where(width > 0.0, width, 1.0)  # rows still warming up have no width yet
-        return np.clip(np.floor((v - self.nov_lo[rows]) / safe), -_LIMIT, _LIMIT).astype(np.int64)
+    def _band(self, v: Floats, rows: Ints) -> Ints:
+        # The band width is fixed by the warm-up range, so it is derived, not held.
+        lo, hi = self.nov_lo[rows], self.nov_hi[rows]
+        width = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi))) / _BANDS
+        return np.clip(np.floor((v - lo) / width), -_LIMIT, _LIMIT).astype(np.int64)
 
     def _novelty(self, v: Floats, n: Ints) -> Floats:
         raw = _f(len(v))
         live = np.flatnonzero(n >= _NOV_WARMUP)
         if len(live):
-            raw[live] = self._novelty_live(live, v[live], n[live] + 1)
+            raw[live] = self._novelty_live(live, v[live])
         new_n = n + 1
         warm = np.flatnonzero(new_n <= _NOV_WARMUP)
         if len(warm):
@@ -195,107 +221,100 @@ class TocsinBatch:
             self.nov_hi[warm] = np.maximum(self.nov_hi[warm], v[warm])
             done = warm[new_n[warm] == _NOV_WARMUP]
             if len(done):
-                # Warm-up done: fix the band width from the range seen, then count from here on.
-                hi = self.nov_hi[done]
-                self.nov_width[done] = np.maximum(hi - self.nov_lo[done], 1e-9 * (1.0 + np.abs(hi))) / _BANDS
+                # Warm-up done: the band width is now fixed; count from here on.
                 self.nov_prev[done] = self._band(v[done], done)
         return raw
 
-    def _novelty_live(self, rows: Ints, v: Floats, stamp: Ints) -> Floats:
+    def _novelty_live(self, rows: Ints, v: Floats) -> Floats:
         """Raw surprise of the point for rows past the warm-up, then learn it."""
+        series = rows % len(self)
         band = self._band(v, rows)
-        prev = self.nov_prev[rows]
-        w = self.nov_weight[rows]
+        prev = self.nov_prev[rows].astype(np.int64)
+        w = self.nov_weight[series]
         total = self.nov_total[rows]
-        # The unigram table is dense (one cell per possible band); born < 0 marks an empty cell.
-        cell = band + _LIMIT
-        seen = self.uni_cnt[rows, cell]
-        from_prev = self.uni_cnt[rows, prev + _LIMIT]
-        # The bigram table has slots; the match found here is reused to learn the same move.
+        every = len(rows) == len(self.nov_total)  # steady state: all rows live, no gather needed
+        tables = [getattr(self, k) if every else getattr(self, k)[rows] for k in self._NOVELTY_TABLES]
+        uk, uc, us, bk, bc, bs = tables
+        local = np.arange(len(rows))
+        u_has, u_slot = _find(uk, us, band)
+        seen = np.where(u_has, uc[local, u_slot], 0.0).astype(np.float64)
+        p_has, p_slot = _find(uk, us, prev)
+        from_prev = np.where(p_has, uc[local, p_slot], 0.0).astype(np.float64)
+        # The bigram's match found here is reused to learn the same move.
         move = (prev + _LIMIT) * _KEYS + (band + _LIMIT)
-        every = len(rows) == len(self.bi_key)  # steady state: all rows live, no gather needed
-        b_used = (self.bi_born if every else self.bi_born[rows]) >= 0
-        match = b_used & ((self.bi_key if every else self.bi_key[rows]) == move[:, None])
-        has = match.any(axis=1)
-        slot = np.where(has, np.argmax(match, axis=1), np.argmax(~b_used, axis=1))
-        moved = np.where(has, self.bi_cnt[rows, slot], 0.0)
+        has, slot = _find(bk, bs, move)
+        moved = np.where(has, bc[local, slot], 0.0).astype(np.float64)
         p_band = (seen + 0.1 * w) / (total + w)
         p_move = (moved + 0.1 * w) / (from_prev + w)
         surprise = -np.log(p_band) - np.log(p_move)
-        u_count = self.uni_size[rows]
-        u_new = self.uni_born[rows, cell] < 0
-        unseen = np.flatnonzero(u_new & (u_count > 0))
+        u_new = ~u_has
+        unseen = np.flatnonzero(u_new & (us > 0))
         if len(unseen):
             # An unseen band says nothing about how far out it lies: add the log distance to the
             # nearest known band.
-            used = self.uni_born[rows[unseen]] >= 0
-            dist = np.where(used, np.abs(_BAND_AXIS[None, :] - band[unseen, None]), _FAR)
+            used = np.arange(_SLOTS)[None, :] < us[unseen, None]
+            dist = np.where(used, np.abs(uk[unseen].astype(np.int64) - band[unseen, None]), _FAR)
             surprise[unseen] += np.log(dist.min(axis=1).astype(np.float64))
-        # Learn: bigram first, then unigram, each evicting its rarest entry past the cap.
-        self.bi_cnt[rows, slot] = _half(self.bi_cnt[rows, slot] + w)
-        self.bi_key[rows, slot] = move
-        self.bi_born[rows, slot] = np.where(has, self.bi_born[rows, slot], stamp)
-        b_over = np.flatnonzero(self.bi_size[rows] + ~has > _CAP)
-        self.bi_size[rows] += ~has
-        if len(b_over):
-            over = rows[b_over]
-            b_cnt, b_born = self.bi_cnt[over], self.bi_born[over]
-            _evict_rarest(b_cnt, b_born, np.arange(len(over)))
-            self.bi_cnt[over], self.bi_born[over] = b_cnt, b_born
-            self.bi_size[over] -= 1
-        self.uni_cnt[rows, cell] = _half(self.uni_cnt[rows, cell] + w)
-        self.uni_born[rows, cell] = np.where(u_new, stamp, self.uni_born[rows, cell])
-        u_count = u_count + u_new
-        u_over = np.flatnonzero(u_count > _CAP)
-        if len(u_over):
-            over = rows[u_over]
-            u_cnt, u_born = self.uni_cnt[over], self.uni_born[over]
-            _evict_rarest(u_cnt, u_born, np.arange(len(over)))
-            self.uni_cnt[over], self.uni_born[over] = u_cnt, u_born
-            u_count[u_over] -= 1
-        self.uni_size[rows] = u_count
+        # Learn: bigram first, then unigram, each evicting its rarest entry past the cap. A new
+        # entry goes after the last used slot (its count then is 0 + w, as the dict's get()).
+        bc[local, slot] = _half(moved + w)
+        bk[local, slot] = move
+        bs += ~has
+        _evict_rarest(bk, bc, bs, np.flatnonzero(bs > _CAP))
+        uc[local, u_slot] = _half(seen + w)
+        uk[local, u_slot] = band
+        us += u_new
+        _evict_rarest(uk, uc, us, np.flatnonzero(us > _CAP))
+        if not every:
+            for name, table in zip(self._NOVELTY_TABLES, tables, strict=True):
+                getattr(self, name)[rows] = table
         self.nov_total[rows] = total + w
         self.nov_prev[rows] = band
         weight = w / _NOV_DECAY
-        self.nov_weight[rows] = weight
+        self.nov_weight[series] = weight
         big = rows[weight > _RESCALE]
         if len(big):
-            scale = 1.0 / self.nov_weight[big]
-            for cnt, born, size in (
-                (self.uni_cnt, self.uni_born, self.uni_size),
-                (self.bi_cnt, self.bi_born, self.bi_size),
+            scale = 1.0 / weight[weight > _RESCALE]
+            for key, cnt, size in (
+                (self.uni_key, self.uni_cnt, self.uni_size),
+                (self.bi_key, self.bi_cnt, self.bi_size),
             ):
-                c = _half(cnt[big] * scale[:, None])
-                # A count that underflows half precision is forgotten, as if evicted.
-                b = np.where(c > 0.0, born[big], -1)
-                cnt[big], born[big], size[big] = c, b, (b >= 0).sum(axis=1)
+                c = _half(cnt[big].astype(np.float64) * scale[:, None])
+                # A count that underflows half precision is forgotten, as if evicted: the
+                # survivors close ranks, in the same order. Empty slots hold 0 and stay last.
+                keep = c > 0.0
+                order = np.argsort(~keep, axis=1, kind="stable")
+                key[big] = np.where(
+                    np.take_along_axis(keep, order, axis=1), np.take_along_axis(key[big], order, axis=1), 0
+                )
+                cnt[big] = np.take_along_axis(c, order, axis=1)
+                size[big] = keep.sum(axis=1)
             self.nov_total[big] *= scale
-            self.nov_weight[big] = 1.0
+            self.nov_weight[series[weight > _RESCALE]] = 1.0
         return surprise
 
     # --- fuzzy ART --------------------------------------------------------------------------
 
     def _art(self, v: Floats, n: Ints) -> Floats:
-        new_n = n + 1
-        warm = np.flatnonzero(new_n <= _ART_WARMUP)
-        if len(warm):
-            self.art_lo[warm] = np.minimum(self.art_lo[warm], v[warm])
-            self.art_hi[warm] = np.maximum(self.art_hi[warm], v[warm])
-        live = np.flatnonzero(new_n > _ART_WARMUP)
+        live = np.flatnonzero(n + 1 > _ART_WARMUP)
         if len(live):
             self.art_sum[live] += v[live]
             self.art_len[live] += 1
             full = live[self.art_len[live] >= _STRIDE]
             if len(full):
                 self._art_block(full)
-        # Warm-up rows return 0.0 and their last raw score is still 0.0.
-        return self.art_last.copy()
+        # Warm-up rows return 0.0 (their match is still _SIZE).
+        return 1.0 - self.art_match / _SIZE
 
     def _art_block(self, rows: Ints) -> None:
-        lo, hi = self.art_lo[rows], self.art_hi[rows]
+        # Each ART member's warm-up range is that of the novelty member on the same input (raw
+        # values: novelty row i; the quick average: novelty row 2n + i), so it is read from there.
+        n = len(self)
+        nov = np.where(rows < n, rows, rows + n)
+        lo, hi = self.nov_lo[nov], self.nov_hi[nov]
         span = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi)))
         u = 0.25 + 0.5 * (self.art_sum[rows] / _STRIDE - lo) / span
-        q = np.rint(np.minimum(np.maximum(u, 0.0), 1.0) * _LEVELS).astype(np.int64)
+        q = np.rint(np.minimum(np.maximum(u, 0.0), 1.0) * _LEVELS).astype(np.uint8)
         self.art_sum[rows], self.art_len[rows] = 0.0, 0
         recent = self.art_recent[rows]
         recent[:, :-1] = recent[:, 1:]
@@ -311,11 +330,10 @@ class TocsinBatch:
         recent = self.art_recent[rows]
         a = np.concatenate((recent, _LEVELS - recent), axis=1).astype(np.uint8)  # complement coding
         w = self.art_w[rows]
-        ncat = self.art_ncat[rows]
+        ncat = self.art_ncat[rows].astype(np.int64)
         valid = np.arange(_CATEGORIES)[None, :] < ncat[:, None]
         overlaps = np.minimum(w, a[:, None, :]).sum(axis=2, dtype=np.int64)
-        best = np.where(valid, overlaps, -1).max(axis=1).astype(np.float64) / _SIZE
-        best = np.where(ncat > 0, best, 0.0)
+        best = np.where(ncat > 0, np.where(valid, overlaps, -1).max(axis=1), 0)
         choice = overlaps / (_CHOICE_Q + w.sum(axis=2, dtype=np.int64))
         passing = valid & (overlaps / _SIZE >= _RHO)
         # The first box in order of choice that passes the vigilance resonates; ties go to the
@@ -342,16 +360,17 @@ class TocsinBatch:
             uses[new, slot] = 0.0
             ncat[new] += 1
             winner[new] = slot
-        unit = self.art_unit[rows]
-        uses[local, winner] = _half(uses[local, winner] + unit)
+        series = rows % len(self)
+        unit = self.art_unit[series]
+        uses[local, winner] = _half(uses[local, winner].astype(np.float64) + unit)
         unit = unit / _ART_DECAY
         big = unit > _RESCALE
         if big.any():
-            uses[big] = _half(uses[big] / unit[big, None])
+            uses[big] = _half(uses[big].astype(np.float64) / unit[big, None])
             unit[big] = 1.0
         self.art_w[rows], self.art_uses[rows], self.art_ncat[rows] = w, uses, ncat
-        self.art_unit[rows] = unit
-        self.art_last[rows] = 1.0 - best
+        self.art_unit[series] = unit
+        self.art_match[rows] = best
 
     # --- empirical tails --------------------------------------------------------------------
 
@@ -359,30 +378,29 @@ class TocsinBatch:
         avg = self.tail_avg
         short = avg + _TAIL_SHORT * (raw - avg)
         surprise = _f(len(raw))
+        weight = np.tile(self.tail_weight, _MEMBERS)
         live = np.flatnonzero(n >= _TAIL_WARMUP)
         if len(live):
-            surprise[live] = self._neg_log_tail(live, short[live])
+            surprise[live] = self._neg_log_tail(live, short[live], weight[live])
         # Learn: the averaged raw score goes into its bin.
         self.tail_avg = short
-        weight = self.tail_weight
         b = np.minimum(np.trunc(np.log2(1.0 + short) * _PER_OCTAVE).astype(np.int64), _BINS - 1)
         cell = (np.maximum(b, 0), np.arange(len(raw)))
-        self.tail_counts[cell] = _half(self.tail_counts[cell] + weight)
+        self.tail_counts[cell] = _half(self.tail_counts[cell].astype(np.float64) + weight)
         self.tail_total = self.tail_total + weight
         weight = weight / _TAIL_DECAY
         big = weight > _RESCALE
         if big.any():
             scale = 1.0 / weight[big]
-            self.tail_counts[:, big] = _half(self.tail_counts[:, big] * scale[None, :])
+            self.tail_counts[:, big] = _half(self.tail_counts[:, big].astype(np.float64) * scale[None, :])
             self.tail_total[big] *= scale
             weight[big] = 1.0
-        self.tail_weight = weight
+        self.tail_weight = weight[: len(self)]
         return surprise / (surprise + _LOG_TAIL_HALF)
 
-    def _neg_log_tail(self, rows: Ints, r: Floats) -> Floats:
+    def _neg_log_tail(self, rows: Ints, r: Floats, weight: Floats) -> Floats:
         every = len(rows) == self.tail_counts.shape[1]
-        counts = self.tail_counts if every else self.tail_counts[:, rows]
-        weight = self.tail_weight[rows]
+        counts = (self.tail_counts if every else self.tail_counts[:, rows]).astype(np.float64)
         u = np.log2(1.0 + r) * _PER_OCTAVE
         b = np.maximum(np.minimum(np.trunc(u).astype(np.int64), _BINS - 1), 0)
         # Python's sum() over counts[b + 1:] adds left to right, so this does too, bin by bin
@@ -462,7 +480,7 @@ class TocsinBatch:
             self.nov_total[nov],
             [self.nov_weight[i], self.art_unit[i], self.tail_weight[i]],
             self.art_sum[art],
-            self.art_last[art],
+            1.0 - self.art_match[art] / _SIZE,
             self.tail_avg[tails],
             self.tail_total[tails],
         ]
@@ -471,9 +489,9 @@ class TocsinBatch:
             "v": STATE_VERSION,
             "f": np.concatenate([np.asarray(f, dtype="<f8") for f in floats]).tobytes(),
             "i": [int(v) for v in ints],
-            "uni": [_pack_table(_BAND_AXIS, self.uni_cnt[r], self.uni_born[r], np.int8) for r in nov],
-            "bi": [_pack_table(self.bi_key[r], self.bi_cnt[r], self.bi_born[r], np.uint16) for r in nov],
-            "recent": self.art_recent[art].astype(np.uint8).tobytes(),
+            "uni": [_pack_table(self.uni_key[r], self.uni_cnt[r], self.uni_size[r]) for r in nov],
+            "bi": [_pack_table(self.bi_key[r], self.bi_cnt[r], self.bi_size[r]) for r in nov],
+            "recent": self.art_recent[art].tobytes(),
             "boxes": [self.art_w[r, : self.art_ncat[r]].tobytes() for r in art],
             "uses": [self.art_uses[r, : self.art_ncat[r]].astype("<f2").tobytes() for r in art],
             # Bins above the highest used one are zero: each histogram is stored up to its last count.
@@ -521,32 +539,23 @@ class TocsinBatch:
             raise ValueError(f"expected {_INTS} integers, got {len(ints)}")
         self.slow[i], self.quick[i], self.peak[i] = f[0:3]
         self.nov_lo[nov], self.nov_hi[nov], self.nov_total[nov] = f[3:6], f[6:9], f[9:12]
-        self.nov_weight[nov], self.art_unit[art], self.tail_weight[tails] = f[12], f[13], f[14]
-        self.art_sum[art], self.art_last[art] = f[15:17], f[17:19]
+        self.nov_weight[i], self.art_unit[i], self.tail_weight[i] = f[12], f[13], f[14]
+        self.art_sum[art] = f[15:17]
+        self.art_match[art] = np.rint((1.0 - f[17:19]) * _SIZE)
         self.tail_avg[tails], self.tail_total[tails] = f[19:24], f[24:29]
         self.n[i], self.quiet[i] = ints[0], ints[1]
         self.nov_prev[nov], self.art_len[art], self.art_rlen[art] = ints[2:5], ints[5:7], ints[7:9]
         if ints[0] < 0 or not 0 <= ints[1] <= _HOLD:
             raise ValueError(f"bad point count or hold {ints[:2]}")
-        # Derived, not stored: the band width (fixed when the novelty warm-up ends) and the ART
-        # members' warm-up range (the novelty members' on the same input).
-        lo, hi = self.nov_lo[nov], self.nov_hi[nov]
-        if ints[0] >= _NOV_WARMUP:
-            self.nov_width[nov] = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi))) / _BANDS
-        self.art_lo[art], self.art_hi[art] = lo[[0, 2]], hi[[0, 2]]
         for r, uni, bi in zip(nov, state["uni"], state["bi"], strict=True):
             keys, counts = _unpack_table(uni, np.int8)
             if len(keys) and np.abs(keys).max() > _LIMIT:
                 raise ValueError(f"band beyond +-{_LIMIT}")
-            self.uni_cnt[r], self.uni_born[r] = 0.0, -1
-            self.uni_cnt[r, keys + _LIMIT] = counts
-            self.uni_born[r, keys + _LIMIT] = np.arange(len(keys))
-            self.uni_size[r] = len(keys)
+            k = len(keys)
+            self.uni_key[r, :k], self.uni_cnt[r, :k], self.uni_size[r] = keys, counts, k
             keys, counts = _unpack_table(bi, np.uint16)
             k = len(keys)
-            self.bi_key[r], self.bi_cnt[r], self.bi_born[r] = 0, 0.0, -1
-            self.bi_key[r, :k], self.bi_cnt[r, :k], self.bi_born[r, :k] = keys, counts, np.arange(k)
-            self.bi_size[r] = k
+            self.bi_key[r, :k], self.bi_cnt[r, :k], self.bi_size[r] = keys, counts, k
         self.art_recent[art] = np.frombuffer(state["recent"], dtype=np.uint8).reshape(_ART_MEMBERS, _WINDOW)
         for r, boxes, uses in zip(art, state["boxes"], state["uses"], strict=True):
             w = np.frombuffer(boxes, dtype=np.uint8)
@@ -561,33 +570,44 @@ class TocsinBatch:
             self.art_uses[r] = 0.0
             self.art_uses[r, :k] = np.frombuffer(uses, dtype="<f2")
         for r, bins in zip(tails, state["bins"], strict=True):
-            counts = np.frombuffer(bins, dtype="<f2").astype(np.float64)
+            counts = np.frombuffer(bins, dtype="<f2")
             if len(counts) > _BINS:
                 raise ValueError(f"{len(counts)} tail bins (at most {_BINS})")
             self.tail_counts[:, r] = 0.0
             self.tail_counts[: len(counts), r] = counts
 
 
-def _evict_rarest(cnt: Floats, born: Ints, over: Ints) -> None:
-    """Empty the rarest entry of the given rows; among equals the oldest, as min() over a dict
-    (which iterates in insertion order) picks it."""
-    c = np.where(born[over] >= 0, cnt[over], np.inf)
-    rarest = c == c.min(axis=1)[:, None]
-    gone = np.argmin(np.where(rarest, born[over], _FAR), axis=1)
-    cnt[over, gone] = 0.0
-    born[over, gone] = -1
+def _find(keys: npt.NDArray[Any], size: npt.NDArray[Any], want: Ints) -> tuple[npt.NDArray[np.bool_], Ints]:
+    """Per row, whether ``want`` is among the used slots and its slot; if absent, the first free
+    slot (where a new entry goes)."""
+    match = (np.arange(keys.shape[1])[None, :] < size[:, None]) & (keys == want[:, None])
+    has = match.any(axis=1)
+    return has, np.where(has, np.argmax(match, axis=1), size)
 
 
-def _trim(counts: Floats) -> Floats:
+def _evict_rarest(key: npt.NDArray[Any], cnt: Half, size: npt.NDArray[Any], over: Ints) -> None:
+    """Drop the rarest entry of the given (full) rows, the oldest among equals as min() over a
+    dict (which iterates in insertion order) picks it; later slots move down to keep the order."""
+    if not len(over):
+        return
+    gone = np.argmin(cnt[over], axis=1)  # the first of the minima: the oldest
+    idx = np.arange(key.shape[1])[None, :]
+    shifted = np.minimum(idx + (idx >= gone[:, None]), key.shape[1] - 1)
+    key[over] = np.take_along_axis(key[over], shifted, axis=1)
+    cnt[over] = np.take_along_axis(cnt[over], shifted, axis=1)
+    key[over, -1], cnt[over, -1] = 0, 0.0
+    size[over] -= 1
+
+
+def _trim(counts: Half) -> Half:
     nonzero = np.flatnonzero(counts)
     return counts[: nonzero[-1] + 1] if len(nonzero) else counts[:0]
 
 
-def _pack_table(key: Ints, cnt: Floats, born: Ints, key_type: type[np.integer[Any]]) -> bytes:
-    # Only used slots, in insertion order (oldest first): the order is all that the stamps mean.
-    order = np.argsort(np.where(born >= 0, born, np.iinfo(np.int64).max), kind="stable")
-    order = order[born[order] >= 0]
-    return key[order].astype(key_type).tobytes() + cnt[order].astype("<f2").tobytes()
+def _pack_table(key: npt.NDArray[Any], cnt: Half, size: np.integer[Any]) -> bytes:
+    # Used slots only, in insertion order (oldest first): the order is what eviction needs.
+    k = int(size)
+    return key[:k].astype(key.dtype.newbyteorder("<")).tobytes() + cnt[:k].astype("<f2").tobytes()
 
 
 def _unpack_table(data: bytes, key_type: type[np.integer[Any]]) -> tuple[Ints, Floats]:
