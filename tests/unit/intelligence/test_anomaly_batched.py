@@ -170,7 +170,10 @@ def test_corrupt_states_raise_state_errors() -> None:
         {**good, "i": good["i"][:-1]},
         {**good, "bi": [good["bi"][0][:-3], *good["bi"][1:]]},
         {**good, "bins": [np.zeros(40, dtype="<f2").tobytes(), *good["bins"][1:]]},
-        {**good, "boxes": [good["boxes"][0][:-1], *good["boxes"][1:]]},
+        {**good, "art": good["art"][:-1]},
+        {**good, "art": b"\xff" * len(good["art"])},  # levels beyond 100
+        {**good, "i": [*good["i"][:-2], 17, 0]},  # more boxes than the cap
+        {**good, "uses": [good["uses"][0][:-2], *good["uses"][1:]]},
     ):
         with pytest.raises(StateError):
             TocsinBatch.from_states([bad])
