@@ -217,3 +217,27 @@ def test_state_is_under_two_kilobytes_in_memory_and_as_plain_messagepack_with_fu
     assert len(msgspec.msgpack.encode(state)) < 2048
     restored = TocsinBatch.from_states([msgspec.msgpack.decode(msgspec.msgpack.encode(state))])
     assert restored.row_state(0) == state
+
+
+def test_long_series_through_every_rescale_and_far_jumps_score_as_the_scalar_detector() -> None:
+    # The growing units are rescaled after about 2,770 novelty points, 5,540 tail points and
+    # 2,770 scored ART windows (about 5,700 points); the batch derives them from the point count,
+    # so a series must run past all three, and a state restored after them must go on alike.
+    rng = random.Random(11)
+    values = []
+    for i in range(6400):
+        x = rng.gauss(0.0, 1.0) + (4.0 if (i // 700) % 2 else 0.0)
+        if i > 3000 and i % 331 == 0:
+            x += rng.choice((-1.0, 1.0)) * 1e4  # far beyond the warm-up range: the outermost band
+        values.append(x)
+    assert _lockstep([values])[0] == _scalar(values)
+    cut = 6001
+    batch = TocsinBatch(1)
+    for i in range(cut):
+        batch.update([T0 + 60.0 * i], [values[i]])
+    restored = TocsinBatch.load_rows([batch.dump_row(0)])
+    for i in range(cut, len(values)):
+        assert (
+            restored.update([T0 + 60.0 * i], [values[i]]).tolist()
+            == batch.update([T0 + 60.0 * i], [values[i]]).tolist()
+        )
