@@ -75,7 +75,6 @@ _SIZE = _WINDOW * _LEVELS
 _TAIL_SHORT = 0.2
 _TAIL_DECAY = 0.9995
 _TAIL_WARMUP = 200
-_BINS = 32
 _PER_OCTAVE = 4.0
 _LOG_TAIL_HALF = 20.0
 # Bins a member's tail can reach: the rest stay empty, so they are not held. Fuzzy ART's raw
@@ -83,7 +82,7 @@ _LOG_TAIL_HALF = 20.0
 # Novelty's raw score is at most -log(0.1 w / (total + w)) - log(0.1 w / (count + w)) +
 # log(2 * _LIMIT) with total < 1000 w (the decayed sum of w), w >= 1 and a binary16 count under
 # 65,504: 9.22 + 13.40 + 5.26 < 28, so bin <= 4 * log2(29) < 20. (The scalar tail's clip to
-# bin 31 is never reached.)
+# its last bin, 31, is never reached.)
 _NOV_BINS = 20
 _ART_BINS = 5
 # Smoothing and refractory hold (Refractory defaults).
