@@ -434,13 +434,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         batched = by_name[BATCHED]
         lockstep = n_points / batched.cpu_seconds
         same = by_name["tocsin"].scores == batched.scores if "tocsin" in by_name else None
+        # Every array of a batch has one row (or one per member) per series, whatever the data:
+        # the in-memory size per series is the layout's, the sum of nbytes over n.
+        memory = TocsinBatch(FLEET_SERIES).bytes_per_series()
         console.print(
             f"{BATCHED}: points/s/core by series per tick: NAB lockstep (58 falling to 1) {lockstep:,.0f}; "
             + "; ".join(f"{size:,} series {rate:,.0f}" for size, rate in fleet.items())
             + ("" if same is None else f"; scores identical to the scalar tocsin: {'yes' if same else 'NO'}")
+            + f"; in memory {memory:,.0f} B per series"
         )
         results["detectors"][BATCHED].update(  # type: ignore[index]
             {
+                "memory_bytes_per_series": memory,
                 "points_per_cpu_second_nab_lockstep": lockstep,
                 "points_per_cpu_second_by_fleet_size": {str(k): v for k, v in fleet.items()},
                 "scores_identical_to_scalar": same,

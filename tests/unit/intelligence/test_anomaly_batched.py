@@ -122,8 +122,8 @@ def test_state_stays_bounded_on_endless_novelty() -> None:
         if i % 1000 == 999:
             sizes.append(len(msgspec.msgpack.encode(batch.row_state(0))))
             deflated.append(len(batch.dump_row(0)))
-    # Tables are capped (48 novelty entries, 16 ART boxes, 32 tail bins per member): the state
-    # stops growing once they are full, whatever the series does.
+    # Tables are capped (48 novelty entries, 16 ART boxes, at most 20 tail bins per member):
+    # the state stops growing once they are full, whatever the series does.
     assert max(sizes) < 3_000
     assert sizes[-1] <= max(sizes[2:])
     assert max(deflated) < 2048
@@ -170,9 +170,74 @@ def test_corrupt_states_raise_state_errors() -> None:
         {**good, "i": good["i"][:-1]},
         {**good, "bi": [good["bi"][0][:-3], *good["bi"][1:]]},
         {**good, "bins": [np.zeros(40, dtype="<f2").tobytes(), *good["bins"][1:]]},
-        {**good, "boxes": [good["boxes"][0][:-1], *good["boxes"][1:]]},
+        {**good, "art": good["art"][:-1]},
+        {**good, "art": b"\xff" * len(good["art"])},  # levels beyond 100
+        {**good, "i": [*good["i"][:-2], 17, 0]},  # more boxes than the cap
+        {**good, "uses": [good["uses"][0][:-2], *good["uses"][1:]]},
     ):
         with pytest.raises(StateError):
             TocsinBatch.from_states([bad])
     with pytest.raises(StateError):
         TocsinBatch.load_rows([b"not a state"])
+
+
+def _full_batch() -> TocsinBatch:
+    """One series whose every table is at its cap (found by test): novelty tables of 48
+    entries, 16 fuzzy-ART boxes per member, the novelty tails spread over many bins."""
+    rng = random.Random(5)
+    batch = TocsinBatch(1)
+    level = 0.0
+    for i in range(3000):
+        level += rng.gauss(0.0, 5.0) * (1 + i // 1000)
+        batch.update([T0 + 60.0 * i], [level + rng.gauss(0.0, 2.0)])
+    return batch
+
+
+def test_state_is_under_two_kilobytes_in_memory_and_as_plain_messagepack_with_full_tables() -> None:
+    batch = _full_batch()
+    assert batch.uni_size.tolist() == [48, 48, 48] and batch.bi_size.tolist() == [48, 48, 48]
+    assert batch.art_ncat.tolist() == [16, 16]
+    # bytes_per_series() must count every array the batch holds; each has one row per series.
+    arrays = [v for v in vars(batch).values() if isinstance(v, np.ndarray)]
+    assert batch.bytes_per_series() == sum(a.nbytes for a in arrays)
+    assert TocsinBatch.concat([batch, batch, batch]).bytes_per_series() == batch.bytes_per_series()
+    assert batch.bytes_per_series() < 2048
+    assert len(msgspec.msgpack.encode(batch.row_state(0))) < 2048
+    # The largest state the layout can hold: every table at its cap, every count and every
+    # reachable tail bin non-zero, the largest point count. It must load, and stay under 2 KB.
+    worst = TocsinBatch(1)
+    worst.n[:] = np.iinfo(np.int64).max
+    worst.quiet[:], worst.nov_prev[:] = 100, -96
+    worst.uni_size[:], worst.bi_size[:], worst.art_ncat[:] = 48, 48, 16
+    worst.uni_key[:], worst.bi_key[:] = np.arange(48) - 24, np.arange(48) * 700
+    for counts in (worst.uni_cnt, worst.bi_cnt, worst.art_uses, worst.tail_nov, worst.tail_art):
+        counts[:] = 1234.5
+    worst.art_w[:], worst.art_recent[:] = 100, 100
+    state = worst.row_state(0)
+    assert len(msgspec.msgpack.encode(state)) < 2048
+    restored = TocsinBatch.from_states([msgspec.msgpack.decode(msgspec.msgpack.encode(state))])
+    assert restored.row_state(0) == state
+
+
+def test_long_series_through_every_rescale_and_far_jumps_score_as_the_scalar_detector() -> None:
+    # The growing units are rescaled after about 2,770 novelty points, 5,540 tail points and
+    # 2,770 scored ART windows (about 5,700 points); the batch derives them from the point count,
+    # so a series must run past all three, and a state restored after them must go on alike.
+    rng = random.Random(11)
+    values = []
+    for i in range(6400):
+        x = rng.gauss(0.0, 1.0) + (4.0 if (i // 700) % 2 else 0.0)
+        if i > 3000 and i % 331 == 0:
+            x += rng.choice((-1.0, 1.0)) * 1e4  # far beyond the warm-up range: the outermost band
+        values.append(x)
+    assert _lockstep([values])[0] == _scalar(values)
+    cut = 6001
+    batch = TocsinBatch(1)
+    for i in range(cut):
+        batch.update([T0 + 60.0 * i], [values[i]])
+    restored = TocsinBatch.load_rows([batch.dump_row(0)])
+    for i in range(cut, len(values)):
+        assert (
+            restored.update([T0 + 60.0 * i], [values[i]]).tolist()
+            == batch.update([T0 + 60.0 * i], [values[i]]).tolist()
+        )

@@ -14,16 +14,20 @@ tests/unit/intelligence/test_anomaly_batched.py).
 What mirrors what (per series):
 
 - three context-novelty members (raw values, EW average alpha 0.05, EW average alpha 0.2): rows
-  ``0..n-1``, ``n..2n-1`` and ``2n..3n-1`` of the novelty arrays; the unigram dict becomes a
-  dense row of cells (one per possible band) and the capped bigram dict fixed slots, both with
-  an insertion stamp, so "evict the rarest, the oldest first among equals" (dict order) is kept;
+  ``0..n-1``, ``n..2n-1`` and ``2n..3n-1`` of the novelty arrays; each capped dict (unigram and
+  bigram) becomes a row of slots kept in insertion order, so "evict the rarest, the oldest first
+  among equals" (dict order) is the first minimum;
 - two fuzzy-ART members (raw values, EW average alpha 0.2): rows ``0..n-1`` and ``n..2n-1``;
 - five empirical tails, one per member, in the ensemble's member order;
 - the ensemble's maximum and the refractory hold.
 
-Per-series state (:meth:`TocsinBatch.row_state`, :meth:`TocsinBatch.dump_row`) stores only the
-used slots, counts as binary16 bytes, so a series' detector can be saved and restored alone, or
-moved between batches; deflated it stays under 2 KB on NAB (benchmarks/nab/README.md).
+State is held small (under 2 KB per series in memory, :meth:`TocsinBatch.bytes_per_series`):
+counts as float16 (they are binary16 values already), small integers in the narrowest type that
+holds them, widened to float64 only inside the computations; what the members share is held once
+and what the point count determines (growing units, the fuzzy-ART block phase) is not held.
+:meth:`TocsinBatch.row_state` / :meth:`TocsinBatch.dump_row` save one series (used slots only,
+counts as binary16 bytes, box corners in 7 bits) so it can be restored alone or moved between
+batches: under 2 KB as plain MessagePack (benchmarks/nab/README.md).
 """
 
 from __future__ import annotations
@@ -41,9 +45,11 @@ from tocsin.intelligence.anomaly.base import HALF_RESCALE, StateError
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+Half = npt.NDArray[np.float16]
+Small = npt.NDArray[Any]  # a narrow integer array (int8, uint8, int16, uint16)
 
-STATE_VERSION = 1
-_FLOATS = 29  # float64 numbers in a row state (see TocsinBatch.row_state)
+STATE_VERSION = 2
+_FLOATS = 18  # float64 numbers in a row state (see TocsinBatch.row_state)
 _INTS = 9
 
 # Context novelty (ContextNovelty defaults).
@@ -51,10 +57,8 @@ _BANDS = 12
 _LIMIT = 8 * _BANDS  # bands are clipped to +-_LIMIT
 _NOV_DECAY = 0.999
 _CAP = 48
-_SLOTS = _CAP + 1  # one spare slot: insert first, then evict the rarest, as the dict does
 _NOV_WARMUP = 150
 _KEYS = 2 * _LIMIT + 1  # bigram key = (prev + LIMIT) * _KEYS + (band + LIMIT)
-_BAND_AXIS = np.arange(-_LIMIT, _LIMIT + 1)
 _FAR = np.iinfo(np.int64).max
 # Fuzzy ART (tocsin_detector's members: window 10, stride 2, decay 0.999).
 _WINDOW = 10
@@ -62,17 +66,25 @@ _STRIDE = 2
 _RHO = 0.9
 _CATEGORIES = 16
 _LEVELS = 100
+_LEVEL_BITS = 7  # levels 0.._LEVELS fit in 7 bits (the serialised form packs them)
 _CHOICE_Q = 0.01 * _LEVELS  # choice parameter times levels, as FuzzyArt computes it
 _ART_DECAY = 0.999
 _ART_WARMUP = 150
 _SIZE = _WINDOW * _LEVELS
-# Empirical tail (EmpiricalTail defaults).
+# Empirical tail (EmpiricalTail defaults: 32 bins, 4 per octave of 1 + score).
 _TAIL_SHORT = 0.2
 _TAIL_DECAY = 0.9995
 _TAIL_WARMUP = 200
-_BINS = 32
 _PER_OCTAVE = 4.0
 _LOG_TAIL_HALF = 20.0
+# Bins a member's tail can reach: the rest stay empty, so they are not held. Fuzzy ART's raw
+# score is 1 - overlap / size, in [0, 1], and so is its short average: bin <= 4 * log2(2) = 4.
+# Novelty's raw score is at most -log(0.1 w / (total + w)) - log(0.1 w / (count + w)) +
+# log(2 * _LIMIT) with total < 1000 w (the decayed sum of w), w >= 1 and a binary16 count under
+# 65,504: 9.22 + 13.40 + 5.26 < 28, so bin <= 4 * log2(29) < 20. (The scalar tail's clip to
+# its last bin, 31, is never reached.)
+_NOV_BINS = 20
+_ART_BINS = 5
 # Smoothing and refractory hold (Refractory defaults).
 _ALPHA_SLOW = 0.05
 _ALPHA_QUICK = 0.2
@@ -86,61 +98,96 @@ _ART_MEMBERS = 2
 _MEMBERS = _NOVELTY_MEMBERS + _ART_MEMBERS
 
 
-def _half(x: Floats) -> Floats:
-    """Round to the nearest half-precision value (ties to even), kept as float64."""
-    return x.astype(np.float16).astype(np.float64)
+def _units(decay: float) -> Floats:
+    """The growing unit after 0, 1, 2, ... steps: divided by ``decay`` each step and reset to 1
+    once past the rescale limit. It depends on the step count only, so it is looked up, not held."""
+    seq = [1.0]
+    while seq[-1] / decay <= _RESCALE:
+        seq.append(seq[-1] / decay)
+    return np.array(seq)
+
+
+_NOV_UNITS = _units(_NOV_DECAY)  # step k = point _NOV_WARMUP + k
+_ART_UNITS = _units(_ART_DECAY)  # step k = the k-th window scored
+_TAIL_UNITS = _units(_TAIL_DECAY)  # step k = point k
+
+
+def _half(x: Floats) -> Half:
+    """Round to the nearest half-precision value (ties to even): how every count is stored."""
+    return x.astype(np.float16)
 
 
 def _f(shape: int | tuple[int, ...], value: float = 0.0) -> Floats:
     return np.full(shape, value, dtype=np.float64)
 
 
-def _i(shape: int | tuple[int, ...], value: int = 0) -> Ints:
-    return np.full(shape, value, dtype=np.int64)
+def _small(shape: int | tuple[int, ...], dtype: type[np.integer[Any]], value: int = 0) -> Small:
+    return np.full(shape, value, dtype=dtype)
 
 
 class TocsinBatch:
     """``tocsin_detector()`` for ``n`` series, advanced together one tick at a time."""
 
-    # Arrays with one row per series (first dimension n) or per member row (k * n), and their
-    # sizes per row; used by take() and the per-series state.
-    _SERIES = ("n", "slow", "quick", "peak", "quiet")
-    _NOVELTY = ("nov_lo", "nov_hi", "nov_width", "nov_prev", "nov_weight", "nov_total")
-    _NOVELTY_TABLES = ("uni_cnt", "uni_born", "uni_size", "bi_key", "bi_cnt", "bi_born", "bi_size")
-    _ART = ("art_lo", "art_hi", "art_sum", "art_len", "art_rlen", "art_ncat", "art_unit", "art_last")
-    _ART_TABLES = ("art_recent", "art_w", "art_uses")
-    _TAIL = ("tail_avg", "tail_weight", "tail_total")
+    # Arrays with one row per series (first dimension n) or per member row (k * n); used by
+    # take(), concat() and bytes_per_series(). The tail histograms are bin-major (_BIN_MAJOR).
+    _SERIES = ("n", "slow", "quick", "peak", "quiet", "nov_total", "tail_total")
+    _NOVELTY = (
+        "nov_lo",
+        "nov_hi",
+        "nov_prev",
+        "uni_key",
+        "uni_cnt",
+        "uni_size",
+        "bi_key",
+        "bi_cnt",
+        "bi_size",
+    )
+    _ART = ("art_sum", "art_ncat", "art_match", "art_recent", "art_w", "art_uses")
+    _TAIL = ("tail_avg",)
+    _BIN_MAJOR = (("tail_nov", _NOVELTY_MEMBERS), ("tail_art", _ART_MEMBERS))
 
     def __init__(self, n: int = 0) -> None:
         if n < 0:
             raise ValueError(f"n must be non-negative, got {n!r}")
-        self.n = _i(n)
+        self.n = np.zeros(n, dtype=np.int64)
         self.slow = _f(n)
         self.quick = _f(n)
         self.peak = _f(n)
-        self.quiet = _i(n)
+        self.quiet = _small(n, np.int8)  # 0.._HOLD
+        # The three novelty members add the same unit each point from the same start, as do
+        # the five tails: one decayed total per series for each kind.
+        self.nov_total, self.tail_total = _f(n), _f(n)
         r = _NOVELTY_MEMBERS * n
         self.nov_lo, self.nov_hi = _f(r, math.inf), _f(r, -math.inf)
-        self.nov_width, self.nov_prev = _f(r), _i(r)
-        self.nov_weight, self.nov_total = _f(r, 1.0), _f(r)
-        self.uni_cnt, self.uni_born, self.uni_size = _f((r, _KEYS)), _i((r, _KEYS), -1), _i(r)
-        self.bi_key, self.bi_cnt, self.bi_born = _i((r, _SLOTS)), _f((r, _SLOTS)), _i((r, _SLOTS), -1)
-        self.bi_size = _i(r)
+        self.nov_prev = _small(r, np.int8)  # bands are within +-_LIMIT
+        # Capped tables as slots in insertion order (slot 0 the oldest): "the oldest among
+        # equals" is then the first, and no insertion stamp is needed. Empty slots hold 0.
+        self.uni_key, self.uni_cnt = _small((r, _CAP), np.int8), np.zeros((r, _CAP), np.float16)
+        self.bi_key, self.bi_cnt = _small((r, _CAP), np.uint16), np.zeros((r, _CAP), np.float16)
+        self.uni_size, self.bi_size = _small(r, np.int8), _small(r, np.int8)
         a = _ART_MEMBERS * n
-        self.art_lo, self.art_hi = _f(a, math.inf), _f(a, -math.inf)
-        self.art_sum, self.art_len, self.art_rlen = _f(a), _i(a), _i(a)
-        self.art_ncat, self.art_unit, self.art_last = _i(a), _f(a, 1.0), _f(a)
-        self.art_recent = _i((a, _WINDOW))
+        self.art_sum = _f(a)
+        self.art_ncat = _small(a, np.int8)
+        # The best overlap (0.._SIZE) of the last window; the raw score is 1 - it / _SIZE, and
+        # _SIZE gives the warm-up's 0.0.
+        self.art_match = _small(a, np.int16, _SIZE)
+        self.art_recent = _small((a, _WINDOW), np.uint8)  # levels 0.._LEVELS
         # Box corners are on the 0..levels grid: uint8 keeps the category search cheap.
         self.art_w = np.zeros((a, _CATEGORIES, 2 * _WINDOW), dtype=np.uint8)
-        self.art_uses = _f((a, _CATEGORIES))
-        m = _MEMBERS * n
-        self.tail_avg, self.tail_weight, self.tail_total = _f(m), _f(m, 1.0), _f(m)
+        self.art_uses = np.zeros((a, _CATEGORIES), np.float16)
+        self.tail_avg = _f(_MEMBERS * n)
         # Bin-major (bins, rows): the left-to-right sum over bins is then a loop of contiguous adds.
-        self.tail_counts = _f((_BINS, m))
+        self.tail_nov = np.zeros((_NOV_BINS, r), np.float16)
+        self.tail_art = np.zeros((_ART_BINS, a), np.float16)
 
     def __len__(self) -> int:
         return len(self.n)
+
+    def bytes_per_series(self) -> float:
+        """Bytes of numpy arrays per series: every array of the batch has one row (or one column,
+        or one per member) per series, so this is the sum of their ``nbytes`` divided by the series."""
+        names = (*self._SERIES, *self._NOVELTY, *self._ART, *self._TAIL, *(k for k, _ in self._BIN_MAJOR))
+        return sum(getattr(self, k).nbytes for k in names) / len(self) if len(self) else 0.0
 
     # --- the tick -------------------------------------------------------------------------
 
@@ -164,7 +211,7 @@ class TocsinBatch:
         self.slow, self.quick = slow, quick
         nov_raw = self._novelty(np.concatenate((xs, slow, quick)), np.tile(self.n, _NOVELTY_MEMBERS))
         art_raw = self._art(np.concatenate((xs, quick)), np.tile(self.n, _ART_MEMBERS))
-        scores = self._tail(np.concatenate((nov_raw, art_raw)), np.tile(self.n, _MEMBERS))
+        scores = self._tail(np.concatenate((nov_raw, art_raw)))
         self.n = self.n + 1
         best = np.maximum(scores.reshape(_MEMBERS, len(self)).max(axis=0), 0.0)
         return self._refractory(best)
@@ -173,21 +220,22 @@ class TocsinBatch:
         quiet = self.quiet
         out = np.where(quiet > 0, 0.0, np.where(score > self.peak * _PEAK_DECAY, score, score * 0.0))
         self.peak = np.maximum(self.peak * _PEAK_DECAY, score)
-        self.quiet = np.where(quiet > 0, quiet - 1, np.where(out >= _HOLD_LEVEL, _HOLD, 0))
+        self.quiet = np.where(quiet > 0, quiet - 1, np.where(out >= _HOLD_LEVEL, _HOLD, 0)).astype(np.int8)
         return out
 
     # --- context novelty --------------------------------------------------------------------
 
-    def _band(self, v: Floats, rows: Ints | slice) -> Ints:
-        width = self.nov_width[rows]
-        safe = np.where(width > 0.0, width, 1.0)  # rows still warming up have no width yet
-        return np.clip(np.floor((v - self.nov_lo[rows]) / safe), -_LIMIT, _LIMIT).astype(np.int64)
+    def _band(self, v: Floats, rows: Ints) -> Ints:
+        # The band width is fixed by the warm-up range, so it is derived, not held.
+        lo, hi = self.nov_lo[rows], self.nov_hi[rows]
+        width = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi))) / _BANDS
+        return np.clip(np.floor((v - lo) / width), -_LIMIT, _LIMIT).astype(np.int64)
 
     def _novelty(self, v: Floats, n: Ints) -> Floats:
         raw = _f(len(v))
         live = np.flatnonzero(n >= _NOV_WARMUP)
         if len(live):
-            raw[live] = self._novelty_live(live, v[live], n[live] + 1)
+            raw[live] = self._novelty_live(live, v[live], n[live])
         new_n = n + 1
         warm = np.flatnonzero(new_n <= _NOV_WARMUP)
         if len(warm):
@@ -195,127 +243,108 @@ class TocsinBatch:
             self.nov_hi[warm] = np.maximum(self.nov_hi[warm], v[warm])
             done = warm[new_n[warm] == _NOV_WARMUP]
             if len(done):
-                # Warm-up done: fix the band width from the range seen, then count from here on.
-                hi = self.nov_hi[done]
-                self.nov_width[done] = np.maximum(hi - self.nov_lo[done], 1e-9 * (1.0 + np.abs(hi))) / _BANDS
+                # Warm-up done: the band width is now fixed; count from here on.
                 self.nov_prev[done] = self._band(v[done], done)
         return raw
 
-    def _novelty_live(self, rows: Ints, v: Floats, stamp: Ints) -> Floats:
+    def _novelty_live(self, rows: Ints, v: Floats, n: Ints) -> Floats:
         """Raw surprise of the point for rows past the warm-up, then learn it."""
+        series = rows % len(self)
         band = self._band(v, rows)
-        prev = self.nov_prev[rows]
-        w = self.nov_weight[rows]
-        total = self.nov_total[rows]
-        # The unigram table is dense (one cell per possible band); born < 0 marks an empty cell.
-        cell = band + _LIMIT
-        seen = self.uni_cnt[rows, cell]
-        from_prev = self.uni_cnt[rows, prev + _LIMIT]
-        # The bigram table has slots; the match found here is reused to learn the same move.
+        prev = self.nov_prev[rows].astype(np.int64)
+        w = _NOV_UNITS[(n - _NOV_WARMUP) % len(_NOV_UNITS)]
+        total = self.nov_total[series]
+        every = len(rows) == len(self.nov_prev)  # steady state: all rows live, no gather needed
+        names = self._NOVELTY[3:]
+        tables = [getattr(self, k) if every else getattr(self, k)[rows] for k in names]
+        uk, uc, us, bk, bc, bs = tables
+        local = np.arange(len(rows))
+        u_has, u_slot = _find(uk, us, band)
+        seen = np.where(u_has, uc[local, u_slot], 0.0).astype(np.float64)
+        p_has, p_slot = _find(uk, us, prev)
+        from_prev = np.where(p_has, uc[local, p_slot], 0.0).astype(np.float64)
+        # The bigram's match found here is reused to learn the same move.
         move = (prev + _LIMIT) * _KEYS + (band + _LIMIT)
-        every = len(rows) == len(self.bi_key)  # steady state: all rows live, no gather needed
-        b_used = (self.bi_born if every else self.bi_born[rows]) >= 0
-        match = b_used & ((self.bi_key if every else self.bi_key[rows]) == move[:, None])
-        has = match.any(axis=1)
-        slot = np.where(has, np.argmax(match, axis=1), np.argmax(~b_used, axis=1))
-        moved = np.where(has, self.bi_cnt[rows, slot], 0.0)
+        has, slot = _find(bk, bs, move)
+        moved = np.where(has, bc[local, slot], 0.0).astype(np.float64)
         p_band = (seen + 0.1 * w) / (total + w)
         p_move = (moved + 0.1 * w) / (from_prev + w)
         surprise = -np.log(p_band) - np.log(p_move)
-        u_count = self.uni_size[rows]
-        u_new = self.uni_born[rows, cell] < 0
-        unseen = np.flatnonzero(u_new & (u_count > 0))
+        unseen = np.flatnonzero(~u_has & (us > 0))
         if len(unseen):
             # An unseen band says nothing about how far out it lies: add the log distance to the
             # nearest known band.
-            used = self.uni_born[rows[unseen]] >= 0
-            dist = np.where(used, np.abs(_BAND_AXIS[None, :] - band[unseen, None]), _FAR)
+            used = np.arange(_CAP)[None, :] < us[unseen, None]
+            dist = np.where(used, np.abs(uk[unseen].astype(np.int64) - band[unseen, None]), _FAR)
             surprise[unseen] += np.log(dist.min(axis=1).astype(np.float64))
-        # Learn: bigram first, then unigram, each evicting its rarest entry past the cap.
-        self.bi_cnt[rows, slot] = _half(self.bi_cnt[rows, slot] + w)
-        self.bi_key[rows, slot] = move
-        self.bi_born[rows, slot] = np.where(has, self.bi_born[rows, slot], stamp)
-        b_over = np.flatnonzero(self.bi_size[rows] + ~has > _CAP)
-        self.bi_size[rows] += ~has
-        if len(b_over):
-            over = rows[b_over]
-            b_cnt, b_born = self.bi_cnt[over], self.bi_born[over]
-            _evict_rarest(b_cnt, b_born, np.arange(len(over)))
-            self.bi_cnt[over], self.bi_born[over] = b_cnt, b_born
-            self.bi_size[over] -= 1
-        self.uni_cnt[rows, cell] = _half(self.uni_cnt[rows, cell] + w)
-        self.uni_born[rows, cell] = np.where(u_new, stamp, self.uni_born[rows, cell])
-        u_count = u_count + u_new
-        u_over = np.flatnonzero(u_count > _CAP)
-        if len(u_over):
-            over = rows[u_over]
-            u_cnt, u_born = self.uni_cnt[over], self.uni_born[over]
-            _evict_rarest(u_cnt, u_born, np.arange(len(over)))
-            self.uni_cnt[over], self.uni_born[over] = u_cnt, u_born
-            u_count[u_over] -= 1
-        self.uni_size[rows] = u_count
-        self.nov_total[rows] = total + w
+        # Learn: bigram first, then unigram (a new entry's count is 0 + w, as the dict's get()).
+        _learn(bk, bc, bs, has, slot, move, _half(moved + w))
+        _learn(uk, uc, us, u_has, u_slot, band, _half(seen + w))
+        if not every:
+            for name, table in zip(names, tables, strict=True):
+                getattr(self, name)[rows] = table
+        # The members' rows of a series write the same total (same unit, same start).
+        self.nov_total[series] = total + w
         self.nov_prev[rows] = band
-        weight = w / _NOV_DECAY
-        self.nov_weight[rows] = weight
-        big = rows[weight > _RESCALE]
-        if len(big):
-            scale = 1.0 / self.nov_weight[big]
-            for cnt, born, size in (
-                (self.uni_cnt, self.uni_born, self.uni_size),
-                (self.bi_cnt, self.bi_born, self.bi_size),
+        grown = w / _NOV_DECAY > _RESCALE
+        if grown.any():
+            big, scale = rows[grown], 1.0 / (w[grown] / _NOV_DECAY)
+            for key, cnt, size in (
+                (self.uni_key, self.uni_cnt, self.uni_size),
+                (self.bi_key, self.bi_cnt, self.bi_size),
             ):
-                c = _half(cnt[big] * scale[:, None])
-                # A count that underflows half precision is forgotten, as if evicted.
-                b = np.where(c > 0.0, born[big], -1)
-                cnt[big], born[big], size[big] = c, b, (b >= 0).sum(axis=1)
-            self.nov_total[big] *= scale
-            self.nov_weight[big] = 1.0
+                c = _half(cnt[big].astype(np.float64) * scale[:, None])
+                # A count that underflows half precision is forgotten, as if evicted: the
+                # survivors close ranks, in the same order. Empty slots hold 0 and stay last.
+                keep = c > 0.0
+                order = np.argsort(~keep, axis=1, kind="stable")
+                kept = np.take_along_axis(keep, order, axis=1)
+                key[big] = np.where(kept, np.take_along_axis(key[big], order, axis=1), 0)
+                cnt[big] = np.take_along_axis(c, order, axis=1)
+                size[big] = keep.sum(axis=1)
+            self.nov_total[series[grown]] = (total + w)[grown] * scale
         return surprise
 
     # --- fuzzy ART --------------------------------------------------------------------------
 
     def _art(self, v: Floats, n: Ints) -> Floats:
-        new_n = n + 1
-        warm = np.flatnonzero(new_n <= _ART_WARMUP)
-        if len(warm):
-            self.art_lo[warm] = np.minimum(self.art_lo[warm], v[warm])
-            self.art_hi[warm] = np.maximum(self.art_hi[warm], v[warm])
-        live = np.flatnonzero(new_n > _ART_WARMUP)
+        # Blocks of _STRIDE points start after the warm-up, so the point count gives the phase.
+        after = n + 1 - _ART_WARMUP
+        live = np.flatnonzero(after > 0)
         if len(live):
             self.art_sum[live] += v[live]
-            self.art_len[live] += 1
-            full = live[self.art_len[live] >= _STRIDE]
+            full = live[after[live] % _STRIDE == 0]
             if len(full):
-                self._art_block(full)
-        # Warm-up rows return 0.0 and their last raw score is still 0.0.
-        return self.art_last.copy()
+                self._art_block(full, after[full] // _STRIDE)
+        # Warm-up rows return 0.0 (their match is still _SIZE).
+        return 1.0 - self.art_match / _SIZE
 
-    def _art_block(self, rows: Ints) -> None:
-        lo, hi = self.art_lo[rows], self.art_hi[rows]
+    def _art_block(self, rows: Ints, blocks: Ints) -> None:
+        # Each ART member's warm-up range is that of the novelty member on the same input (raw
+        # values: novelty row i; the quick average: novelty row 2n + i), so it is read from there.
+        n = len(self)
+        nov = np.where(rows < n, rows, rows + n)
+        lo, hi = self.nov_lo[nov], self.nov_hi[nov]
         span = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi)))
         u = 0.25 + 0.5 * (self.art_sum[rows] / _STRIDE - lo) / span
-        q = np.rint(np.minimum(np.maximum(u, 0.0), 1.0) * _LEVELS).astype(np.int64)
-        self.art_sum[rows], self.art_len[rows] = 0.0, 0
+        q = np.rint(np.minimum(np.maximum(u, 0.0), 1.0) * _LEVELS).astype(np.uint8)
+        self.art_sum[rows] = 0.0
         recent = self.art_recent[rows]
         recent[:, :-1] = recent[:, 1:]
         recent[:, -1] = q
         self.art_recent[rows] = recent
-        rlen = np.minimum(self.art_rlen[rows] + 1, _WINDOW)
-        self.art_rlen[rows] = rlen
-        ready = rows[rlen == _WINDOW]
-        if len(ready):
-            self._resonate(ready)
+        ready = blocks >= _WINDOW  # the window is full from the _WINDOW-th block on
+        if ready.any():
+            self._resonate(rows[ready], blocks[ready] - _WINDOW)
 
-    def _resonate(self, rows: Ints) -> None:
+    def _resonate(self, rows: Ints, scored: Ints) -> None:
         recent = self.art_recent[rows]
         a = np.concatenate((recent, _LEVELS - recent), axis=1).astype(np.uint8)  # complement coding
         w = self.art_w[rows]
-        ncat = self.art_ncat[rows]
+        ncat = self.art_ncat[rows].astype(np.int64)
         valid = np.arange(_CATEGORIES)[None, :] < ncat[:, None]
         overlaps = np.minimum(w, a[:, None, :]).sum(axis=2, dtype=np.int64)
-        best = np.where(valid, overlaps, -1).max(axis=1).astype(np.float64) / _SIZE
-        best = np.where(ncat > 0, best, 0.0)
+        best = np.where(ncat > 0, np.where(valid, overlaps, -1).max(axis=1), 0)
         choice = overlaps / (_CHOICE_Q + w.sum(axis=2, dtype=np.int64))
         passing = valid & (overlaps / _SIZE >= _RHO)
         # The first box in order of choice that passes the vigilance resonates; ties go to the
@@ -342,63 +371,42 @@ class TocsinBatch:
             uses[new, slot] = 0.0
             ncat[new] += 1
             winner[new] = slot
-        unit = self.art_unit[rows]
-        uses[local, winner] = _half(uses[local, winner] + unit)
-        unit = unit / _ART_DECAY
-        big = unit > _RESCALE
+        unit = _ART_UNITS[scored % len(_ART_UNITS)]
+        uses[local, winner] = _half(uses[local, winner].astype(np.float64) + unit)
+        grown = unit / _ART_DECAY
+        big = grown > _RESCALE
         if big.any():
-            uses[big] = _half(uses[big] / unit[big, None])
-            unit[big] = 1.0
+            uses[big] = _half(uses[big].astype(np.float64) / grown[big, None])
         self.art_w[rows], self.art_uses[rows], self.art_ncat[rows] = w, uses, ncat
-        self.art_unit[rows] = unit
-        self.art_last[rows] = 1.0 - best
+        self.art_match[rows] = best
 
     # --- empirical tails --------------------------------------------------------------------
 
-    def _tail(self, raw: Floats, n: Ints) -> Floats:
+    def _tail(self, raw: Floats) -> Floats:
+        ns = len(self)
         avg = self.tail_avg
         short = avg + _TAIL_SHORT * (raw - avg)
-        surprise = _f(len(raw))
-        live = np.flatnonzero(n >= _TAIL_WARMUP)
-        if len(live):
-            surprise[live] = self._neg_log_tail(live, short[live])
-        # Learn: the averaged raw score goes into its bin.
         self.tail_avg = short
-        weight = self.tail_weight
-        b = np.minimum(np.trunc(np.log2(1.0 + short) * _PER_OCTAVE).astype(np.int64), _BINS - 1)
-        cell = (np.maximum(b, 0), np.arange(len(raw)))
-        self.tail_counts[cell] = _half(self.tail_counts[cell] + weight)
-        self.tail_total = self.tail_total + weight
-        weight = weight / _TAIL_DECAY
-        big = weight > _RESCALE
-        if big.any():
-            scale = 1.0 / weight[big]
-            self.tail_counts[:, big] = _half(self.tail_counts[:, big] * scale[None, :])
+        weight = _TAIL_UNITS[self.n % len(_TAIL_UNITS)]  # per series; the members step together
+        total = self.tail_total
+        live = self.n >= _TAIL_WARMUP
+        k = _NOVELTY_MEMBERS * ns
+        surprise = np.concatenate(
+            (
+                _tail_step(self.tail_nov, short[:k], live, weight, total),
+                _tail_step(self.tail_art, short[k:], live, weight, total),
+            )
+        )
+        self.tail_total = total + weight
+        grown = weight / _TAIL_DECAY
+        big = np.flatnonzero(grown > _RESCALE)
+        if len(big):
+            scale = 1.0 / grown[big]
+            for counts, members in ((self.tail_nov, _NOVELTY_MEMBERS), (self.tail_art, _ART_MEMBERS)):
+                cols = (np.arange(members)[:, None] * ns + big[None, :]).ravel()
+                counts[:, cols] = _half(counts[:, cols].astype(np.float64) * np.tile(scale, members)[None, :])
             self.tail_total[big] *= scale
-            weight[big] = 1.0
-        self.tail_weight = weight
         return surprise / (surprise + _LOG_TAIL_HALF)
-
-    def _neg_log_tail(self, rows: Ints, r: Floats) -> Floats:
-        every = len(rows) == self.tail_counts.shape[1]
-        counts = self.tail_counts if every else self.tail_counts[:, rows]
-        weight = self.tail_weight[rows]
-        u = np.log2(1.0 + r) * _PER_OCTAVE
-        b = np.maximum(np.minimum(np.trunc(u).astype(np.int64), _BINS - 1), 0)
-        # Python's sum() over counts[b + 1:] adds left to right, so this does too, bin by bin
-        # (np.sum would add pairwise and round differently); bins up to b add exact zeros.
-        above_b = _f(len(rows))
-        for j in range(1, _BINS):
-            above_b += np.where(b < j, counts[j], 0.0)
-        at_b = counts[b, np.arange(len(rows))]
-        above = above_b + at_b * (1.0 - np.minimum(u - b, 1.0))
-        p = (above + 0.5 * weight) / (self.tail_total[rows] + 0.5 * weight)
-        empty = above <= 0.0
-        if empty.any():
-            nonzero = counts[:, empty].T > 0.0
-            top = np.where(nonzero.any(axis=1), _BINS - np.argmax(nonzero[:, ::-1], axis=1), 0)
-            p[empty] *= np.power(2.0, -np.maximum(u[empty] - top, 0.0))
-        return np.maximum(-np.log(p), 0.0)
 
     # --- rows and state ---------------------------------------------------------------------
 
@@ -410,15 +418,16 @@ class TocsinBatch:
         for name in self._SERIES:
             setattr(out, name, getattr(self, name)[idx].copy())
         for names, k in (
-            (self._NOVELTY + self._NOVELTY_TABLES, _NOVELTY_MEMBERS),
-            (self._ART + self._ART_TABLES, _ART_MEMBERS),
+            (self._NOVELTY, _NOVELTY_MEMBERS),
+            (self._ART, _ART_MEMBERS),
             (self._TAIL, _MEMBERS),
         ):
             rows = (np.arange(k)[:, None] * n + idx[None, :]).ravel()
             for name in names:
                 setattr(out, name, getattr(self, name)[rows].copy())
-            if names is self._TAIL:
-                out.tail_counts = self.tail_counts[:, rows].copy()
+        for name, k in self._BIN_MAJOR:
+            rows = (np.arange(k)[:, None] * n + idx[None, :]).ravel()
+            setattr(out, name, getattr(self, name)[:, rows].copy())
         return out
 
     @classmethod
@@ -429,8 +438,8 @@ class TocsinBatch:
         for name in cls._SERIES:
             setattr(out, name, np.concatenate([getattr(b, name) for b in batches]))
         for names, k in (
-            (cls._NOVELTY + cls._NOVELTY_TABLES, _NOVELTY_MEMBERS),
-            (cls._ART + cls._ART_TABLES, _ART_MEMBERS),
+            (cls._NOVELTY, _NOVELTY_MEMBERS),
+            (cls._ART, _ART_MEMBERS),
             (cls._TAIL, _MEMBERS),
         ):
             # Member-stacked rows: member m of every batch, then member m + 1.
@@ -438,16 +447,18 @@ class TocsinBatch:
                 parts = [getattr(b, name).reshape(k, len(b), *getattr(b, name).shape[1:]) for b in batches]
                 joined = np.concatenate(parts, axis=1)
                 setattr(out, name, joined.reshape(-1, *joined.shape[2:]))
-        counts = [b.tail_counts.reshape(_BINS, _MEMBERS, len(b)) for b in batches]
-        out.tail_counts = np.concatenate(counts, axis=2).reshape(_BINS, -1)
+        for name, k in cls._BIN_MAJOR:
+            bins = getattr(out, name).shape[0]
+            counts = [getattr(b, name).reshape(bins, k, len(b)) for b in batches]
+            setattr(out, name, np.concatenate(counts, axis=2).reshape(bins, -1))
         return out
 
     def row_state(self, i: int) -> dict[str, Any]:
         """Series ``i``'s state: a few numbers and little-endian arrays as bytes, used slots only.
 
-        What the members share is stored once: the three novelty members and the five tails
-        each step their growing unit in lockstep (as do the two ART members), and each ART
-        member's warm-up range is that of the novelty member on the same input.
+        Held once, as in memory: the novelty members' decayed total and the tails'. Not stored,
+        as the point count determines them: the growing units and the fuzzy-ART block phase.
+        Box corners and the ART windows (levels 0..100) are packed in 7 bits each.
         """
         n = len(self)
         if not 0 <= i < n:
@@ -459,25 +470,28 @@ class TocsinBatch:
             [self.slow[i], self.quick[i], self.peak[i]],
             self.nov_lo[nov],
             self.nov_hi[nov],
-            self.nov_total[nov],
-            [self.nov_weight[i], self.art_unit[i], self.tail_weight[i]],
+            [self.nov_total[i]],
             self.art_sum[art],
-            self.art_last[art],
             self.tail_avg[tails],
-            self.tail_total[tails],
+            [self.tail_total[i]],
         ]
-        ints = [self.n[i], self.quiet[i], *self.nov_prev[nov], *self.art_len[art], *self.art_rlen[art]]
+        ncat = self.art_ncat[art]
+        ints = [self.n[i], self.quiet[i], *self.nov_prev[nov], *self.art_match[art], *ncat]
+        levels = [
+            self.art_recent[art].ravel(),
+            *(self.art_w[r, : ncat[j]].ravel() for j, r in enumerate(art)),
+        ]
+        bins = [_trim(self.tail_nov[:, r]) for r in nov] + [_trim(self.tail_art[:, r]) for r in art]
         return {
             "v": STATE_VERSION,
             "f": np.concatenate([np.asarray(f, dtype="<f8") for f in floats]).tobytes(),
             "i": [int(v) for v in ints],
-            "uni": [_pack_table(_BAND_AXIS, self.uni_cnt[r], self.uni_born[r], np.int8) for r in nov],
-            "bi": [_pack_table(self.bi_key[r], self.bi_cnt[r], self.bi_born[r], np.uint16) for r in nov],
-            "recent": self.art_recent[art].astype(np.uint8).tobytes(),
-            "boxes": [self.art_w[r, : self.art_ncat[r]].tobytes() for r in art],
-            "uses": [self.art_uses[r, : self.art_ncat[r]].astype("<f2").tobytes() for r in art],
+            "uni": [_pack_table(self.uni_key[r], self.uni_cnt[r], self.uni_size[r]) for r in nov],
+            "bi": [_pack_table(self.bi_key[r], self.bi_cnt[r], self.bi_size[r]) for r in nov],
+            "art": _pack_levels(np.concatenate(levels)),
+            "uses": [self.art_uses[r, : ncat[j]].astype("<f2").tobytes() for j, r in enumerate(art)],
             # Bins above the highest used one are zero: each histogram is stored up to its last count.
-            "bins": [_trim(self.tail_counts[:, r]).astype("<f2").tobytes() for r in tails],
+            "bins": [b.astype("<f2").tobytes() for b in bins],
         }
 
     def dump_row(self, i: int) -> bytes:
@@ -520,83 +534,156 @@ class TocsinBatch:
         if len(ints) != _INTS:
             raise ValueError(f"expected {_INTS} integers, got {len(ints)}")
         self.slow[i], self.quick[i], self.peak[i] = f[0:3]
-        self.nov_lo[nov], self.nov_hi[nov], self.nov_total[nov] = f[3:6], f[6:9], f[9:12]
-        self.nov_weight[nov], self.art_unit[art], self.tail_weight[tails] = f[12], f[13], f[14]
-        self.art_sum[art], self.art_last[art] = f[15:17], f[17:19]
-        self.tail_avg[tails], self.tail_total[tails] = f[19:24], f[24:29]
-        self.n[i], self.quiet[i] = ints[0], ints[1]
-        self.nov_prev[nov], self.art_len[art], self.art_rlen[art] = ints[2:5], ints[5:7], ints[7:9]
+        self.nov_lo[nov], self.nov_hi[nov], self.nov_total[i] = f[3:6], f[6:9], f[9]
+        self.art_sum[art], self.tail_avg[tails], self.tail_total[i] = f[10:12], f[12:17], f[17]
         if ints[0] < 0 or not 0 <= ints[1] <= _HOLD:
             raise ValueError(f"bad point count or hold {ints[:2]}")
-        # Derived, not stored: the band width (fixed when the novelty warm-up ends) and the ART
-        # members' warm-up range (the novelty members' on the same input).
-        lo, hi = self.nov_lo[nov], self.nov_hi[nov]
-        if ints[0] >= _NOV_WARMUP:
-            self.nov_width[nov] = np.maximum(hi - lo, 1e-9 * (1.0 + np.abs(hi))) / _BANDS
-        self.art_lo[art], self.art_hi[art] = lo[[0, 2]], hi[[0, 2]]
+        if max(abs(v) for v in ints[2:5]) > _LIMIT or not all(0 <= v <= _SIZE for v in ints[5:7]):
+            raise ValueError(f"bad band or match {ints[2:7]}")
+        ncat = ints[7:9]
+        if not all(0 <= k <= _CATEGORIES for k in ncat):
+            raise ValueError(f"{ncat} fuzzy-ART boxes (at most {_CATEGORIES})")
+        self.n[i], self.quiet[i] = ints[0], ints[1]
+        self.nov_prev[nov], self.art_match[art], self.art_ncat[art] = ints[2:5], ints[5:7], ncat
         for r, uni, bi in zip(nov, state["uni"], state["bi"], strict=True):
             keys, counts = _unpack_table(uni, np.int8)
             if len(keys) and np.abs(keys).max() > _LIMIT:
                 raise ValueError(f"band beyond +-{_LIMIT}")
-            self.uni_cnt[r], self.uni_born[r] = 0.0, -1
-            self.uni_cnt[r, keys + _LIMIT] = counts
-            self.uni_born[r, keys + _LIMIT] = np.arange(len(keys))
-            self.uni_size[r] = len(keys)
-            keys, counts = _unpack_table(bi, np.uint16)
             k = len(keys)
-            self.bi_key[r], self.bi_cnt[r], self.bi_born[r] = 0, 0.0, -1
-            self.bi_key[r, :k], self.bi_cnt[r, :k], self.bi_born[r, :k] = keys, counts, np.arange(k)
-            self.bi_size[r] = k
-        self.art_recent[art] = np.frombuffer(state["recent"], dtype=np.uint8).reshape(_ART_MEMBERS, _WINDOW)
-        for r, boxes, uses in zip(art, state["boxes"], state["uses"], strict=True):
-            w = np.frombuffer(boxes, dtype=np.uint8)
-            k = len(w) // (2 * _WINDOW)
-            if len(w) != k * 2 * _WINDOW or k > _CATEGORIES or len(uses) != 2 * k:
-                raise ValueError(
-                    f"{len(w)} box bytes and {len(uses)} use bytes do not make up to {_CATEGORIES} boxes"
-                )
-            self.art_ncat[r] = k
-            self.art_w[r] = 0
-            self.art_w[r, :k] = w.reshape(k, 2 * _WINDOW)
-            self.art_uses[r] = 0.0
+            self.uni_key[r, :k], self.uni_cnt[r, :k], self.uni_size[r] = keys, counts, k
+            keys, counts = _unpack_table(bi, np.uint16)
+            if len(keys) and keys.max() >= _KEYS * _KEYS:
+                raise ValueError("move beyond the band grid")
+            k = len(keys)
+            self.bi_key[r, :k], self.bi_cnt[r, :k], self.bi_size[r] = keys, counts, k
+        width = 2 * _WINDOW
+        levels = _unpack_levels(state["art"], _ART_MEMBERS * _WINDOW + width * sum(ncat))
+        self.art_recent[art] = levels[: _ART_MEMBERS * _WINDOW].reshape(_ART_MEMBERS, _WINDOW)
+        at = _ART_MEMBERS * _WINDOW
+        for r, k, uses in zip(art, ncat, state["uses"], strict=True):
+            self.art_w[r, :k] = levels[at : at + k * width].reshape(k, width)
+            at += k * width
+            if len(uses) != 2 * k:
+                raise ValueError(f"{len(uses)} use bytes for {k} boxes")
             self.art_uses[r, :k] = np.frombuffer(uses, dtype="<f2")
-        for r, bins in zip(tails, state["bins"], strict=True):
-            counts = np.frombuffer(bins, dtype="<f2").astype(np.float64)
-            if len(counts) > _BINS:
-                raise ValueError(f"{len(counts)} tail bins (at most {_BINS})")
-            self.tail_counts[:, r] = 0.0
-            self.tail_counts[: len(counts), r] = counts
+        for j, (r, bins) in enumerate(zip(tails, state["bins"], strict=True)):
+            counts = np.frombuffer(bins, dtype="<f2")
+            table, col = (
+                (self.tail_nov, r) if j < _NOVELTY_MEMBERS else (self.tail_art, r - _NOVELTY_MEMBERS * n)
+            )
+            if len(counts) > len(table):
+                raise ValueError(f"{len(counts)} tail bins (at most {len(table)} for member {j})")
+            table[: len(counts), col] = counts
 
 
-def _evict_rarest(cnt: Floats, born: Ints, over: Ints) -> None:
-    """Empty the rarest entry of the given rows; among equals the oldest, as min() over a dict
-    (which iterates in insertion order) picks it."""
-    c = np.where(born[over] >= 0, cnt[over], np.inf)
-    rarest = c == c.min(axis=1)[:, None]
-    gone = np.argmin(np.where(rarest, born[over], _FAR), axis=1)
-    cnt[over, gone] = 0.0
-    born[over, gone] = -1
+def _find(keys: Small, size: Small, want: Ints) -> tuple[npt.NDArray[np.bool_], Ints]:
+    """Per row, whether ``want`` is among the used slots, and its slot (0 if absent)."""
+    match = (np.arange(keys.shape[1])[None, :] < size[:, None]) & (keys == want[:, None])
+    return match.any(axis=1), np.argmax(match, axis=1)
 
 
-def _trim(counts: Floats) -> Floats:
+def _learn(
+    key: Small, cnt: Half, size: Small, has: npt.NDArray[np.bool_], slot: Ints, want: Ints, c: Half
+) -> None:
+    """Set ``want``'s count to ``c`` per row: in its slot if present, else appended; a full table
+    then drops its rarest entry, the oldest among equals (min() over a dict, which iterates in
+    insertion order), and later slots move down to keep the order."""
+    hit = np.flatnonzero(has)
+    cnt[hit, slot[hit]] = c[hit]
+    new = np.flatnonzero(~has)
+    room, full = new[size[new] < _CAP], new[size[new] >= _CAP]
+    if len(room):
+        at = size[room].astype(np.int64)
+        key[room, at], cnt[room, at] = want[room], c[room]
+        size[room] += 1
+    if len(full):
+        # Inserting, then evicting the rarest: the new entry is the newest, so it is the one
+        # dropped only if it is rarer than every old one; else the old rarest goes.
+        gone = np.argmin(cnt[full], axis=1)
+        stay = c[full] >= cnt[full, gone]
+        full, gone = full[stay], gone[stay]
+        idx = np.arange(_CAP)[None, :]
+        shifted = np.minimum(idx + (idx >= gone[:, None]), _CAP - 1)
+        key[full] = np.take_along_axis(key[full], shifted, axis=1)
+        cnt[full] = np.take_along_axis(cnt[full], shifted, axis=1)
+        key[full, -1], cnt[full, -1] = want[full], c[full]
+
+
+def _tail_step(
+    counts: Half, short: Floats, live: npt.NDArray[np.bool_], weight: Floats, total: Floats
+) -> Floats:
+    """Tail surprise of the short averages of one kind of member (rows member-major), then learn
+    them into ``counts`` (bins, rows); ``live``, ``weight`` and ``total`` are per series."""
+    members = len(short) // len(weight)
+    w = np.tile(weight, members)
+    surprise = _f(len(short))
+    rows = np.flatnonzero(np.tile(live, members))
+    if len(rows):
+        surprise[rows] = _neg_log_tail(counts, rows, short[rows], w[rows], np.tile(total, members)[rows])
+    # Learn: the averaged raw score goes into its bin.
+    b = np.minimum(np.trunc(np.log2(1.0 + short) * _PER_OCTAVE).astype(np.int64), len(counts) - 1)
+    cell = (np.maximum(b, 0), np.arange(len(short)))
+    counts[cell] = _half(counts[cell].astype(np.float64) + w)
+    return surprise
+
+
+def _neg_log_tail(table: Half, rows: Ints, r: Floats, weight: Floats, total: Floats) -> Floats:
+    bins = len(table)
+    counts = (table if len(rows) == table.shape[1] else table[:, rows]).astype(np.float64)
+    u = np.log2(1.0 + r) * _PER_OCTAVE
+    b = np.maximum(np.minimum(np.trunc(u).astype(np.int64), bins - 1), 0)
+    # Python's sum() over counts[b + 1:] adds left to right, so this does too, bin by bin
+    # (np.sum would add pairwise and round differently); bins up to b add exact zeros.
+    above_b = _f(len(rows))
+    for j in range(1, bins):
+        above_b += np.where(b < j, counts[j], 0.0)
+    at_b = counts[b, np.arange(len(rows))]
+    above = above_b + at_b * (1.0 - np.minimum(u - b, 1.0))
+    p = (above + 0.5 * weight) / (total + 0.5 * weight)
+    empty = above <= 0.0
+    if empty.any():
+        nonzero = counts[:, empty].T > 0.0
+        top = np.where(nonzero.any(axis=1), bins - np.argmax(nonzero[:, ::-1], axis=1), 0)
+        p[empty] *= np.power(2.0, -np.maximum(u[empty] - top, 0.0))
+    return np.maximum(-np.log(p), 0.0)
+
+
+def _trim(counts: Half) -> Half:
     nonzero = np.flatnonzero(counts)
     return counts[: nonzero[-1] + 1] if len(nonzero) else counts[:0]
 
 
-def _pack_table(key: Ints, cnt: Floats, born: Ints, key_type: type[np.integer[Any]]) -> bytes:
-    # Only used slots, in insertion order (oldest first): the order is all that the stamps mean.
-    order = np.argsort(np.where(born >= 0, born, np.iinfo(np.int64).max), kind="stable")
-    order = order[born[order] >= 0]
-    return key[order].astype(key_type).tobytes() + cnt[order].astype("<f2").tobytes()
+def _pack_table(key: Small, cnt: Half, size: np.integer[Any]) -> bytes:
+    # Used slots only, in insertion order (oldest first): the order is what eviction needs.
+    k = int(size)
+    return key[:k].astype(key.dtype.newbyteorder("<")).tobytes() + cnt[:k].astype("<f2").tobytes()
 
 
-def _unpack_table(data: bytes, key_type: type[np.integer[Any]]) -> tuple[Ints, Floats]:
+def _unpack_table(data: bytes, key_type: type[np.integer[Any]]) -> tuple[Ints, Half]:
     size = np.dtype(key_type).itemsize
     per = size + 2
     if len(data) % per or len(data) // per > _CAP:
         raise ValueError(f"table of {len(data)} bytes is not a whole number of entries (at most {_CAP})")
     k = len(data) // per
-    keys = np.frombuffer(data[: k * size], dtype=key_type).astype(np.int64)
+    keys = np.frombuffer(data[: k * size], dtype=np.dtype(key_type).newbyteorder("<")).astype(np.int64)
     if len(np.unique(keys)) != k:
         raise ValueError("a table holds the same key twice")
-    return keys, np.frombuffer(data[k * size :], dtype="<f2").astype(np.float64)
+    return keys, np.frombuffer(data[k * size :], dtype="<f2")
+
+
+def _pack_levels(levels: Small) -> bytes:
+    """Levels 0.._LEVELS, 7 bits each (the top bit of each byte is always 0)."""
+    bits = np.unpackbits(levels.astype(np.uint8)[:, None], axis=1)[:, 8 - _LEVEL_BITS :]
+    return np.packbits(bits.ravel()).tobytes()
+
+
+def _unpack_levels(data: bytes, count: int) -> Small:
+    if len(data) != (count * _LEVEL_BITS + 7) // 8:
+        raise ValueError(f"{len(data)} bytes do not hold {count} levels of {_LEVEL_BITS} bits")
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * _LEVEL_BITS].reshape(
+        count, _LEVEL_BITS
+    )
+    levels = np.packbits(np.pad(bits, ((0, 0), (8 - _LEVEL_BITS, 0))), axis=1).ravel()
+    if len(levels) and levels.max() > _LEVELS:
+        raise ValueError(f"level beyond {_LEVELS}")
+    return levels
