@@ -159,6 +159,27 @@ def test_alert_log_is_not_compacted_while_it_holds_little_garbage(
     assert len(storage.load_alerts()) == 300
 
 
+def test_commits_of_any_size_use_a_few_statement_shapes(tmp_path: Path) -> None:
+    # The sqlite3 module caches each distinct statement it prepared; one shape per commit size
+    # grew the process by tens of MiB. Sizes 1..600 must reuse a handful of shapes.
+    s = open_storage(url=f"sqlite:///{tmp_path}/t.db")
+    assert isinstance(s, sql.SQLStorage)
+    shapes: set[int] = set()  # rows per INSERT (the traced SQL has the values filled in)
+
+    def trace(statement: str) -> None:
+        if statement.startswith("INSERT INTO alert_log"):
+            shapes.add(statement.count("), (") + 1)
+
+    s._conn.set_trace_callback(trace)
+    n = 0
+    for size in [1, 2, 9, 10, 11, 49, 51, 249, 250, 251, 347, 500, 600]:
+        _put(s, *[Alert({"alertname": "A", "n": str(n + i)}) for i in range(size)])
+        n += size
+    assert len(s.load_alerts()) == n
+    s.close()
+    assert shapes == set(sql._STATEMENT_ROWS)
+
+
 def test_alerts_of_schema_6_are_carried_into_the_log(tmp_path: Path) -> None:
     import sqlite3
 
