@@ -49,9 +49,16 @@ def test_kill_9_mid_burst_delivers_everything_once_but_the_in_flight(tmp_path: P
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         started_at_kill = sink.started
-        in_flight = started_at_kill - len(sink.payloads)
         completed_before = len(sink.payloads)
+        in_flight = started_at_kill - completed_before
         assert 0 < completed_before < GROUPS or in_flight > 0
+        # Requests the killed process had already written sit in the kernel's socket buffers and
+        # still reach the sink: count them too (nothing else can arrive before the restart).
+        reached_sink, stable_since = sink.started, time.time()
+        while time.time() - stable_since < 0.5 and time.time() < deadline:
+            time.sleep(0.05)
+            if sink.started != reached_sink:
+                reached_sink, stable_since = sink.started, time.time()
         proc = start_tocsin(config, storage, port, log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -63,10 +70,10 @@ def test_kill_9_mid_burst_delivers_everything_once_but_the_in_flight(tmp_path: P
         assert set(per_group) == {f"g{i}" for i in range(GROUPS)}, "a notification was lost"
         repeats = sum(c - 1 for c in per_group.values())
         # Repeats come only from deliveries whose answer the killed process never saw.
-        assert repeats <= started_at_kill
+        assert repeats <= reached_sink
         print(
             f"\ngroups={GROUPS} delivered before kill={completed_before} in flight at kill={in_flight} "
-            f"repeats after restart={repeats}"
+            f"reached the sink from the killed process={reached_sink} repeats after restart={repeats}"
         )
         # The repeats carry the same idempotency key as the first attempt.
         by_group: dict[str, set[str]] = {}
