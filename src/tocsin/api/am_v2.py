@@ -74,6 +74,8 @@ class V2:
         self._engine = engine_ref
         self._config_yaml = status_config
         self.max_body = max_body
+        #: GET /alerts answers by (tenant, query): ((store version, status epoch), valid until, body)
+        self._answers: dict[tuple[str, str], tuple[tuple[Any, ...], float, bytes]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -192,11 +194,24 @@ class V2:
             accept = self._alert_filter(request)
         except ValueError as ex:
             return _error(400, str(ex))
+        e = self.engine
         tenant = tenant_of(request)
+        now = e.clock.now()
+        # Dashboards and amtool poll the same query over and over while nothing changes: the
+        # whole answer is kept until the stored alerts change, the statuses' epoch changes or
+        # ends (a silence or inhibition boundary), or a listed alert's end time comes.
+        epoch, epoch_until = e.status_cache.epoch
+        key = (tenant, request.url.query)
+        hit = self._answers.get(key)
+        if hit is not None and hit[0] == (e.store.version, epoch) and now < hit[1]:
+            return Response(hit[2], media_type="application/json")
         parts = []
-        for a in sorted(self.engine.store, key=lambda x: x.fingerprint):
+        until = epoch_until
+        for a in sorted(e.store, key=lambda x: x.fingerprint):
             if a.tenant_id != tenant:
                 continue
+            if now < a.ends_at < until:
+                until = a.ends_at
             entry = accept(a)
             if entry is not None:
                 # Each alert's JSON is kept with its cached status: an unchanged alert is not
@@ -204,7 +219,11 @@ class V2:
                 if entry.fragment is None:
                     entry.fragment = _encode(gettable_alert(a, entry.status))
                 parts.append(entry.fragment)
-        return Response(b"[" + b",".join(parts) + b"]", media_type="application/json")
+        body = b"[" + b",".join(parts) + b"]"
+        if len(self._answers) >= 64:
+            self._answers.clear()
+        self._answers[key] = ((e.store.version, epoch), until, body)
+        return Response(body, media_type="application/json")
 
     async def get_groups(self, request: Request) -> Response:
         """Alertmanager's rules: ``receiver`` filters groups by their route's receiver; an alert's

@@ -17,6 +17,8 @@ class AlertStore:
     def __init__(self) -> None:
         self._alerts: dict[tuple[str, int], Alert] = {}
         self._listeners: list[Listener] = []
+        #: bumped on every change of the stored alerts (stored Alerts are never changed in place)
+        self.version = 0
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -41,11 +43,13 @@ class AlertStore:
                 a = merge(old, a, now)
             store[key] = a
             out.append(a)
+        self.version += 1
         return out
 
     def load(self, alerts: Iterable[Alert]) -> None:
         for a in alerts:
             self._alerts[(a.tenant_id, a.fingerprint)] = a
+        self.version += 1
 
     def announce(self, alerts: list[Alert]) -> None:
         for listener in self._listeners:
@@ -56,4 +60,6 @@ class AlertStore:
         gone = [a for key, a in self._alerts.items() if a.ends_at <= now and key not in keep]
         for a in gone:
             del self._alerts[(a.tenant_id, a.fingerprint)]
+        if gone:
+            self.version += 1
         return gone

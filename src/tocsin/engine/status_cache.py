@@ -49,6 +49,11 @@ class StatusCache:
             self._key = key
             self._valid_until = valid_until
 
+    @property
+    def epoch(self) -> tuple[tuple[Any, ...] | None, float]:
+        """What the statuses of the current request depend on, and until when they hold."""
+        return self._key, self._valid_until
+
     def get(self, alert: Alert, now: float) -> Entry:
         k = (alert.tenant_id, alert.fingerprint)
         e = self._entries.get(k)

@@ -364,3 +364,41 @@ async def test_cached_alert_json_follows_reposts(api) -> None:
     assert (await c.get("/api/v2/alerts")).json()[0]["annotations"] == {"v": "1"}
     await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "A"}, "annotations": {"v": "2"}}])
     assert (await c.get("/api/v2/alerts")).json()[0]["annotations"] == {"v": "2"}
+
+
+async def test_repeated_reads_are_answered_from_cache_until_something_changes(api) -> None:
+    c, _, clock = api
+    await c.post(
+        "/api/v2/alerts",
+        json=[
+            {"labels": {"alertname": "A", "instance": "a"}, "endsAt": format_time(T0 + 100)},
+            {"labels": {"alertname": "B", "instance": "b"}, "endsAt": format_time(T0 + 900)},
+        ],
+    )
+    first = await c.get("/api/v2/alerts")
+    assert [a["labels"]["alertname"] for a in first.json()] in (["A", "B"], ["B", "A"])
+    assert (await c.get("/api/v2/alerts")).content == first.content
+    # Another query is its own entry.
+    only_b = (await c.get("/api/v2/alerts", params={"filter": 'alertname="B"'})).json()
+    assert [a["labels"]["alertname"] for a in only_b] == ["B"]
+    # Time passing A's end drops it, though nothing else changed.
+    clock.advance(101)
+    assert [a["labels"]["alertname"] for a in (await c.get("/api/v2/alerts")).json()] == ["B"]
+    # A new silence changes B's status at once.
+    sil = {
+        "matchers": [{"name": "alertname", "value": "B", "isRegex": False}],
+        "startsAt": format_time(clock.now()),
+        "endsAt": format_time(clock.now() + 60),
+        "createdBy": "me",
+        "comment": "c",
+    }
+    assert (await c.post("/api/v2/silences", json=sil)).status_code == 200
+    (b,) = (await c.get("/api/v2/alerts")).json()
+    assert b["status"]["state"] == "suppressed"
+    # Its end (a time boundary, not a change) unmutes B in the next answer.
+    clock.advance(61)
+    (b,) = (await c.get("/api/v2/alerts")).json()
+    assert b["status"]["state"] == "active"
+    # A new alert shows up in the next read.
+    await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "C"}}])
+    assert {a["labels"]["alertname"] for a in (await c.get("/api/v2/alerts")).json()} == {"B", "C"}
