@@ -117,13 +117,9 @@ class GroupCommitWriter:
 
 def _settle_all(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
     for fut in futs:
-        _settle(fut, error)
-
-
-def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
-    if fut.done():
-        return
-    if error is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(error)
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)
