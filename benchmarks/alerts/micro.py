@@ -45,8 +45,8 @@ class NullStorage:
     def commit(self, batch: WriteBatch) -> None:
         pass
 
-    def maintain(self, live_alerts: int | None = None) -> None:
-        pass
+    def maintain(self, live_alerts: int | None = None) -> bool:
+        return False
 
     def load_alerts(self) -> list[Alert]:
         return []

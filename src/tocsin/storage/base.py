@@ -91,9 +91,10 @@ class Storage(Protocol):
 
     def load_alerts(self) -> list[Alert]: ...
 
-    def maintain(self, live_alerts: int | None = None) -> None:
-        """Housekeeping between commits (compaction); called on the writer thread with the number
-        of alerts the engine holds, when it knows it."""
+    def maintain(self, live_alerts: int | None = None) -> bool:
+        """Housekeeping between commits (compaction), a short step at a time; called on the writer
+        thread with the number of alerts the engine holds, when it knows it. True while work is
+        left: the writer then calls again soon, even when no commit comes."""
         ...
 
     def load_docs(self, kind: str) -> list[Doc]: ...

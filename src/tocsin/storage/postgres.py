@@ -38,12 +38,15 @@ class PostgresStorage(SQLStorage):
     param = "%s"
     seq_type = "BIGSERIAL PRIMARY KEY"
     # NOT IN (subquery) would not be hashed past work_mem and turn quadratic: join instead.
-    compact_sql = (
-        "DELETE FROM alert_log a USING (SELECT tenant_id, fingerprint, MAX(seq) AS last"
-        " FROM alert_log GROUP BY tenant_id, fingerprint) k"
-        " WHERE a.tenant_id = k.tenant_id AND a.fingerprint = k.fingerprint"
-        " AND (a.seq < k.last OR a.deleted = 1)"
+    garbage_sql = (
+        "SELECT a.seq FROM alert_log a JOIN (SELECT tenant_id, fingerprint, MAX(seq) AS last"
+        " FROM alert_log WHERE seq <= ? GROUP BY tenant_id, fingerprint) k"
+        " ON a.tenant_id = k.tenant_id AND a.fingerprint = k.fingerprint"
+        " WHERE a.seq <= ? AND (a.seq < k.last OR a.deleted = 1) ORDER BY a.seq"
     )
+
+    def _delete_seqs(self, cur: Any, seqs: list[int]) -> None:
+        cur.execute("DELETE FROM alert_log WHERE seq = ANY(%s)", (seqs,))
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         import psycopg

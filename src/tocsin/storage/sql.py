@@ -12,6 +12,7 @@ import itertools
 import json
 import threading
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -127,8 +128,8 @@ ALERT_COLUMNS = (
     " deleted"
 )
 _ALERT_SELECT = f"SELECT {ALERT_COLUMNS} FROM alert_log ORDER BY seq"
-#: the log is compacted once it holds this many rows more than after its last compaction, and at
-#: least as many again: each appended row is then read by a compaction about twice, at most
+#: a compaction is due once the log holds this many rows more than the last one kept, and at least
+#: as much garbage as live rows: each appended row is then read by a compaction about twice, at most
 _COMPACT_MIN_GROWTH = 50_000
 
 _encode = msgspec.json.Encoder().encode
@@ -173,6 +174,35 @@ def _values_insert(rows: int) -> str:
     return f"INSERT INTO alert_log ({ALERT_COLUMNS}) VALUES {', '.join([_ONE_ROW] * rows)}"
 
 
+#: rows a compaction deletes per statement: about 3 ms of SQLite's time, the longest a commit
+#: waits behind compaction
+_COMPACT_SLICE = 5_000
+
+
+class _CompactionPass:
+    """One compaction in progress: the garbage found below a watermark, and how much of it is
+    deleted."""
+
+    def __init__(self, storage: SQLStorage, watermark: int, rows_at_start: int) -> None:
+        self.watermark = watermark
+        self.rows_at_start = rows_at_start
+        self.seqs: array[int] = array("q")
+        #: garbage rows handled so far, and how many of those the database still had
+        self.done = 0
+        self.deleted = 0
+        self.error: Exception | None = None
+        self.thread = threading.Thread(
+            target=self._find, args=(storage,), name="tocsin-compaction", daemon=True
+        )
+        self.thread.start()
+
+    def _find(self, storage: SQLStorage) -> None:
+        try:
+            self.seqs = storage._find_garbage(self.watermark)
+        except Exception as e:  # reported by the writer thread's next maintain()
+            self.error = e
+
+
 class SQLStorage:
     """Storage over a DB-API connection. Subclasses open the connection and set the dialect.
 
@@ -181,8 +211,9 @@ class SQLStorage:
     keyed by them (upserts, schema versions up to 6) touched a different index page for nearly
     every alert: with a commit of ~160 alerts (what group commit gathers from 8 busy connections)
     SQLite wrote about one 4 KiB page per alert to its WAL and spent 35-50 us of CPU per alert at
-    250k alerts, against 5-6 us, flat, for appends. The log is compacted in the background of the
-    writer thread once it has grown by as many rows as it kept last time (at least 50,000).
+    250k alerts, against 5-6 us, flat, for appends. The log is compacted once half of it is
+    superseded rows (and at least 50,000): a thread finds the garbage, and the writer thread
+    deletes it between commits in slices of a few milliseconds (``maintain``).
     """
 
     url: str
@@ -191,10 +222,11 @@ class SQLStorage:
     #: the alert log's row number: increasing, never reused while rows after it exist
     seq_type = "INTEGER PRIMARY KEY"
     param = "?"
-    #: deletes every row but the last of each alert, and every alert whose last row is a tombstone
-    compact_sql = (
-        "DELETE FROM alert_log WHERE deleted = 1 OR seq NOT IN"
-        " (SELECT MAX(seq) FROM alert_log GROUP BY tenant_id, fingerprint)"
+    #: the garbage at or below a watermark ``seq`` (given twice), in log order: every row but the
+    #: last of each alert, and every alert whose last row is a tombstone
+    garbage_sql = (
+        "SELECT seq FROM alert_log WHERE seq <= ? AND (deleted = 1 OR seq NOT IN"
+        " (SELECT MAX(seq) FROM alert_log WHERE seq <= ? GROUP BY tenant_id, fingerprint)) ORDER BY seq"
     )
 
     def __init__(self, url: str, connect: Callable[[], Any]) -> None:
@@ -207,10 +239,11 @@ class SQLStorage:
         # Writes come from the engine's writer thread, loads from start-up; never both at once,
         # but the lock makes misuse safe rather than corrupt.
         self._lock = threading.Lock()
-        #: rows in the alert log now, and right after the last compaction (or the load)
+        #: rows in the alert log now, and those the last compaction kept (or the load found)
         self.log_rows = 0
         self._kept_rows = 0
         self.compactions = 0
+        self._pass: _CompactionPass | None = None
 
     # --- helpers -------------------------------------------------------------------------------
     def _sql(self, statement: str) -> str:
@@ -330,28 +363,90 @@ class SQLStorage:
                 raise self._fail("write", e) from e
             self.log_rows += len(batch.alerts)
 
-    def maintain(self, live_alerts: int | None = None) -> None:
-        """Compact the alert log when it is due; the writer thread calls this between commits.
+    def maintain(self, live_alerts: int | None = None) -> bool:
+        """Compact the alert log a slice at a time; the writer thread calls this between commits
+        and again soon while it returns True (a pass has work left).
 
-        ``live_alerts`` (the engine's count) lets it wait until at least half the log is garbage;
-        without it, the log is compacted each time it has doubled since the last compaction. A
-        compaction reads the whole log (0.7 s for 200k rows): run for nothing, it stalled every
-        commit while 250k distinct alerts were ingested."""
-        garbage = self.log_rows - (self._kept_rows if live_alerts is None else live_alerts)
-        if garbage < max(_COMPACT_MIN_GROWTH, self.log_rows - garbage):
-            return
-        with self._lock:
-            try:
-                cur = self._conn.cursor()
-                cur.execute(self.compact_sql)
-                deleted = cur.rowcount
-                self._conn.commit()
-            except Exception as e:
-                with contextlib.suppress(Exception):
-                    self._conn.rollback()
-                raise self._fail("alert log compaction", e) from e
-        self.log_rows = self._kept_rows = max(0, self.log_rows - max(0, deleted))
+        ``live_alerts`` (the engine's count) lets a pass wait until at least half the log is
+        garbage; without it, a pass starts each time the log has doubled since the last one.
+
+        Finding the garbage means reading the whole log (0.7 s for 500k rows), and run on the
+        writer's connection it held every commit for that long: with 250k alerts re-sent every
+        15 s, a pause of a second every half minute. A pass therefore finds the garbage up to a
+        watermark on a thread and connection of its own (a read that does not block commits,
+        and SQLite runs it without the GIL), then deletes it in slices of a few milliseconds,
+        oldest first. Rows above the watermark are never touched, and deleting oldest first
+        keeps the log loadable after a crash at any point: an alert's last row is never deleted
+        before the rows it supersedes."""
+        p = self._pass
+        if p is None:
+            if not self._compaction_due(live_alerts):
+                return False
+            with self._lock:
+                try:
+                    cur = self._conn.cursor()
+                    cur.execute("SELECT MAX(seq) FROM alert_log")
+                    row = cur.fetchone()
+                    self._conn.commit()
+                except Exception as e:
+                    with contextlib.suppress(Exception):
+                        self._conn.rollback()
+                    raise self._fail("alert log compaction", e) from e
+            self._pass = _CompactionPass(self, int(row[0] or 0) if row else 0, self.log_rows)
+            return True
+        if p.thread.is_alive():
+            return True
+        if p.error is not None:
+            self._pass = None
+            raise self._fail("alert log compaction (finding garbage)", p.error)
+        chunk = p.seqs[p.done : p.done + _COMPACT_SLICE]
+        if chunk:
+            with self._lock:
+                try:
+                    cur = self._conn.cursor()
+                    self._delete_seqs(cur, chunk.tolist())
+                    deleted = max(0, cur.rowcount)
+                    self._conn.commit()
+                except Exception as e:
+                    with contextlib.suppress(Exception):
+                        self._conn.rollback()
+                    self._pass = None
+                    raise self._fail("alert log compaction", e) from e
+            p.done += len(chunk)
+            p.deleted += deleted
+            self.log_rows = max(0, self.log_rows - deleted)
+        if p.done < len(p.seqs):
+            return True
+        self._pass = None
+        self._kept_rows = max(0, p.rows_at_start - p.deleted)
         self.compactions += 1
+        # Rows written during the pass may already make the next one due.
+        return self._compaction_due(live_alerts)
+
+    def _compaction_due(self, live_alerts: int | None) -> bool:
+        # Rows written since the last pass's watermark must count too: should the engine's count
+        # ever be below the live rows, passes would otherwise follow each other finding nothing.
+        grown = self.log_rows - self._kept_rows
+        garbage = grown if live_alerts is None else self.log_rows - live_alerts
+        return grown >= _COMPACT_MIN_GROWTH and garbage >= max(_COMPACT_MIN_GROWTH, self.log_rows - garbage)
+
+    def _delete_seqs(self, cur: Any, seqs: list[int]) -> None:
+        # One statement shape whatever the slice's size (sqlite3 caches each shape it prepared).
+        cur.execute("DELETE FROM alert_log WHERE seq IN (SELECT value FROM json_each(?))", (_dumps(seqs),))
+
+    def _find_garbage(self, watermark: int) -> array[int]:
+        """The log's garbage at or below ``watermark``, read on a connection of its own."""
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(self._sql(self.garbage_sql), (watermark, watermark))
+            seqs: array[int] = array("q")
+            while rows := cur.fetchmany(10_000):
+                seqs.extend(r[0] for r in rows)
+            conn.commit()
+            return seqs
+        finally:
+            conn.close()
 
     def load_alerts(self) -> list[Alert]:
         with self._lock:

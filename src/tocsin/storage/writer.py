@@ -18,6 +18,9 @@ from tocsin.storage.base import Storage, WriteBatch
 
 log = logging.getLogger(__name__)
 
+#: how long an idle writer waits for writes before its next step of housekeeping (seconds)
+_IDLE_STEP = 0.005
+
 
 class GroupCommitWriter:
     def __init__(
@@ -64,43 +67,54 @@ class GroupCommitWriter:
             self._cond.notify_all()
 
     def _run(self) -> None:
+        more = False  # housekeeping has work left
         while True:
+            merged: WriteBatch | None = None
+            waiters: list[asyncio.Future[None]] = []
             with self._cond:
-                while not self._queue and not self._stopping:
+                while not self._queue and not self._stopping and not more:
                     self._cond.wait()
+                if not self._queue and not self._stopping:
+                    # Idle with housekeeping left: a short nap, so a write arriving now goes first.
+                    self._cond.wait(_IDLE_STEP)
                 if not self._queue and self._stopping:
                     return
-                merged = WriteBatch()
-                waiters: list[asyncio.Future[None]] = []
-                while self._queue and len(merged) < self.max_batch:
-                    batch, fut = self._queue.popleft()
-                    merged.absorb(batch)
-                    if fut is not None:
-                        waiters.append(fut)
+                if self._queue:
+                    merged = WriteBatch()
+                    while self._queue and len(merged) < self.max_batch:
+                        batch, fut = self._queue.popleft()
+                        merged.absorb(batch)
+                        if fut is not None:
+                            waiters.append(fut)
                 self._busy = True
-            error: BaseException | None = None
-            try:
-                self.storage.commit(merged)
-                self.commits += 1
-                self.batches += len(waiters)
-            except BaseException as e:  # a failed commit must reach every waiter, whatever it was
-                error = e
-                log.error("storage commit failed: %s", e)
-            # One hand-over per event loop and commit, not per waiter: each is a write to the
-            # loop's wake-up pipe, and a commit answers several requests.
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-            for fut in waiters:
-                by_loop.setdefault(fut.get_loop(), []).append(fut)
-            for loop, futs in by_loop.items():
-                loop.call_soon_threadsafe(_settle_all, futs, error)
+            if merged is not None:
+                self._commit(merged, waiters)
             # After the waiters are answered, so housekeeping delays the next commit at most.
             try:
-                self.storage.maintain(None if self.live_alerts is None else self.live_alerts())
+                more = bool(self.storage.maintain(None if self.live_alerts is None else self.live_alerts()))
             except Exception as e:
+                more = False
                 log.error("storage maintenance failed: %s", e)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+    def _commit(self, merged: WriteBatch, waiters: list[asyncio.Future[None]]) -> None:
+        error: BaseException | None = None
+        try:
+            self.storage.commit(merged)
+            self.commits += 1
+            self.batches += len(waiters)
+        except BaseException as e:  # a failed commit must reach every waiter, whatever it was
+            error = e
+            log.error("storage commit failed: %s", e)
+        # One hand-over per event loop and commit, not per waiter: each is a write to the
+        # loop's wake-up pipe, and a commit answers several requests.
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for fut in waiters:
+            by_loop.setdefault(fut.get_loop(), []).append(fut)
+        for loop, futs in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, futs, error)
 
     def flush(self) -> None:
         """Block until everything queued so far is committed (used at shutdown and in tests)."""
