@@ -18,6 +18,7 @@ from tocsin.matchers import quote
 from tocsin.model import LABEL_NAME_RE, Alert, fingerprint_hex
 from tocsin.model import format_time as _format_time
 from tocsin.model import parse_time as _parse_time
+from tocsin.model import speedups as _speedups
 
 # Prometheus stamps every alert of one evaluation with the same startsAt and endsAt, so a
 # re-send parses the same few strings thousands of times (bad input raises and is not cached).
@@ -39,6 +40,8 @@ class PostableAlert(msgspec.Struct, forbid_unknown_fields=False):
     endsAt: str | None = None
     generatorURL: str | None = None
 
+
+_convert = _speedups.convert if _speedups is not None else None
 
 _decode_alerts = msgspec.json.Decoder(list[PostableAlert])
 _decode_any = msgspec.json.Decoder()
@@ -97,49 +100,62 @@ def to_alerts(
     A bad alert is reported by its index and reason; the others are kept (best effort, as
     Alertmanager does).
     """
-    valid: list[Alert] = []
-    errors: list[str] = []
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
-    share = _SHARED.setdefault
-    names_seen = _VALID_NAMES.issuperset
     default_ends = now + resolve_timeout
+
+    def one(i: int, p: PostableAlert) -> Alert | str:
+        return _to_alert(i, p, now, default_ends, tenant_id)
+
+    if _convert is not None:
+        # The compiled loop takes the alerts that need nothing unusual and hands the others to
+        # the same Python code as below, so every rule and message lives here once.
+        return _convert(posted, now, default_ends, tenant_id, _SHARED, _VALID_NAMES, parse_time, Alert, one)
+    valid: list[Alert] = []
+    errors: list[str] = []
     for i, p in enumerate(posted):
-        try:
-            starts = parse_time(p.startsAt) if p.startsAt else 0.0
-            ends = parse_time(p.endsAt) if p.endsAt else 0.0
-        except ValueError as e:
-            errors.append(f"alert {i}: {e}")
-            continue
-        # Empty values mean "no label"; every value is replaced by its shared copy. zip/map keep
-        # the per-value work in C (this loop runs for every posted alert).
-        raw = p.labels
-        if "" in raw.values():
-            raw = {k: v for k, v in raw.items() if v}
-        labels = dict(zip(raw, map(share, raw.values(), raw.values()), strict=True))
-        raw = p.annotations or {}
-        if "" in raw.values():
-            raw = {k: v for k, v in raw.items() if v}
-        annotations = dict(zip(raw, map(share, raw.values(), raw.values()), strict=True))
-        if not starts:
-            starts = ends if ends else now
-        timeout = False
-        if not ends:
-            ends = default_ends
-            timeout = True
-        reason = None
-        if ends < starts:
-            reason = "start time must be before end time"
-        elif not labels:
-            reason = "at least one label pair required"
-        elif not names_seen(labels) or not names_seen(annotations):
-            reason = _validate_label_map("label set", labels)
-            reason = reason or _validate_label_map("annotations", annotations)
-        if reason is not None:
-            errors.append(f"alert {i} {_brief(labels)}: {reason}")
-            continue
-        valid.append(Alert(labels, annotations, starts, ends, p.generatorURL or "", now, timeout, tenant_id))
+        a = one(i, p)
+        if isinstance(a, str):
+            errors.append(a)
+        else:
+            valid.append(a)
     return valid, errors
+
+
+def _to_alert(i: int, p: PostableAlert, now: float, default_ends: float, tenant_id: str) -> Alert | str:
+    """One posted alert as an Alert, or the error naming it (by index) and what is wrong."""
+    share = _SHARED.setdefault
+    try:
+        starts = parse_time(p.startsAt) if p.startsAt else 0.0
+        ends = parse_time(p.endsAt) if p.endsAt else 0.0
+    except ValueError as e:
+        return f"alert {i}: {e}"
+    # Empty values mean "no label"; every value is replaced by its shared copy.
+    raw = p.labels
+    if "" in raw.values():
+        raw = {k: v for k, v in raw.items() if v}
+    labels = dict(zip(raw, map(share, raw.values(), raw.values()), strict=True))
+    raw = p.annotations or {}
+    if "" in raw.values():
+        raw = {k: v for k, v in raw.items() if v}
+    annotations = dict(zip(raw, map(share, raw.values(), raw.values()), strict=True))
+    if not starts:
+        starts = ends if ends else now
+    timeout = False
+    if not ends:
+        ends = default_ends
+        timeout = True
+    reason = None
+    if ends < starts:
+        reason = "start time must be before end time"
+    elif not labels:
+        reason = "at least one label pair required"
+    elif not _VALID_NAMES.issuperset(labels) or not _VALID_NAMES.issuperset(annotations):
+        reason = _validate_label_map("label set", labels)
+        reason = reason or _validate_label_map("annotations", annotations)
+    if reason is not None:
+        return f"alert {i} {_brief(labels)}: {reason}"
+    return Alert(labels, annotations, starts, ends, p.generatorURL or "", now, timeout, tenant_id)
 
 
 def _brief(labels: dict[str, str]) -> str:

@@ -1,0 +1,278 @@
+/* Compiled versions of the per-alert hot path of POST /api/v2/alerts.
+ *
+ * Optional: tocsin works without this module (setup.py builds it when a C compiler is present,
+ * and model.py / alerts_codec.py fall back to their Python code). Both must give identical
+ * results; tests/unit/test_speedups.py compares them on generated input.
+ *
+ *   fingerprint(labels)  Prometheus's label-set fingerprint: FNV-1a 64 over the UTF-8 bytes of
+ *                        "name 0xFF value 0xFF" for every pair, sorted by name.
+ *   convert(posted, now, default_ends, tenant_id, share, known, parse_time, alert_type, slow)
+ *                        the loop of alerts_codec.to_alerts for alerts that need nothing
+ *                        unusual; any alert that does (an unknown label name, a bad or missing
+ *                        time, no labels, an end before its start, text that is not valid
+ *                        UTF-8) is handed whole to slow(i, posted_alert), which returns an Alert
+ *                        or an error string, so every rule lives in Python once.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static PyObject *s_labels, *s_annotations, *s_startsAt, *s_endsAt, *s_generatorURL, *s_empty;
+
+static inline uint64_t fnv_bytes(uint64_t h, const char *p, Py_ssize_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= FNV_PRIME;
+    }
+    h ^= 0xff; /* the separator after every name and every value */
+    h *= FNV_PRIME;
+    return h;
+}
+
+/* Sets *out; returns 0, or -1 with an exception set (TypeError, UnicodeEncodeError). */
+static int fingerprint_of(PyObject *labels, uint64_t *out) {
+    if (!PyDict_Check(labels)) {
+        PyErr_SetString(PyExc_TypeError, "labels must be a dict");
+        return -1;
+    }
+    uint64_t h = FNV_OFFSET;
+    if (PyDict_GET_SIZE(labels) == 0) {
+        *out = h;
+        return 0;
+    }
+    PyObject *names = PyDict_Keys(labels);
+    if (names == NULL || PyList_Sort(names) < 0) {
+        Py_XDECREF(names);
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(names);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *value = PyDict_GetItemWithError(labels, name); /* borrowed */
+        if (value == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "labels changed during fingerprint");
+            Py_DECREF(names);
+            return -1;
+        }
+        Py_ssize_t len;
+        const char *p = PyUnicode_AsUTF8AndSize(name, &len);
+        if (p == NULL) {
+            Py_DECREF(names);
+            return -1;
+        }
+        h = fnv_bytes(h, p, len);
+        p = PyUnicode_AsUTF8AndSize(value, &len);
+        if (p == NULL) {
+            Py_DECREF(names);
+            return -1;
+        }
+        h = fnv_bytes(h, p, len);
+    }
+    Py_DECREF(names);
+    *out = h;
+    return 0;
+}
+
+static PyObject *py_fingerprint(PyObject *Py_UNUSED(self), PyObject *labels) {
+    uint64_t h;
+    if (fingerprint_of(labels, &h) < 0) return NULL;
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+/* 1: the parsed time in *out (a new reference, NULL when unset: no value, "" or Go's zero time);
+ * 0: not fast (the alert goes to the slow path); -1: error. The float objects come from the
+ * cached parse_time, so alerts posted together share them rather than holding 24 bytes each. */
+static int time_of(PyObject *value, PyObject *parse_time, PyObject **out) {
+    *out = NULL;
+    if (value == Py_None) return 1;
+    if (!PyUnicode_Check(value)) return 0;
+    if (PyUnicode_GET_LENGTH(value) == 0) return 1;
+    PyObject *t = PyObject_CallOneArg(parse_time, value);
+    if (t == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear(); /* slow() reports it with the alert's index */
+            return 0;
+        }
+        return -1;
+    }
+    if (!PyFloat_CheckExact(t)) {
+        Py_DECREF(t);
+        return 0;
+    }
+    if (PyFloat_AS_DOUBLE(t) == 0.0) {
+        Py_DECREF(t); /* "not set", as the Python code's ``if not starts`` */
+        return 1;
+    }
+    *out = t;
+    return 1;
+}
+
+/* A copy of the map without empty values, each value replaced by its shared copy; NULL with no
+ * exception set when a name is not known valid (slow path), NULL with one on error. */
+static PyObject *shared_map(PyObject *raw, PyObject *share, PyObject *known) {
+    if (raw == Py_None) return PyDict_New();
+    if (!PyDict_Check(raw)) return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(raw, &pos, &k, &v)) {
+        if (!PyUnicode_Check(v) || !PyUnicode_Check(k)) goto slow;
+        if (PyUnicode_GET_LENGTH(v) == 0) continue;
+        int ok = PySet_Contains(known, k);
+        if (ok < 0) goto error;
+        if (!ok) goto slow;
+        PyObject *s = PyDict_SetDefault(share, v, v); /* borrowed */
+        if (s == NULL || PyDict_SetItem(out, k, s) < 0) goto error;
+    }
+    return out;
+slow:
+    Py_DECREF(out);
+    return NULL;
+error:
+    Py_DECREF(out);
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "label map conversion failed");
+    return NULL;
+}
+
+/* The Alert for one posted alert, or NULL: with an exception set on error, without one when
+ * the alert needs the slow path. ``now`` and ``default_ends`` are the caller's objects, shared by
+ * every alert of the request. */
+static PyObject *fast_alert(PyObject *p, PyObject *now, PyObject *default_ends, PyObject *tenant,
+                            PyObject *share, PyObject *known, PyObject *parse_time, PyObject *alert_type) {
+    PyObject *labels = NULL, *annotations = NULL, *raw = NULL, *gen = NULL, *fp = NULL, *res = NULL;
+    PyObject *starts = NULL, *ends = NULL;
+    int r;
+
+    raw = PyObject_GetAttr(p, s_startsAt);
+    if (raw == NULL) return NULL;
+    r = time_of(raw, parse_time, &starts);
+    Py_CLEAR(raw);
+    if (r <= 0) return NULL;
+    raw = PyObject_GetAttr(p, s_endsAt);
+    if (raw == NULL) goto done;
+    r = time_of(raw, parse_time, &ends);
+    Py_CLEAR(raw);
+    if (r <= 0) goto done;
+
+    raw = PyObject_GetAttr(p, s_labels);
+    if (raw == NULL) goto done;
+    labels = shared_map(raw, share, known);
+    Py_CLEAR(raw);
+    if (labels == NULL) goto done;
+    raw = PyObject_GetAttr(p, s_annotations);
+    if (raw == NULL) goto done;
+    annotations = shared_map(raw, share, known);
+    Py_CLEAR(raw);
+    if (annotations == NULL) goto done;
+
+    int timeout = 0;
+    if (starts == NULL) starts = Py_NewRef(ends != NULL ? ends : now);
+    if (ends == NULL) {
+        ends = Py_NewRef(default_ends);
+        timeout = 1;
+    }
+    double s = PyFloat_AsDouble(starts), e = PyFloat_AsDouble(ends);
+    if (PyErr_Occurred()) goto done;
+    if (e < s || PyDict_GET_SIZE(labels) == 0) goto done; /* the slow path words the error */
+
+    uint64_t h;
+    if (fingerprint_of(labels, &h) < 0) {
+        /* Invalid UTF-8 (a lone surrogate): let the Python code raise exactly as it does. */
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) PyErr_Clear();
+        goto done;
+    }
+    gen = PyObject_GetAttr(p, s_generatorURL);
+    if (gen == NULL) goto done;
+    r = gen == Py_None ? 0 : PyObject_IsTrue(gen);
+    if (r < 0) goto done;
+    if (!r) Py_SETREF(gen, Py_NewRef(s_empty));
+    fp = PyLong_FromUnsignedLongLong(h);
+    if (fp == NULL) goto done;
+    PyObject *args[9] = {labels, annotations, starts, ends, gen, now, timeout ? Py_True : Py_False, tenant, fp};
+    res = PyObject_Vectorcall(alert_type, args, 9, NULL);
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
+    Py_XDECREF(labels);
+    Py_XDECREF(annotations);
+    Py_XDECREF(gen);
+    Py_XDECREF(fp);
+    return res;
+}
+
+static PyObject *py_convert(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "convert() takes 9 arguments");
+        return NULL;
+    }
+    PyObject *posted = args[0], *tenant = args[3], *share = args[4], *known = args[5];
+    PyObject *now = args[1], *default_ends = args[2];
+    PyObject *parse_time = args[6], *alert_type = args[7], *slow = args[8];
+    if (!PyDict_Check(share) || !PyAnySet_Check(known)) {
+        PyErr_SetString(PyExc_TypeError, "convert(): share must be a dict and known a set");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(posted, "posted alerts must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *valid = PyList_New(0), *errors = PyList_New(0);
+    if (valid == NULL || errors == NULL) goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *a = fast_alert(p, now, default_ends, tenant, share, known, parse_time, alert_type);
+        if (a == NULL) {
+            if (PyErr_Occurred()) goto error;
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL) goto error;
+            a = PyObject_CallFunctionObjArgs(slow, index, p, NULL);
+            Py_DECREF(index);
+            if (a == NULL) goto error;
+            if (PyUnicode_Check(a)) {
+                int rc = PyList_Append(errors, a);
+                Py_DECREF(a);
+                if (rc < 0) goto error;
+                continue;
+            }
+        }
+        int rc = PyList_Append(valid, a);
+        Py_DECREF(a);
+        if (rc < 0) goto error;
+    }
+    Py_DECREF(seq);
+    PyObject *out = PyTuple_Pack(2, valid, errors);
+    Py_DECREF(valid);
+    Py_DECREF(errors);
+    return out;
+error:
+    Py_DECREF(seq);
+    Py_XDECREF(valid);
+    Py_XDECREF(errors);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"fingerprint", (PyCFunction)py_fingerprint, METH_O, "Prometheus's fingerprint of a label set."},
+    {"convert", (PyCFunction)(void (*)(void))py_convert, METH_FASTCALL,
+     "The loop of alerts_codec.to_alerts (see that function)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "tocsin._speedups", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    s_labels = PyUnicode_InternFromString("labels");
+    s_annotations = PyUnicode_InternFromString("annotations");
+    s_startsAt = PyUnicode_InternFromString("startsAt");
+    s_endsAt = PyUnicode_InternFromString("endsAt");
+    s_generatorURL = PyUnicode_InternFromString("generatorURL");
+    s_empty = PyUnicode_InternFromString("");
+    if (!s_labels || !s_annotations || !s_startsAt || !s_endsAt || !s_generatorURL || !s_empty) return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,16 @@
+from collections.abc import Callable, Sequence
+from typing import Any
+
+def fingerprint(labels: dict[str, str], /) -> int: ...
+def convert(
+    posted: Sequence[Any],
+    now: float,
+    default_ends: float,
+    tenant_id: str,
+    share: dict[str, str],
+    known: set[str],
+    parse_time: Callable[[str], float],
+    alert_type: type[Any],
+    slow: Callable[[int, Any], Any],
+    /,
+) -> tuple[list[Any], list[str]]: ...

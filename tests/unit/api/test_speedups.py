@@ -1,0 +1,112 @@
+"""The compiled hot path (tocsin._speedups) against the Python code it replaces: same results,
+same errors, on generated input."""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tocsin import model
+from tocsin.api import alerts_codec
+from tocsin.api.alerts_codec import PostableAlert, to_alerts
+
+speedups = model.speedups
+
+
+def test_the_compiled_module_is_built_where_a_compiler_is() -> None:
+    # setup.py marks the extension optional, so a failed build would pass unnoticed otherwise.
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}): tocsin runs its Python code")
+    assert speedups is not None, "tocsin._speedups was not built: run pip install -e . again"
+
+
+needs_speedups = pytest.mark.skipif(speedups is None, reason="tocsin._speedups not built")
+
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+_names = st.one_of(st.sampled_from(["alertname", "job", "instance", "severity", "a", "b_1"]), _text)
+_labels = st.dictionaries(_names, st.one_of(st.just(""), _text), max_size=6)
+_times = st.one_of(
+    st.none(),
+    st.just(""),
+    st.just("0001-01-01T00:00:00Z"),
+    st.sampled_from(["2026-11-29T07:00:00Z", "2026-11-29T08:00:00.5+01:00", "2026-11-28T07:00:00Z"]),
+    st.just("not a time"),
+    st.just("2026-13-45T99:00:00Z"),
+)
+_posted = st.builds(
+    PostableAlert,
+    labels=_labels,
+    annotations=st.one_of(st.none(), _labels),
+    startsAt=_times,
+    endsAt=_times,
+    generatorURL=st.one_of(st.none(), st.just(""), _text),
+)
+
+
+@needs_speedups
+@given(_labels)
+def test_fingerprint_is_the_same_compiled_or_not(labels: dict[str, str]) -> None:
+    assert speedups is not None
+    assert speedups.fingerprint(labels) == model.py_fingerprint(labels)
+
+
+@needs_speedups
+@pytest.mark.parametrize("value", ["\udcff", "x\udcffy", "\ud800"])
+def test_compiled_fingerprint_refuses_lone_surrogates(value: str) -> None:
+    assert speedups is not None
+    with pytest.raises(UnicodeEncodeError):
+        speedups.fingerprint({"a": value})
+    with pytest.raises(TypeError):
+        speedups.fingerprint({"a": 1})  # type: ignore[dict-item]
+
+
+@needs_speedups
+@settings(max_examples=300)
+@given(st.lists(_posted, max_size=8))
+def test_to_alerts_gives_the_same_alerts_and_errors_compiled_or_not(
+    posted: list[PostableAlert],
+) -> None:
+    now = 1_796_000_000.0
+    # Each run starts from the same known names: the slow path learns new valid ones.
+    known = set(alerts_codec._VALID_NAMES)
+    compiled = to_alerts(posted, now, 300.0, "t")
+    alerts_codec._VALID_NAMES.clear()
+    alerts_codec._VALID_NAMES.update(known)
+    saved = alerts_codec._convert
+    alerts_codec._convert = None
+    try:
+        plain = to_alerts(posted, now, 300.0, "t")
+    finally:
+        alerts_codec._convert = saved
+    assert compiled == plain
+
+
+@needs_speedups
+def test_to_alerts_compiled_path_keeps_the_python_rules() -> None:
+    posted = [
+        PostableAlert({"alertname": "A", "x": ""}, {"s": "", "d": "text"}, None, None, None),
+        PostableAlert({"alertname": "B"}, None, "2026-11-29T07:00:00Z", "2026-11-29T06:00:00Z"),
+        PostableAlert({"": "v"}, None),
+        PostableAlert({"alertname": "C"}, None, "yesterday"),
+        PostableAlert({"alertname": "D"}, None, None, "2026-11-29T07:00:00Z", "http://g"),
+    ]
+    now = 1_796_000_000.0
+    valid, errors = to_alerts(posted, now, 300.0, "t")
+    assert [a.labels for a in valid] == [{"alertname": "A"}, {"alertname": "D"}]
+    a, d = valid
+    assert a.annotations == {"d": "text"} and a.timeout and a.ends_at == now + 300.0 and a.starts_at == now
+    assert a.fingerprint == model.py_fingerprint({"alertname": "A"})
+    assert not d.timeout and d.starts_at == d.ends_at == model.parse_time("2026-11-29T07:00:00Z")
+    assert d.generator_url == "http://g" and d.updated_at == now and d.tenant_id == "t"
+    assert errors == [
+        'alert 1 {alertname="B"}: start time must be before end time',
+        'alert 2 {="v"}: invalid label set: invalid name ""',
+        "alert 3: invalid timestamp 'yesterday': expected RFC 3339",
+    ]
+    with pytest.raises(UnicodeEncodeError):  # as the Python code: not an error entry, a failure
+        to_alerts([PostableAlert({"alertname": "\udcff"})], now, 300.0, "t")
