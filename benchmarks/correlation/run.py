@@ -90,6 +90,7 @@ SOURCE_GRAPH_CALLERS_ROW = (
 # The callers' signal's threshold (robust standard deviations) and persistence (samples) swept for the
 # sensitivity table; 3.0 and 2 are the defaults.
 CALLERS_SWEEP = [(th, n) for th in (2.0, 3.0, 6.0, 10.0) for n in (1, 2, 3)]
+CALLERS_FULLY_SELECTED: list[tuple[Pooled, list[str]]] = []
 # Scenarios whose TrainTicket labels and topology both use the call graph read from source.
 TT_SRC = "TrainTicket, call graph from source"
 BOTH_SRC = "both systems, one stream, TrainTicket call graph from source"
@@ -138,6 +139,13 @@ def _select_rca_on_training_day(
     train: EvalDay, config: CorrelationConfig, base: RootCauseWeights | None = None
 ) -> RootCauseWeights:
     """``base``: the weights the grid's points are varied from (the callers' threshold and persistence)."""
+    return _select_rca_with_hits(train, config, base)[0]
+
+
+def _select_rca_with_hits(
+    train: EvalDay, config: CorrelationConfig, base: RootCauseWeights | None = None
+) -> tuple[RootCauseWeights, tuple[float, float]]:
+    """The selected weights and their (top-3 ties split, top-1 ties split) hits on the training day."""
     grid = RCA_GRID
     if base is not None:
         grid = [
@@ -167,7 +175,7 @@ def _select_rca_on_training_day(
         top1, _ = root_cause_expected_hits(truth, pred, targets, scored, 1)
         if (top3, top1) > best_hits:
             best, best_hits = weights, (top3, top1)
-    return best
+    return best, best_hits
 
 
 def _select_on_other_system(pairs: Sequence[tuple[EvalDay, EvalDay]]) -> tuple[CorrelationConfig, float]:
@@ -474,21 +482,44 @@ def _callers_sensitivity(
 ) -> list[tuple[float, int, Pooled, Pooled]]:
     """Per (threshold, samples) of the callers' signal: the scored days with root-cause weights selected
     on the training day, and with the fixed weights of CALLERS_ONLY_ROW."""
-    out = []
+    out: list[tuple[float, int, Pooled, Pooled]] = []
+    # Threshold and persistence selected on the training day as well (with the weights, as one grid;
+    # the first in CALLERS_SWEEP order wins a tie): the pooled scored days, and each day's choice.
+    everything, chosen = Pooled(), []
+    best: dict[str, tuple[tuple[float, float], RootCauseWeights]] = {}
     for th, n in CALLERS_SWEEP:
         selected, fixed = Pooled(), Pooled()
         for train, test in pairs:
             base = dataclasses.replace(config.root_cause, callers_threshold=th, callers_samples=n)
-            rca = _select_rca_on_training_day(train, config, base)
+            rca, hits = _select_rca_with_hits(train, config, base)
+            if test.day not in best or hits > best[test.day][0]:
+                best[test.day] = (hits, rca)
             only = dataclasses.replace(base, callers=2.0, metrics=0.0)
             for p, weights in ((selected, rca), (fixed, only)):
-                pred, rankings = _run_tocsin(train, test, dataclasses.replace(config, root_cause=weights))
-                p.truth += [la.truth for la in test.alerts]
-                p.pred += [f"{test.day}/{x}" for x in pred]
-                p.rankings.update({f"{test.day}/{k}": v for k, v in rankings.items()})
-                p.targets.update({f.fault_id: f.service for f in test.faults})
+                _pool(
+                    p, train, test, _run_tocsin(train, test, dataclasses.replace(config, root_cause=weights))
+                )
         out.append((th, n, selected, fixed))
+    for train, test in pairs:
+        rca = best[test.day][1]
+        _pool(everything, train, test, _run_tocsin(train, test, dataclasses.replace(config, root_cause=rca)))
+        chosen.append(
+            f"{test.day}: threshold {rca.callers_threshold}, samples {rca.callers_samples}, "
+            f"dependents {rca.dependents}, metrics {rca.metrics}, probe_scale {rca.probe_scale}, "
+            f"callers {rca.callers}"
+        )
+    CALLERS_FULLY_SELECTED.append((everything, chosen))
     return out
+
+
+def _pool(
+    p: Pooled, train: EvalDay, test: EvalDay, result: tuple[list[str], dict[str, list[tuple[str, float]]]]
+) -> None:
+    pred, rankings = result
+    p.truth += [la.truth for la in test.alerts]
+    p.pred += [f"{test.day}/{x}" for x in pred]
+    p.rankings.update({f"{test.day}/{k}": v for k, v in rankings.items()})
+    p.targets.update({f.fault_id: f.service for f in test.faults})
 
 
 def _top3(p: Pooled) -> str:
@@ -657,6 +688,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for th, n, selected, fixed in _callers_sensitivity(scenarios[TT_SRC], config):
         print(f"| {th} | {n} | {_top3(selected)} | {_top3(fixed)} |")
+    everything, chosen = CALLERS_FULLY_SELECTED[-1]
+    print(
+        f"\nThreshold and samples selected on the training day too (with the weights, as one grid): "
+        f"top-3, ties split: {_top3(everything).replace(' | ', ', ')}; chosen: {'; '.join(chosen)}."
+    )
 
     print(
         "\n## Weights selected on the other system "

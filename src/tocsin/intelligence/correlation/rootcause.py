@@ -93,7 +93,9 @@ class RootCauseWeights:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"root-cause weights: {name} must be a finite number > 0, got {value!r}")
         if not (isinstance(self.callers_samples, int) and self.callers_samples >= 1):
-            raise ValueError(f"root-cause weights: callers_samples must be an int >= 1, got {self.callers_samples!r}")
+            raise ValueError(
+                f"root-cause weights: callers_samples must be an int >= 1, got {self.callers_samples!r}"
+            )
 
 
 @dataclass
