@@ -8,9 +8,9 @@ Per service, the series a responder checks first — the same kinds the alert ru
   Latency of calls into a service is attributed to the callee only: a network delay injected on a
   service shows there while the service's own pod metrics stay quiet.
 
-Separately, for attributing callers' latency to their callees (``RootCauseWeights.callers``), each
-pod's client-side latency (``PodClientLatencyP90/P95/P99(s)``: how long the calls it makes take)
-as the probe's client series; they are never part of the deviation above.
+Separately, for attributing callers' latency to their callees (``RootCauseWeights.callers``), the
+probe holds each pod's client-side latency (``PodClientLatencyP90/P95/P99(s)``: how long the calls
+it makes take) as its client series; they are never part of the deviation above.
 
 This set (not every column of the data set) was chosen after looking at how the deviations rank
 the injected services on all four recorded days: client-side and P99 latency, workload and node
