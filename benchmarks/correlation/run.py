@@ -57,6 +57,14 @@ HEAVY_DEPENDENTS_ROW = "tocsin, dependents 3.0 (set looking at the scored days)"
 # Root cause with a random walk over the call graph added (correlation/random_walk.py); walk 2.0 is
 # one of 1, 2 and 4 tried on the scored days, none of which helped.
 WALK_ROW = "tocsin, random walk over the call graph added (walk 2.0)"
+# Root cause with the callers' client-latency rises attributed to their callees
+# (correlation/callee_attribution.py) at a fixed weight, with and without the own-pod metric probe; the
+# weight 2.0 and the signal's threshold and persistence were set looking at the scored days (README.md).
+CALLERS_ROW = "tocsin, callers' client latency added (callers 2.0; set looking at the scored days)"
+CALLERS_ONLY_ROW = (
+    "tocsin, callers' client latency instead of the own-pod probe (callers 2.0, metrics 0; "
+    "set looking at the scored days)"
+)
 METHODS = (
     "tocsin",
     "tocsin, root cause from alerts only (no metric probe)",
@@ -64,6 +72,8 @@ METHODS = (
     "tocsin, root-cause weights selected on the training day",
     HEAVY_DEPENDENTS_ROW,
     WALK_ROW,
+    CALLERS_ROW,
+    CALLERS_ONLY_ROW,
     "tocsin, weights selected on the training day",
     "tocsin, learned topology only",
     "group_by service",
@@ -72,6 +82,15 @@ METHODS = (
 # Scored only where the labels keep TrainTicket's entry chain: the same labels, with the call graph read
 # from TrainTicket's source as the correlator's topology instead of the entry chain.
 SOURCE_GRAPH_ROW = "tocsin, call graph from source as topology (labels: entry chain)"
+# The same, with the callers' client-latency weights of CALLERS_ONLY_ROW (set looking at the scored days).
+SOURCE_GRAPH_CALLERS_ROW = (
+    "tocsin, call graph from source as topology, callers' client latency instead of the own-pod probe "
+    "(labels: entry chain; set looking at the scored days)"
+)
+# The callers' signal's threshold (robust standard deviations) and persistence (samples) swept for the
+# sensitivity table; 3.0 and 2 are the defaults.
+CALLERS_SWEEP = [(th, n) for th in (2.0, 3.0, 6.0, 10.0) for n in (1, 2, 3)]
+CALLERS_FULLY_SELECTED: list[tuple[Pooled, list[str]]] = []
 # Scenarios whose TrainTicket labels and topology both use the call graph read from source.
 TT_SRC = "TrainTicket, call graph from source"
 BOTH_SRC = "both systems, one stream, TrainTicket call graph from source"
@@ -105,23 +124,43 @@ PROBES: dict[str, MetricProbe] = {}
 PROBES_ALL: dict[str, MetricProbe] = {}
 RCA_SELECTED: list[str] = []
 # Root-cause weights selected on the training day: the weight of the metric evidence and the
-# deviation that scores half of it; the training day's own labels pick, the scored day is not seen.
+# deviation that scores half of it, the explanation weight and the weight of the callers' client
+# latency; the training day's own labels pick, the scored day is not seen.
 RCA_GRID = [
-    dataclasses.replace(RootCauseWeights(), metrics=m, probe_scale=ps, dependents=dep)
+    dataclasses.replace(RootCauseWeights(), metrics=m, probe_scale=ps, dependents=dep, callers=cw)
     for dep in (1.0, 3.0)
     for m in (0.0, 0.5, 1.0, 2.0, 4.0)
     for ps in (30.0, 100.0, 300.0)
+    for cw in (0.0, 1.0, 2.0, 4.0)
 ]
 
 
-def _select_rca_on_training_day(train: EvalDay, config: CorrelationConfig) -> RootCauseWeights:
+def _select_rca_on_training_day(
+    train: EvalDay, config: CorrelationConfig, base: RootCauseWeights | None = None
+) -> RootCauseWeights:
+    """``base``: the weights the grid's points are varied from (the callers' threshold and persistence)."""
+    return _select_rca_with_hits(train, config, base)[0]
+
+
+def _select_rca_with_hits(
+    train: EvalDay, config: CorrelationConfig, base: RootCauseWeights | None = None
+) -> tuple[RootCauseWeights, tuple[float, float]]:
+    """The selected weights and their (top-3 ties split, top-1 ties split) hits on the training day."""
+    grid = RCA_GRID
+    if base is not None:
+        grid = [
+            dataclasses.replace(
+                w, callers_threshold=base.callers_threshold, callers_samples=base.callers_samples
+            )
+            for w in RCA_GRID
+        ]
     correlator = _make_correlator(train, train, config)
     correlator.probe = PROBES.get(train.day)
     truth = [la.truth for la in train.alerts]
     pred = [correlator.add(la.alert).incident_id for la in train.alerts]
     targets = {f.fault_id: f.service for f in train.faults}
     best, best_hits = config.root_cause, (-1.0, -1.0)
-    for weights in RCA_GRID:
+    for weights in grid:
         scored = {
             iid: [
                 (c.service, c.score)
@@ -136,7 +175,7 @@ def _select_rca_on_training_day(train: EvalDay, config: CorrelationConfig) -> Ro
         top1, _ = root_cause_expected_hits(truth, pred, targets, scored, 1)
         if (top3, top1) > best_hits:
             best, best_hits = weights, (top3, top1)
-    return best
+    return best, best_hits
 
 
 def _select_on_other_system(pairs: Sequence[tuple[EvalDay, EvalDay]]) -> tuple[CorrelationConfig, float]:
@@ -362,7 +401,7 @@ def _score_pairs(
 ) -> dict[str, Pooled]:
     """Score every method on each (train, test) pair and pool the test days. With ``source_graph``
     also the row that takes it as topology while the labels stay as built."""
-    extra = (SOURCE_GRAPH_ROW,) if source_graph is not None else ()
+    extra = (SOURCE_GRAPH_ROW, SOURCE_GRAPH_CALLERS_ROW) if source_graph is not None else ()
     pooled = {m: Pooled() for m in (*METHODS, *extra, *ABLATIONS, *(f"time window {g:.0f} s" for g in SWEEP))}
     for train, test in pairs:
         truth = [la.truth for la in test.alerts]
@@ -377,7 +416,16 @@ def _score_pairs(
                 {
                     SOURCE_GRAPH_ROW: _run_tocsin(
                         train, test, config, topology=test.label_edges + list(source_graph)
-                    )
+                    ),
+                    SOURCE_GRAPH_CALLERS_ROW: _run_tocsin(
+                        train,
+                        test,
+                        dataclasses.replace(
+                            config,
+                            root_cause=dataclasses.replace(config.root_cause, callers=2.0, metrics=0.0),
+                        ),
+                        topology=test.label_edges + list(source_graph),
+                    ),
                 }
                 if source_graph is not None
                 else {}
@@ -394,7 +442,7 @@ def _score_pairs(
         rca = _select_rca_on_training_day(train, config)
         RCA_SELECTED.append(
             f"| {scenario} | {test.day} | {train.day} | {rca.dependents} | {rca.metrics} "
-            f"| {rca.probe_scale} |"
+            f"| {rca.probe_scale} | {rca.callers} |"
         )
         results["tocsin, root-cause weights selected on the training day"] = _run_tocsin(
             train, test, dataclasses.replace(config, root_cause=rca)
@@ -405,6 +453,12 @@ def _score_pairs(
         )
         walk = dataclasses.replace(config.root_cause, walk=2.0)
         results[WALK_ROW] = _run_tocsin(train, test, dataclasses.replace(config, root_cause=walk))
+        callers = dataclasses.replace(config.root_cause, callers=2.0)
+        results[CALLERS_ROW] = _run_tocsin(train, test, dataclasses.replace(config, root_cause=callers))
+        callers_only = dataclasses.replace(config.root_cause, callers=2.0, metrics=0.0)
+        results[CALLERS_ONLY_ROW] = _run_tocsin(
+            train, test, dataclasses.replace(config, root_cause=callers_only)
+        )
         for name in ABLATIONS:
             variant, use_graph = _ablation(config, name)
             results[name] = _run_tocsin(train, test, variant, configured_graph=use_graph)
@@ -421,6 +475,58 @@ def _score_pairs(
                 la.truth for la in test.alerts if p.targets.get(la.truth) == _service(la.alert)
             }
     return pooled
+
+
+def _callers_sensitivity(
+    pairs: Sequence[tuple[EvalDay, EvalDay]], config: CorrelationConfig
+) -> list[tuple[float, int, Pooled, Pooled]]:
+    """Per (threshold, samples) of the callers' signal: the scored days with root-cause weights selected
+    on the training day, and with the fixed weights of CALLERS_ONLY_ROW."""
+    out: list[tuple[float, int, Pooled, Pooled]] = []
+    # Threshold and persistence selected on the training day as well (with the weights, as one grid;
+    # the first in CALLERS_SWEEP order wins a tie): the pooled scored days, and each day's choice.
+    everything, chosen = Pooled(), []
+    best: dict[str, tuple[tuple[float, float], RootCauseWeights]] = {}
+    for th, n in CALLERS_SWEEP:
+        selected, fixed = Pooled(), Pooled()
+        for train, test in pairs:
+            base = dataclasses.replace(config.root_cause, callers_threshold=th, callers_samples=n)
+            rca, hits = _select_rca_with_hits(train, config, base)
+            if test.day not in best or hits > best[test.day][0]:
+                best[test.day] = (hits, rca)
+            only = dataclasses.replace(base, callers=2.0, metrics=0.0)
+            for p, weights in ((selected, rca), (fixed, only)):
+                _pool(
+                    p, train, test, _run_tocsin(train, test, dataclasses.replace(config, root_cause=weights))
+                )
+        out.append((th, n, selected, fixed))
+    for train, test in pairs:
+        rca = best[test.day][1]
+        _pool(everything, train, test, _run_tocsin(train, test, dataclasses.replace(config, root_cause=rca)))
+        chosen.append(
+            f"{test.day}: threshold {rca.callers_threshold}, samples {rca.callers_samples}, "
+            f"dependents {rca.dependents}, metrics {rca.metrics}, probe_scale {rca.probe_scale}, "
+            f"callers {rca.callers}"
+        )
+    CALLERS_FULLY_SELECTED.append((everything, chosen))
+    return out
+
+
+def _pool(
+    p: Pooled, train: EvalDay, test: EvalDay, result: tuple[list[str], dict[str, list[tuple[str, float]]]]
+) -> None:
+    pred, rankings = result
+    p.truth += [la.truth for la in test.alerts]
+    p.pred += [f"{test.day}/{x}" for x in pred]
+    p.rankings.update({f"{test.day}/{k}": v for k, v in rankings.items()})
+    p.targets.update({f.fault_id: f.service for f in test.faults})
+
+
+def _top3(p: Pooled) -> str:
+    names = {iid: [s for s, _ in ranked] for iid, ranked in p.rankings.items()}
+    _, top3, n = root_cause_hits(p.truth, p.pred, p.targets, names)
+    ties, _ = root_cause_expected_hits(p.truth, p.pred, p.targets, p.rankings, 3)
+    return f"{_fmt(top3 / n)} ({top3}/{n}) | {_fmt(ties / n)} ({ties:.1f}/{n})"
 
 
 def _speeds(
@@ -565,11 +671,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         "\nRoot-cause weights selected on the training day "
-        "(grid: dependents × metrics × probe_scale, by top-3 with ties split):\n"
+        "(grid: dependents × metrics × probe_scale × callers, by top-3 with ties split):\n"
     )
-    print("| scenario | scored day | training day | dependents | metrics | probe_scale |")
-    print("|---|---|---|---|---|---|")
+    print("| scenario | scored day | training day | dependents | metrics | probe_scale | callers |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(RCA_SELECTED))
+
+    print(
+        f"\nRoot cause on {TT_SRC} by the callers' signal's threshold and persistence "
+        "(defaults 3.0 and 2, set looking at the scored days):\n"
+    )
+    print(
+        "| threshold (robust SDs) | samples held | weights selected on the training day: top-3 "
+        "| … ties split | callers 2.0, metrics 0: top-3 | … ties split |"
+    )
+    print("|---|---|---|---|---|---|")
+    for th, n, selected, fixed in _callers_sensitivity(scenarios[TT_SRC], config):
+        print(f"| {th} | {n} | {_top3(selected)} | {_top3(fixed)} |")
+    everything, chosen = CALLERS_FULLY_SELECTED[-1]
+    print(
+        f"\nThreshold and samples selected on the training day too (with the weights, as one grid): "
+        f"top-3, ties split: {_top3(everything).replace(' | ', ', ')}; chosen: {'; '.join(chosen)}."
+    )
 
     print(
         "\n## Weights selected on the other system "

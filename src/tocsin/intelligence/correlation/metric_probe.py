@@ -10,6 +10,11 @@ series held in memory (the benchmark loads them from the Nezha data set).
 The answer is a robust deviation: over the window, the largest ``|value - median| / scale`` of any
 series of the service, against the trailing ``baseline_s`` before the window, with
 ``scale = max(1.4826 · MAD, rel_floor · |median|, abs_floor)``. No labels are involved.
+
+A probe may also know each service's *client-side* latency — how long the calls it makes take, as
+it measures them (:class:`ClientLatencyProbe`). A network delay or an exception on a service barely
+moves that service's own metrics but shows in the client latency of every service that calls it;
+the root-cause ranking attributes those rises to the callee (``correlation/rootcause.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +31,21 @@ class MetricProbe(Protocol):
     def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
         """(robust deviation >= 0, name of the series that deviated most) of ``service`` in the window;
         ``(0.0, "")`` when nothing is known about the service."""
+        ...
+
+
+@runtime_checkable
+class ClientLatencyProbe(Protocol):
+    def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:
+        """How far the latency of the calls ``service`` makes rose in the window, held for ``samples``
+        samples: the ``samples``-th largest upward robust deviation of any of its client-latency series
+        (0 when it never rose, or the window holds fewer samples); ``None`` when the probe has no
+        client-latency series for the service."""
+        ...
+
+    @property
+    def client_services(self) -> list[str]:
+        """The services whose client latency the probe knows."""
         ...
 
 
@@ -48,7 +68,11 @@ class Series:
 
 
 class SeriesProbe:
-    """A :class:`MetricProbe` over series in memory, optionally shifted in time by ``shift_s``."""
+    """A :class:`MetricProbe` over series in memory, optionally shifted in time by ``shift_s``.
+
+    ``client_series`` (service → series of the latency of the calls it makes) also makes it a
+    :class:`ClientLatencyProbe`.
+    """
 
     def __init__(
         self,
@@ -58,6 +82,7 @@ class SeriesProbe:
         abs_floor: float = 1e-6,
         min_baseline: int = 5,
         shift_s: float = 0.0,
+        client_series: Iterable[tuple[str, Series]] = (),
     ) -> None:
         if not (math.isfinite(baseline_s) and baseline_s > 0):
             raise ValueError(f"baseline_s must be a finite number > 0, got {baseline_s!r}")
@@ -73,16 +98,57 @@ class SeriesProbe:
             if not service:
                 raise ValueError(f"series {s.name!r} has no service")
             self._by_service.setdefault(service, []).append(s)
+        self._client: dict[str, list[Series]] = {}
+        for service, s in client_series:
+            if not service:
+                raise ValueError(f"client series {s.name!r} has no service")
+            self._client.setdefault(service, []).append(s)
+        # Ranking asks the same (service, window) again for every weight it tries: keep the answers.
+        self._rise_cache: dict[tuple[str, float, float, int], float] = {}
 
     @property
     def services(self) -> list[str]:
         return sorted(self._by_service)
 
+    @property
+    def client_services(self) -> list[str]:
+        return sorted(self._client)
+
     def shifted(self, shift_s: float) -> SeriesProbe:
         """The same series seen ``shift_s`` seconds later (for streams replayed with a time shift)."""
         out = SeriesProbe((), self.baseline_s, self.rel_floor, self.abs_floor, self.min_baseline, shift_s)
         out._by_service = self._by_service
+        out._client = self._client
         return out
+
+    def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:
+        if end < start:
+            raise ValueError(f"probe window ends before it starts: {start} > {end}")
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        found = self._client.get(service)
+        if not found:
+            return None
+        key = (service, start, end, samples)
+        cached = self._rise_cache.get(key)
+        if cached is None:
+            cached = max(
+                held_rise(
+                    s,
+                    start - self.shift_s,
+                    end - self.shift_s,
+                    samples,
+                    self.baseline_s,
+                    self.rel_floor,
+                    self.abs_floor,
+                    self.min_baseline,
+                )
+                for s in found
+            )
+            if len(self._rise_cache) > 100_000:
+                self._rise_cache.clear()
+            self._rise_cache[key] = cached
+        return cached
 
     def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
         if end < start:
@@ -126,11 +192,57 @@ def robust_deviation(
     return float(max(np.max(win) - med, med - np.min(win), 0.0) / scale)
 
 
+def held_rise(
+    s: Series,
+    start: float,
+    end: float,
+    samples: int,
+    baseline_s: float,
+    rel_floor: float = 0.05,
+    abs_floor: float = 1e-6,
+    min_baseline: int = 5,
+) -> float:
+    """The ``samples``-th largest upward robust deviation of ``s`` inside ``[start, end]`` against
+    ``[start - baseline_s, start)``: a rise of at least this much lasted ``samples`` samples. 0 when
+    the baseline has fewer than ``min_baseline`` samples or the window fewer than ``samples``."""
+    b0 = int(np.searchsorted(s.times, start - baseline_s, side="left"))
+    lo = int(np.searchsorted(s.times, start, side="left"))
+    hi = int(np.searchsorted(s.times, end, side="right"))
+    base = s.values[b0:lo]
+    base = base[~np.isnan(base)]
+    win = s.values[lo:hi]
+    win = win[~np.isnan(win)]
+    if len(base) < min_baseline or len(win) < samples:
+        return 0.0
+    med = float(np.median(base))
+    mad = 1.4826 * float(np.median(np.abs(base - med)))
+    scale = max(mad, rel_floor * abs(med), abs_floor)
+    held = float(np.sort(win)[-samples])
+    return max(held - med, 0.0) / scale
+
+
 class CombinedProbe:
     """Several probes as one (e.g. two systems behind one alert manager): the largest answer wins."""
 
     def __init__(self, probes: Sequence[MetricProbe]) -> None:
         self.probes = tuple(probes)
+
+    @property
+    def client_services(self) -> list[str]:
+        found: set[str] = set()
+        for p in self.probes:
+            if isinstance(p, ClientLatencyProbe):
+                found.update(p.client_services)
+        return sorted(found)
+
+    def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:
+        best: float | None = None
+        for p in self.probes:
+            if isinstance(p, ClientLatencyProbe):
+                rise = p.client_rise(service, start, end, samples)
+                if rise is not None and (best is None or rise > best):
+                    best = rise
+        return best
 
     def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
         best: tuple[float, str] = (0.0, "")

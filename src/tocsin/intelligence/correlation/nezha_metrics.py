@@ -8,6 +8,10 @@ Per service, the series a responder checks first — the same kinds the alert ru
   Latency of calls into a service is attributed to the callee only: a network delay injected on a
   service shows there while the service's own pod metrics stay quiet.
 
+Separately, for attributing callers' latency to their callees (``RootCauseWeights.callers``), the
+probe holds each pod's client-side latency (``PodClientLatencyP90/P95/P99(s)``: how long the calls
+it makes take) as its client series; they are never part of the deviation above.
+
 This set (not every column of the data set) was chosen after looking at how the deviations rank
 the injected services on all four recorded days: client-side and P99 latency, workload and node
 metrics were noisier. See benchmarks/correlation/README.md.
@@ -23,6 +27,7 @@ from tocsin.intelligence.correlation.metric_probe import Series, SeriesProbe
 from tocsin.intelligence.correlation.nezha_eval import _read_rows, _series, pod_service
 
 POD_COLUMNS = ("PodServerLatencyP90(s)", "CpuUsageRate(%)")
+CLIENT_COLUMNS = ("PodClientLatencyP90(s)", "PodClientLatencyP95(s)", "PodClientLatencyP99(s)")
 EDGE_FILES = ("source_50.csv", "destination_50.csv")
 _NOT_SERIES = ("Time", "TimeStamp", "PodName")
 
@@ -41,6 +46,7 @@ def nezha_probe(nezha_root: Path, day: str, pod_columns: tuple[str, ...] | None 
     if not metric_dir.is_dir():
         raise FileNotFoundError(f"metric folder missing: {metric_dir}")
     series: list[tuple[str, Series]] = []
+    client: list[tuple[str, Series]] = []
     for path in sorted(metric_dir.glob("*_metric.csv")):
         rows = _read_rows(path)
         if not rows:
@@ -52,6 +58,9 @@ def nezha_probe(nezha_root: Path, day: str, pod_columns: tuple[str, ...] | None 
             if col not in rows[0]:
                 raise ValueError(f"{path}: no column {col!r}")
             series.append((service, _to_series(f"{pod} {col}", _series(rows, "Time", col))))
+        for col in CLIENT_COLUMNS:
+            if col in rows[0]:
+                client.append((service, _to_series(f"{pod} {col}", _series(rows, "Time", col))))
     for name in EDGE_FILES:
         path = metric_dir / name
         if not path.is_file():
@@ -66,4 +75,4 @@ def nezha_probe(nezha_root: Path, day: str, pod_columns: tuple[str, ...] | None 
             where = "caller" if name.startswith("source") else "callee"
             label = f"latency of calls {caller} → {callee} (measured at the {where})"
             series.append((callee, _to_series(label, _series(rows, "time", col))))
-    return SeriesProbe(series)
+    return SeriesProbe(series, client_series=client)

@@ -13,6 +13,9 @@ Metrics-only evidence, combined as a weighted sum (weights in :class:`RootCauseW
 * *metrics* (with a :class:`~tocsin.intelligence.correlation.metric_probe.MetricProbe`): how far
   the service's own metrics deviated during the incident, alerting or not, mapped to [0, 1] as
   ``d / (d + probe_scale)``.
+* *callers* (off by default; needs a graph with call directions and a probe that knows client
+  latency): how unlikely it is, at the incident's base rate, that as many of the service's callers
+  saw their client-side latency rise as did (``correlation/callee_attribution.py``), in [0, 1).
 * *walk* (off by default): how often a random walk from the alerting services toward their callees,
   drawn to anomalous services, visits this one (``correlation/random_walk.py``), scaled to [0, 1].
 
@@ -29,7 +32,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tocsin.intelligence.correlation.metric_probe import MetricProbe
+from tocsin.intelligence.correlation.callee_attribution import CallerEvidence, caller_evidence
+from tocsin.intelligence.correlation.metric_probe import ClientLatencyProbe, MetricProbe
 from tocsin.intelligence.correlation.random_walk import walk_scores
 from tocsin.intelligence.correlation.topology import ServiceGraph
 
@@ -59,6 +63,14 @@ class RootCauseWeights:
     expand_downstream: bool = True
     #: Weight of the random-walk visit share (needs a graph with call directions); 0 = off.
     walk: float = 0.0
+    #: Weight of the callers' client-latency evidence (needs a graph with call directions and a probe
+    #: with client-latency series); 0 = off. The benchmark selects it on the training day.
+    callers: float = 0.0
+    #: A caller's client latency *rose* when it stayed more than this many robust standard
+    #: deviations above its trailing median ...
+    callers_threshold: float = 3.0
+    #: ... for at least this many samples of the incident's window.
+    callers_samples: int = 2
 
     def __post_init__(self) -> None:
         for name in (
@@ -68,6 +80,8 @@ class RootCauseWeights:
             "share",
             "metrics",
             "walk",
+            "callers",
+            "callers_threshold",
             "probe_lead_s",
             "probe_tail_s",
         ):
@@ -78,6 +92,10 @@ class RootCauseWeights:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"root-cause weights: {name} must be a finite number > 0, got {value!r}")
+        if not (isinstance(self.callers_samples, int) and self.callers_samples >= 1):
+            raise ValueError(
+                f"root-cause weights: callers_samples must be an int >= 1, got {self.callers_samples!r}"
+            )
 
 
 @dataclass
@@ -153,6 +171,16 @@ def rank_root_causes(
         visits = walk_scores(
             graph, {s: float(services[s].alerts or 1) for s in alerting}, candidates, anomaly
         )
+    from_callers: dict[str, CallerEvidence] = {}
+    if (
+        graph is not None
+        and graph_has_directions
+        and weights.callers > 0
+        and isinstance(probe, ClientLatencyProbe)
+    ):
+        from_callers = caller_evidence(
+            graph, probe, candidates, *window, weights.callers_threshold, weights.callers_samples
+        )
     out = []
     for svc in candidates:
         ev = services.get(svc)
@@ -186,6 +214,13 @@ def rank_root_causes(
             if deviation > 0:
                 score += weights.metrics * anomaly(svc)
                 reasons.append(f"{series} {deviation:.0f}× its usual spread off its median")
+        ce = from_callers.get(svc)
+        if ce is not None and ce.score > 0:
+            score += weights.callers * ce.score
+            reasons.append(
+                f"client latency rose at {ce.rising} of its {ce.callers} callers "
+                f"(at {ce.base_rising} of {ce.base_measured} services: {ce.chance:.2g} by chance)"
+            )
         if visits.get(svc, 0.0) > 0:
             score += weights.walk * visits[svc]
             reasons.append(

@@ -104,6 +104,10 @@ class ServiceGraph:
         """The services ``service`` calls directly, sorted."""
         return sorted(self._callees.get(service, ()))
 
+    def callers(self, service: str) -> list[str]:
+        """The services that call ``service`` directly, sorted."""
+        return sorted(self._callers.get(service, ()))
+
     def calls(self, caller: str, callee: str) -> bool:
         return callee in self._callees.get(caller, ())
 
