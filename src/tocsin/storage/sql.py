@@ -222,6 +222,8 @@ class SQLStorage:
     #: the alert log's row number: increasing, never reused while rows after it exist
     seq_type = "INTEGER PRIMARY KEY"
     param = "?"
+    #: run on the garbage scan's own connection first
+    scan_setup: tuple[str, ...] = ()
     #: the garbage at or below a watermark ``seq`` (given twice), in log order: every row but the
     #: last of each alert, and every alert whose last row is a tombstone
     garbage_sql = (
@@ -439,6 +441,8 @@ class SQLStorage:
         conn = self._connect()
         try:
             cur = conn.cursor()
+            for statement in self.scan_setup:
+                cur.execute(statement)
             cur.execute(self._sql(self.garbage_sql), (watermark, watermark))
             seqs: array[int] = array("q")
             while rows := cur.fetchmany(10_000):

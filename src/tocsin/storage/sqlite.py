@@ -12,6 +12,9 @@ from tocsin.storage.sql import SQLStorage
 class SQLiteStorage(SQLStorage):
     real_type = "REAL"
     param = "?"
+    # The garbage scan reads the log once, front to back: a page cache as large as the writer's
+    # (16 MiB) only raised the peak resident memory (steady state: 115 -> 134 MiB).
+    scan_setup = ("PRAGMA cache_size=-1024",)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
