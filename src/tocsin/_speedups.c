@@ -217,13 +217,15 @@ static PyObject *py_convert(PyObject *Py_UNUSED(self), PyObject *const *args, Py
         PyErr_SetString(PyExc_TypeError, "convert(): share must be a dict and known a set");
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(posted, "posted alerts must be a sequence");
+    /* A tuple of its own: slow() runs Python code, which must not be able to resize what the
+     * loop walks. */
+    PyObject *seq = PySequence_Tuple(posted);
     if (seq == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     PyObject *valid = PyList_New(0), *errors = PyList_New(0);
     if (valid == NULL || errors == NULL) goto error;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *p = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *p = PyTuple_GET_ITEM(seq, i);
         PyObject *a = fast_alert(p, now, default_ends, tenant, share, known, parse_time, alert_type);
         if (a == NULL) {
             if (PyErr_Occurred()) goto error;
