@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
-import holidays as _holidays
+
+@lru_cache(maxsize=1)
+def _lib() -> Any:
+    # Imported when a calendar is first used (4 MiB resident): most set-ups have none.
+    import holidays
+
+    return holidays
 
 
 @lru_cache(maxsize=512)
 def _year(country: str, subdiv: str | None, year: int) -> dict[date, str]:
-    cal = _holidays.country_holidays(country, subdiv=subdiv, years=year, language="en_US")
+    cal = _lib().country_holidays(country, subdiv=subdiv, years=year, language="en_US")
     return {d: str(name) for d, name in cal.items()}
 
 
@@ -42,7 +49,7 @@ class HolidayCalendar:
 
 def check_holiday_country(country: str, subdiv: str | None) -> None:
     """ValueError naming the country or subdivision the ``holidays`` package does not know."""
-    supported = _holidays.list_supported_countries()
+    supported = _lib().list_supported_countries()
     if country not in supported:
         raise ValueError(
             f"unknown holiday country {country!r}: expected an ISO 3166 alpha-2 code supported by the"

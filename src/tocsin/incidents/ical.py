@@ -17,16 +17,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-from icalendar import Calendar, Event
 
 from tocsin.incidents.intervals import Segment, clip, flatten
 from tocsin.incidents.people import Directory
 from tocsin.incidents.schedules import Schedule
 from tocsin.incidents.timeutil import zone
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Event
 
 PRODID = "-//tocsin//incidents//EN"
 _LEVEL_PREFIX = re.compile(r"^\s*\[L\d+\]\s*")
@@ -40,8 +42,15 @@ def _aware(ts: float, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ts, UTC).astimezone(tz)
 
 
+def _ical() -> Any:
+    # Imported when a calendar is first exported or read (3 MiB resident), not at start-up.
+    import icalendar
+
+    return icalendar
+
+
 def _calendar(name: str) -> Calendar:
-    cal = Calendar()
+    cal = _ical().Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("x-wr-calname", name)
@@ -49,7 +58,7 @@ def _calendar(name: str) -> Calendar:
 
 
 def _event(uid: str, seg: Segment, user: str, summary: str, tz: ZoneInfo, stamp: float) -> Event:
-    ev = Event()
+    ev = _ical().Event()
     ev.add("uid", uid)
     ev.add("dtstamp", datetime.fromtimestamp(stamp, UTC))
     ev.add("dtstart", _aware(seg.start, tz))
@@ -195,7 +204,7 @@ def import_layer(
 ) -> ImportResult:
     """Read an iCalendar feed and expand it over ``[a, b)`` into a layer."""
     try:
-        cal = Calendar.from_ical(data)
+        cal = _ical().Calendar.from_ical(data)
     except ValueError as e:
         raise ICalError(f"cannot parse iCalendar feed for layer {name!r}: {e}") from None
     tz_name = str(cal.get("X-WR-TIMEZONE") or default_tz)
@@ -241,7 +250,7 @@ def import_layer(
 
 
 def _instances_single(ev: Any, a: float, b: float, tz: ZoneInfo) -> list[tuple[float, float]]:
-    single = Event()
+    single = _ical().Event()
     for key in ("DTSTART", "DTEND", "DURATION"):
         if ev.get(key) is not None:
             single[key] = ev[key]
@@ -250,7 +259,7 @@ def _instances_single(ev: Any, a: float, b: float, tz: ZoneInfo) -> list[tuple[f
 
 def parse_shifts(data: bytes) -> list[tuple[float, float, str]]:
     """(start, end, user) of every event in an exported document, for checks and round trips."""
-    cal = Calendar.from_ical(data)
+    cal = _ical().Calendar.from_ical(data)
     out = []
     ev: Any
     for ev in cal.walk("VEVENT"):

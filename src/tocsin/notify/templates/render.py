@@ -14,10 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import css_inline
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from tocsin.notify.base import Notification
@@ -95,8 +93,22 @@ def _make_env(autoescape: bool) -> _Env:
 
 
 _ENVS = {False: _make_env(False), True: _make_env(True)}
-_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+# The Markdown renderer and the CSS inliner serve HTML e-mail only: built on first use, so a
+# configuration without e-mail does not hold them (3 MiB resident).
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> Any:
+    import css_inline
+
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @lru_cache(maxsize=512)
@@ -133,11 +145,11 @@ def default_source(channel: str, part: str) -> str:
 
 
 def markdown_to_html(markdown: str) -> str:
-    return _MD.render(markdown)
+    return str(_markdown().render(markdown))
 
 
 def inline_css(html: str) -> str:
-    return str(_INLINER.inline(html))
+    return str(_inliner().inline(html))
 
 
 def render_part(
