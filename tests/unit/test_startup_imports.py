@@ -10,9 +10,6 @@ LAZY = ("apprise", "holidays", "icalendar", "markdown_it", "css_inline")
 
 
 def test_the_server_module_does_not_import_optional_libraries() -> None:
-    code = (
-        "import sys, tocsin.server, tocsin.cli\n"
-        f"print(','.join(m for m in {LAZY!r} if m in sys.modules))"
-    )
+    code = f"import sys, tocsin.server, tocsin.cli\nprint(','.join(m for m in {LAZY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
