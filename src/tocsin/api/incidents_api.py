@@ -37,6 +37,7 @@ def incident_json(inc: Incident, full: bool) -> dict[str, Any]:
         "priority": inc.priority,
         "urgency": inc.urgency,
         "groupKey": inc.group_key,
+        "groups": inc.groups,
         "labels": inc.labels,
         "createdAt": format_time(inc.created_at),
         "acknowledgedAt": format_time(inc.acknowledged_at) if inc.acknowledged_at else None,
@@ -58,6 +59,7 @@ def incident_json(inc: Incident, full: bool) -> dict[str, Any]:
             for a in inc.alerts.values()
         ]
         raw = inc.to_dict()
+        d["probableCauses"] = raw["probable_causes"]
         d["notes"] = raw["notes"]
         d["breaches"] = raw["breaches"]
         d["timeline"] = [

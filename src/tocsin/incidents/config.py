@@ -26,6 +26,7 @@ from tocsin.incidents.schedules import Layer, Override, Restriction, Rota, Sched
 from tocsin.incidents.setup import (
     DEFAULT_SEVERITY_PRIORITY,
     PRIORITIES,
+    CorrelationSetup,
     IncidentsSetup,
     LabelSkill,
     PolicyRoute,
@@ -255,6 +256,38 @@ class LinksConfig(StrictModel):
         return v
 
 
+class CorrelationConfigModel(StrictModel):
+    #: caller service -> the services it calls
+    topology: dict[str, list[str]] = Field(default_factory=dict)
+    service_labels: list[str] = Field(
+        default_factory=lambda: ["service", "app", "job", "deployment", "container"]
+    )
+    join_threshold: float = 0.25
+    max_gap: Duration = 240.0
+
+    @field_validator("join_threshold")
+    @classmethod
+    def _threshold(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise ValueError(f"join_threshold must be in (0, 1], got {v}")
+        return v
+
+    @field_validator("service_labels")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        if not v or not all(v):
+            raise ValueError("service_labels must name at least one label, and no empty one")
+        return v
+
+    @field_validator("topology")
+    @classmethod
+    def _names(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for caller, callees in v.items():
+            if not caller or not all(callees):
+                raise ValueError(f"topology: service names must not be empty (under {caller!r})")
+        return v
+
+
 class IncidentsConfig(StrictModel):
     users: list[UserConfig] = Field(default_factory=list)
     teams: list[TeamConfig] = Field(default_factory=list)
@@ -273,6 +306,8 @@ class IncidentsConfig(StrictModel):
     #: receiver (from alertmanager.yml) that carries each kind of personal contact, e.g.
     #: {email: mail, sms: twilio}; the user's address replaces the receiver's own recipient
     contact_receivers: dict[ContactKind, str] = Field(default_factory=dict)
+    #: join new groups into open incidents by alert correlation (absent: one incident per group)
+    correlation: CorrelationConfigModel | None = None
 
 
 # --- building the runtime setup --------------------------------------------------------------
@@ -446,6 +481,18 @@ def _build(cfg: IncidentsConfig, probs: _Problems) -> IncidentsSetup | None:
         link_secrets=tuple(secrets),
         link_ttl=cfg.links.ttl,
         contact_receivers={str(k): v for k, v in cfg.contact_receivers.items()},
+        correlation=_correlation(cfg.correlation),
+    )
+
+
+def _correlation(c: CorrelationConfigModel | None) -> CorrelationSetup | None:
+    if c is None:
+        return None
+    return CorrelationSetup(
+        edges=tuple((caller, callee) for caller, callees in c.topology.items() for callee in callees),
+        service_labels=tuple(c.service_labels),
+        join_threshold=c.join_threshold,
+        max_gap=c.max_gap,
     )
 
 

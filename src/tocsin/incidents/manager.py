@@ -18,6 +18,7 @@ from typing import Any
 from tocsin.incidents import lifecycle
 from tocsin.incidents.actions import Action, CancelTimer, Notify, NotifyChannel, ScheduleTimer
 from tocsin.incidents.business_hours import BusinessHours
+from tocsin.incidents.correlation import GroupCorrelator
 from tocsin.incidents.escalation import Level, SelectMode, TargetKind
 from tocsin.incidents.links import LinkAction, LinkClaims, make_token, verify_token
 from tocsin.incidents.model import AlertRef, Breach, EscalationState, EventKind, Incident, IncidentState
@@ -53,6 +54,8 @@ class IncidentManager:
         self._seq = 0
         #: Ids of acknowledged incidents, for workload counts without scanning every incident.
         self._acked: set[str] = set()
+        #: joins new groups into open incidents (incidents.yml ``correlation``)
+        self.correlator = GroupCorrelator(setup.correlation) if setup.correlation else None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -92,6 +95,8 @@ class IncidentManager:
         """Switch to a new config. Running escalations continue by policy name and level; a
         policy that disappeared ends their escalation with a timeline entry when next due."""
         setup.check()
+        if setup.correlation != self.setup.correlation:
+            self.correlator = GroupCorrelator(setup.correlation) if setup.correlation else None
         self.setup = setup
 
     def prune(self, resolved_before: float) -> list[str]:
@@ -157,6 +162,9 @@ class IncidentManager:
         tenant_id: str = "default",
     ) -> list[Action]:
         out: list[Action] = []
+        unseen = False  # some alert started firing that correlation had not seen
+        if self.correlator is not None:
+            unseen = self.correlator.observe(tenant_id, alerts_firing, alerts_resolved)
         inc = self.incidents.get(self.by_group.get(group_key, ""))
         if inc is not None and inc.state is IncidentState.RESOLVED:
             fresh = [a for a in alerts_firing if self._is_new_firing(inc, a)]
@@ -174,17 +182,50 @@ class IncidentManager:
         if inc is None:
             if not alerts_firing:
                 return out
+            joined = self._join_correlated(group_key, alerts_firing, tenant_id, now, out)
+            if joined:
+                return out
             inc = self._create(group_key, alerts_firing, labels, now, policy, tenant_id)
             self._arm_slas(inc, now, out)
             self._start_escalation(inc, now, out)
             self._record_alerts(inc, [], alerts_resolved, now)
+            self._note_causes(inc, alerts_firing)
             return out
         self._record_alerts(inc, alerts_firing, alerts_resolved, now)
+        if unseen:
+            self._note_causes(inc, alerts_firing)
         self._raise_severity(inc, now, out)
         if self.setup.auto_resolve and inc.alerts and not inc.firing:
             lifecycle.resolve(inc, "source", now, "source")
             self._cancel(inc, None, out)
         return out
+
+    def _join_correlated(
+        self, group_key: str, firing: Sequence[Alert], tenant_id: str, now: float, out: list[Action]
+    ) -> bool:
+        """Put a new group into the open incident its alerts were correlated with, if any."""
+        if self.correlator is None:
+            return False
+        found = self.correlator.joined_incident(tenant_id, firing)
+        if found is None:
+            return False
+        target = self.incidents.get(found[0])
+        if target is None or target.state is IncidentState.RESOLVED or target.tenant_id != tenant_id:
+            return False
+        self.by_group[group_key] = target.id
+        if group_key != target.group_key and group_key not in target.groups:
+            target.groups.append(group_key)
+        target.log(now, EventKind.CORRELATED, f"group {group_key} joined: {found[1]}", group_key=group_key)
+        self._record_alerts(target, firing, [], now)
+        self._note_causes(target, firing)
+        self._raise_severity(target, now, out)
+        return True
+
+    def _note_causes(self, inc: Incident, firing: Sequence[Alert]) -> None:
+        if self.correlator is None or not firing:
+            return
+        self.correlator.claim(inc.tenant_id, firing, inc.id)
+        inc.probable_causes = self.correlator.causes(inc.tenant_id, inc.id)
 
     def _is_new_firing(self, inc: Incident, a: Alert) -> bool:
         ref = inc.alerts.get(fingerprint_hex(a.fingerprint))

@@ -42,6 +42,7 @@ class EventKind(enum.StrEnum):
     PRIORITY_CHANGED = "priority_changed"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+    CORRELATED = "correlated"
 
 
 @dataclass(slots=True)
@@ -134,6 +135,10 @@ class Incident:
     breaches: list[Breach] = field(default_factory=list)
     escalation: EscalationState = field(default_factory=lambda: EscalationState(None))
     timeline: list[TimelineEvent] = field(default_factory=list)
+    #: other aggregation groups joined into this incident by correlation
+    groups: list[str] = field(default_factory=list)
+    #: probable root-cause services (service, score, reasons), when correlation is on
+    probable_causes: list[dict[str, Any]] = field(default_factory=list)
 
     def log(self, at: float, kind: EventKind, text: str, actor: str = "", **data: Any) -> TimelineEvent:
         ev = TimelineEvent(at, kind, text, actor, data)

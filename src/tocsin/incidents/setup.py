@@ -40,6 +40,21 @@ class PolicyRoute:
     policy: str
 
 
+@dataclass(frozen=True, slots=True)
+class CorrelationSetup:
+    """Groups joined into open incidents by the alert correlator (incidents.yml ``correlation``;
+    see ``incidents/correlation.py``)."""
+
+    #: (caller, callee) service pairs; empty: no service graph, similarity and time only
+    edges: tuple[tuple[str, str], ...] = ()
+    #: the first of these labels an alert carries names its service
+    service_labels: tuple[str, ...] = ("service", "app", "job", "deployment", "container")
+    #: evidence needed to join (0-1]; higher keeps more groups apart
+    join_threshold: float = 0.25
+    #: longest quiet time (seconds) after an incident's latest alert for an alert to still join it
+    max_gap: float = 240.0
+
+
 @dataclass(slots=True)
 class IncidentsSetup:
     directory: Directory
@@ -64,6 +79,8 @@ class IncidentsSetup:
     id_prefix: str = "INC-"
     #: contact kind -> receiver name in the alert configuration (checked by the service)
     contact_receivers: dict[str, str] = field(default_factory=dict)
+    #: join new groups into open incidents by correlation (None: one incident per group)
+    correlation: CorrelationSetup | None = None
 
     def problems(self) -> list[str]:
         """Every broken cross-reference, as sentences (empty when the setup is consistent)."""

@@ -279,3 +279,25 @@ async def test_slack_button_acknowledges_the_incident(harness, sink) -> None:
     assert "acknowledged by <@U0ANA>" in sink.payloads[-1]["text"]
     await h.advance(3600)
     assert [who for who, _ in pages(sink)] == ["ana"], "escalation stopped at the Slack acknowledgement"
+
+
+async def test_correlated_groups_become_one_incident_with_causes_through_the_api(harness, sink) -> None:
+    # group_by alertname: the latency and the CPU alert are two Alertmanager groups; the service
+    # graph says frontend calls cart, so the second group joins the first group's incident.
+    incidents = INCIDENTS.format(sink=sink.url.removesuffix("/hook")) + (
+        "correlation:\n  topology:\n    frontend: [cart]\n"
+    )
+    h = harness(CONFIG, incidents_yaml=incidents)
+    await h.post({"labels": {"alertname": "HighLatency", "service": "frontend"}, "endsAt": h.at(7200)})
+    await h.advance(10)
+    await h.post({"labels": {"alertname": "CPUSaturated", "service": "cart"}, "endsAt": h.at(7200)})
+    await h.advance(60)
+    (inc,) = h.engine.incidents.manager.incidents.values()
+    assert pages(sink) == [("ana", inc.id)]  # one page, not one per group
+    app = create_app(lambda: h.engine, _noop_reload, lambda: "")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        doc = (await c.get(f"/api/tocsin/v1/incidents/{inc.id}")).json()
+    assert len(doc["groups"]) == 1 and "CPUSaturated" in doc["groups"][0]
+    (joined,) = [e for e in doc["timeline"] if e["kind"] == "correlated"]
+    assert "service graph path frontend → cart" in joined["text"]
+    assert doc["probableCauses"][0]["service"] == "cart" and doc["probableCauses"][0]["reasons"]

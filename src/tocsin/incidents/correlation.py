@@ -1,0 +1,126 @@
+"""Incidents across groups: the alert correlator (``tocsin.intelligence.correlate``) decides
+when a new aggregation group belongs to an incident that is already open.
+
+Alertmanager-style grouping keeps ``HighLatency{service=frontend}`` and
+``CPUSaturated{service=cart}`` apart, so each would page on its own. With ``correlation`` in
+incidents.yml, every alert that starts firing is also fed to a streaming correlator (time, the
+service graph given in the config, label and text similarity); when the first flush of a group
+finds its alerts joined to alerts of an open incident, the group joins that incident (a
+``correlated`` timeline entry says which signals joined it) instead of opening one, and the
+incident lists its probable root-cause services.
+
+The correlator works on each tenant's alerts apart. Its state lives in memory only: after a
+restart, groups already joined stay joined (the incident manager stores that), and new alerts
+are correlated with what arrives from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tocsin.incidents.setup import CorrelationSetup
+from tocsin.model import Alert
+
+if TYPE_CHECKING:
+    from tocsin.intelligence.correlate import Correlator, Explanation
+
+#: alerts whose correlation is remembered per tenant (the oldest are forgotten first)
+MAX_TRACKED = 100_000
+
+
+class GroupCorrelator:
+    def __init__(self, setup: CorrelationSetup) -> None:
+        self.setup = setup
+        self._by_tenant: dict[str, Correlator] = {}
+        #: (tenant, fingerprint) -> (starts_at fed, correlator incident id, why it went there)
+        self._alerts: dict[tuple[str, int], tuple[float, str, Explanation]] = {}
+        #: (tenant, correlator incident id) -> tocsin incident id, and the other way round
+        self._claimed: dict[tuple[str, str], str] = {}
+        self._claims: dict[tuple[str, str], set[str]] = {}
+
+    def _correlator(self, tenant_id: str) -> Correlator:
+        c = self._by_tenant.get(tenant_id)
+        if c is None:
+            c = self._by_tenant[tenant_id] = build_correlator(self.setup)
+        return c
+
+    def observe(self, tenant_id: str, firing: Iterable[Alert], resolved: Iterable[Alert]) -> bool:
+        """Feed alerts that started firing (each once per firing) and forget resolved ones; True
+        when some alert was new (a group flushes every group_interval, mostly with nothing new)."""
+        new = [
+            a
+            for a in firing
+            if (known := self._alerts.get((tenant_id, a.fingerprint))) is None or known[0] != a.starts_at
+        ]
+        if new:
+            c = self._correlator(tenant_id)
+            # The correlator reads the stream in start order.
+            for a in sorted(new, key=lambda x: x.starts_at):
+                d = c.add(a)
+                self._alerts[(tenant_id, a.fingerprint)] = (a.starts_at, d.incident_id, d.explanation)
+            while len(self._alerts) > MAX_TRACKED:
+                del self._alerts[next(iter(self._alerts))]
+        for a in resolved:
+            self._alerts.pop((tenant_id, a.fingerprint), None)
+        return bool(new)
+
+    def joined_incident(self, tenant_id: str, firing: Sequence[Alert]) -> tuple[str, str] | None:
+        """(tocsin incident id, explanation) when one of these alerts was joined to alerts that
+        an incident already holds; the earliest such alert decides."""
+        for a in sorted(firing, key=lambda x: x.starts_at):
+            known = self._alerts.get((tenant_id, a.fingerprint))
+            if known is None or not known[2].joined:
+                continue
+            incident_id = self._claimed.get((tenant_id, known[1]))
+            if incident_id is not None:
+                return incident_id, f"{a.name or 'alert'}: {known[2]}"
+        return None
+
+    def claim(self, tenant_id: str, firing: Iterable[Alert], incident_id: str) -> None:
+        """Correlated alerts of these alerts now belong to ``incident_id`` (unless already claimed)."""
+        for a in firing:
+            known = self._alerts.get((tenant_id, a.fingerprint))
+            if known is not None and (tenant_id, known[1]) not in self._claimed:
+                self._claimed[(tenant_id, known[1])] = incident_id
+                self._claims.setdefault((tenant_id, incident_id), set()).add(known[1])
+        while len(self._claimed) > MAX_TRACKED:
+            (tenant, cid), inc = next(iter(self._claimed.items()))
+            del self._claimed[(tenant, cid)]
+            self._claims.get((tenant, inc), set()).discard(cid)
+
+    def causes(self, tenant_id: str, incident_id: str, top: int = 3) -> list[dict[str, Any]]:
+        """Probable root-cause services of the incident, from the correlated alerts it holds."""
+        ids = self._claims.get((tenant_id, incident_id))
+        c = self._by_tenant.get(tenant_id)
+        if c is None or not ids:
+            return []
+        # The correlator incident holding most of the incident's alerts speaks for it.
+        best = max(ids, key=lambda cid: _alert_count(c, cid))
+        try:
+            ranked = c.root_causes(best, top=top)
+        except KeyError:  # evicted from the correlator's bounded memory
+            return []
+        return [
+            {"service": r.service, "score": round(r.score, 3), "reasons": list(r.reasons)} for r in ranked
+        ]
+
+
+def _alert_count(c: Correlator, incident_id: str) -> int:
+    try:
+        return c.incident(incident_id).alert_count
+    except KeyError:
+        return 0
+
+
+def build_correlator(setup: CorrelationSetup) -> Correlator:
+    """A correlator for the setup (numpy and the correlation code load only when configured)."""
+    from tocsin.intelligence.correlate import CorrelationConfig, Correlator
+    from tocsin.intelligence.correlation.topology import ServiceGraph
+
+    config = CorrelationConfig(
+        join_threshold=setup.join_threshold,
+        max_gap_s=setup.max_gap,
+        service_labels=setup.service_labels,
+    )
+    return Correlator(config, graph=ServiceGraph(setup.edges) if setup.edges else None)
