@@ -172,11 +172,12 @@ def check_config(
 
     failed = False
     for f in files:
-        out.print(f"Checking '{f}'", highlight=False)
+        # soft_wrap: a long path stays on one line, so "file:line" can be copied or grepped.
+        out.print(f"Checking '{f}'", highlight=False, soft_wrap=True)
         try:
             cfg = load_config_file(f)
         except (ConfigError, OSError) as e:
-            err.print(f"  FAILED: {e}", highlight=False)
+            err.print(f"  FAILED: {e}", highlight=False, soft_wrap=True)
             failed = True
             continue
         out.print("  SUCCESS", highlight=False)
