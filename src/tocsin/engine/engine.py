@@ -316,10 +316,13 @@ class Engine:
         await self.writer.write(batch)
 
     async def sent(self, tenant_id: str, key: str, entry: Entry) -> None:
+        # Not awaited: the entry is committed with the next group commit either way, and until
+        # it is, the outbox record (durable before the send) makes a restart re-send with the same
+        # idempotency key. Waiting only held the flush task for one more loop hand-over.
         batch = WriteBatch()
         batch.put_doc("nflog", Doc(tenant_id, key, entry.to_doc(), entry.expires_at))
         batch.delete_doc("outbox", tenant_id, key)
-        await self.writer.write(batch)
+        self.writer.write_nowait(batch)
 
     async def failed(self, tenant_id: str, key: str, record: dict[str, Any]) -> None:
         await self.sending(tenant_id, key, record)

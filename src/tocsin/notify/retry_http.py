@@ -35,6 +35,7 @@ def default_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.lru_cache(maxsize=1024)  # every notification names its endpoint: the same few URLs
 def redact_url(url: str) -> str:
     """``scheme://host/<redacted>``: enough to tell endpoints apart, nothing secret."""
     try:
