@@ -36,6 +36,17 @@ def test_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert setup.link_secrets == (b"an-example-secret-of-32-bytes!!!",)
 
 
+def test_example_files_work_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command in docs/incidents.md serves the two examples side by side.
+    from tocsin.config import load_config_file
+    from tocsin.incidents.crosscheck import cross_check
+
+    monkeypatch.setenv("TOCSIN_LINK_SECRET", "an-example-secret-of-32-bytes!!!")
+    setup = load_incidents_file(str(EXAMPLE))
+    assert cross_check(load_config_file(EXAMPLE.parent / "alertmanager.yml"), setup) == []
+    assert setup.correlation is not None and ("checkout", "postgres") in setup.correlation.edges
+
+
 def test_example_file_without_secret_env_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOCSIN_LINK_SECRET", raising=False)
     with pytest.raises(ConfigError, match="environment variable 'TOCSIN_LINK_SECRET' is not set"):
