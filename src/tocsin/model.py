@@ -59,11 +59,8 @@ _SEVERITY_RANK = {
 
 
 def fingerprint(labels: Labels) -> int:
-    """Prometheus's label-set fingerprint: FNV-1a 64 over ``name 0xFF value 0xFF`` pairs sorted by name.
-
-    Identical to prometheus/common's ``LabelSet.Fingerprint`` so fingerprints match amtool, Grafana
-    and Alertmanager itself. Compiled in ``_speedups`` when available (0.15 us against 1.4).
-    """
+    """Prometheus's label-set fingerprint (see :func:`py_fingerprint`), from the compiled
+    ``_speedups`` when it is built: 0.3 us for nine labels against 1.4."""
     return _fingerprint(labels)
 
 

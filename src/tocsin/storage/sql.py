@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -271,6 +271,19 @@ class SQLStorage:
     def _fail(self, action: str, e: Exception) -> StorageError:
         return StorageError(f"{self.url}: {action} failed: {e}")
 
+    @contextlib.contextmanager
+    def _transaction(self, action: str) -> Iterator[Any]:
+        """A cursor on the write connection; committed at the end, rolled back on any failure,
+        which is raised as a StorageError naming ``action``."""
+        with self._lock:
+            try:
+                yield self._conn.cursor()
+                self._conn.commit()
+            except Exception as e:
+                with contextlib.suppress(Exception):
+                    self._conn.rollback()
+                raise self._fail(action, e) from e
+
     # --- port ----------------------------------------------------------------------------------
     def current_version(self) -> int:
         cur = self._conn.cursor()
@@ -315,55 +328,48 @@ class SQLStorage:
     def commit(self, batch: WriteBatch) -> None:
         if not len(batch):
             return
-        with self._lock:
-            try:
-                cur = self._conn.cursor()
-                if batch.alerts:
-                    self._append_alerts(cur, batch.alerts)
-                for kind in DOC_KINDS:
-                    puts = [
-                        (d.tenant_id, d.key, _dumps(d.data), d.expires_at)
-                        for (k, _, _), d in batch.docs.items()
-                        if k == kind and d is not None
-                    ]
-                    dels = [(t, key) for (k, t, key), d in batch.docs.items() if k == kind and d is None]
-                    self._executemany(
-                        cur,
-                        f"INSERT INTO {kind} (tenant_id, key, data, expires_at) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (tenant_id, key) DO UPDATE SET data = excluded.data,"
-                        " expires_at = excluded.expires_at",
-                        puts,
-                    )
-                    self._executemany(cur, f"DELETE FROM {kind} WHERE tenant_id = ? AND key = ?", dels)
+        with self._transaction("write") as cur:
+            if batch.alerts:
+                self._append_alerts(cur, batch.alerts)
+            for kind in DOC_KINDS:
+                puts = [
+                    (d.tenant_id, d.key, _dumps(d.data), d.expires_at)
+                    for (k, _, _), d in batch.docs.items()
+                    if k == kind and d is not None
+                ]
+                dels = [(t, key) for (k, t, key), d in batch.docs.items() if k == kind and d is None]
                 self._executemany(
                     cur,
-                    f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            d.tenant_id,
-                            d.receiver,
-                            d.integration,
-                            d.group_key,
-                            d.reason,
-                            d.alerts,
-                            1 if d.ok else 0,
-                            d.attempts,
-                            d.error,
-                            d.started_at,
-                            d.finished_at,
-                        )
-                        for d in batch.deliveries
-                    ],
+                    f"INSERT INTO {kind} (tenant_id, key, data, expires_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (tenant_id, key) DO UPDATE SET data = excluded.data,"
+                    " expires_at = excluded.expires_at",
+                    puts,
                 )
-                if batch.purge_deliveries_before:
-                    purge = self._sql("DELETE FROM deliveries WHERE finished_at < ?")
-                    cur.execute(purge, (batch.purge_deliveries_before,))
-                self._conn.commit()
-            except Exception as e:
-                with contextlib.suppress(Exception):
-                    self._conn.rollback()
-                raise self._fail("write", e) from e
-            self.log_rows += len(batch.alerts)
+                self._executemany(cur, f"DELETE FROM {kind} WHERE tenant_id = ? AND key = ?", dels)
+            self._executemany(
+                cur,
+                f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        d.tenant_id,
+                        d.receiver,
+                        d.integration,
+                        d.group_key,
+                        d.reason,
+                        d.alerts,
+                        1 if d.ok else 0,
+                        d.attempts,
+                        d.error,
+                        d.started_at,
+                        d.finished_at,
+                    )
+                    for d in batch.deliveries
+                ],
+            )
+            if batch.purge_deliveries_before:
+                purge = self._sql("DELETE FROM deliveries WHERE finished_at < ?")
+                cur.execute(purge, (batch.purge_deliveries_before,))
+        self.log_rows += len(batch.alerts)
 
     def maintain(self, live_alerts: int | None = None) -> bool:
         """Compact the alert log a slice at a time; the writer thread calls this between commits
@@ -384,16 +390,9 @@ class SQLStorage:
         if p is None:
             if not self._compaction_due(live_alerts):
                 return False
-            with self._lock:
-                try:
-                    cur = self._conn.cursor()
-                    cur.execute("SELECT MAX(seq) FROM alert_log")
-                    row = cur.fetchone()
-                    self._conn.commit()
-                except Exception as e:
-                    with contextlib.suppress(Exception):
-                        self._conn.rollback()
-                    raise self._fail("alert log compaction", e) from e
+            with self._transaction("alert log compaction") as cur:
+                cur.execute("SELECT MAX(seq) FROM alert_log")
+                row = cur.fetchone()
             self._pass = _CompactionPass(self, int(row[0] or 0) if row else 0, self.log_rows)
             return True
         if p.thread.is_alive():
@@ -403,17 +402,13 @@ class SQLStorage:
             raise self._fail("alert log compaction (finding garbage)", p.error)
         chunk = p.seqs[p.done : p.done + _COMPACT_SLICE]
         if chunk:
-            with self._lock:
-                try:
-                    cur = self._conn.cursor()
+            try:
+                with self._transaction("alert log compaction") as cur:
                     self._delete_seqs(cur, chunk.tolist())
                     deleted = max(0, cur.rowcount)
-                    self._conn.commit()
-                except Exception as e:
-                    with contextlib.suppress(Exception):
-                        self._conn.rollback()
-                    self._pass = None
-                    raise self._fail("alert log compaction", e) from e
+            except StorageError:
+                self._pass = None
+                raise
             p.done += len(chunk)
             p.deleted += deleted
             self.log_rows = max(0, self.log_rows - deleted)

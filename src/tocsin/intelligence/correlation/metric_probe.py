@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 
 class MetricProbe(Protocol):
@@ -177,18 +178,10 @@ def robust_deviation(
 ) -> float:
     """The largest robust deviation of ``s`` inside ``[start, end]`` against ``[start - baseline_s, start)``;
     0 when the baseline has fewer than ``min_baseline`` samples or the window none."""
-    b0 = int(np.searchsorted(s.times, start - baseline_s, side="left"))
-    lo = int(np.searchsorted(s.times, start, side="left"))
-    hi = int(np.searchsorted(s.times, end, side="right"))
-    base = s.values[b0:lo]
-    base = base[~np.isnan(base)]
-    win = s.values[lo:hi]
-    win = win[~np.isnan(win)]
-    if len(base) < min_baseline or len(win) == 0:
+    found = _window_against_baseline(s, start, end, baseline_s, rel_floor, abs_floor, min_baseline, 1)
+    if found is None:
         return 0.0
-    med = float(np.median(base))
-    mad = 1.4826 * float(np.median(np.abs(base - med)))
-    scale = max(mad, rel_floor * abs(med), abs_floor)
+    win, med, scale = found
     return float(max(np.max(win) - med, med - np.min(win), 0.0) / scale)
 
 
@@ -205,6 +198,26 @@ def held_rise(
     """The ``samples``-th largest upward robust deviation of ``s`` inside ``[start, end]`` against
     ``[start - baseline_s, start)``: a rise of at least this much lasted ``samples`` samples. 0 when
     the baseline has fewer than ``min_baseline`` samples or the window fewer than ``samples``."""
+    found = _window_against_baseline(s, start, end, baseline_s, rel_floor, abs_floor, min_baseline, samples)
+    if found is None:
+        return 0.0
+    win, med, scale = found
+    held = float(np.sort(win)[-samples])
+    return max(held - med, 0.0) / scale
+
+
+def _window_against_baseline(
+    s: Series,
+    start: float,
+    end: float,
+    baseline_s: float,
+    rel_floor: float,
+    abs_floor: float,
+    min_baseline: int,
+    min_window: int,
+) -> tuple[npt.NDArray[np.float64], float, float] | None:
+    """The window's values (gaps dropped), the baseline's median and its robust scale
+    ``max(1.4826 · MAD, rel_floor · |median|, abs_floor)``; None when either has too few samples."""
     b0 = int(np.searchsorted(s.times, start - baseline_s, side="left"))
     lo = int(np.searchsorted(s.times, start, side="left"))
     hi = int(np.searchsorted(s.times, end, side="right"))
@@ -212,13 +225,11 @@ def held_rise(
     base = base[~np.isnan(base)]
     win = s.values[lo:hi]
     win = win[~np.isnan(win)]
-    if len(base) < min_baseline or len(win) < samples:
-        return 0.0
+    if len(base) < min_baseline or len(win) < min_window:
+        return None
     med = float(np.median(base))
     mad = 1.4826 * float(np.median(np.abs(base - med)))
-    scale = max(mad, rel_floor * abs(med), abs_floor)
-    held = float(np.sort(win)[-samples])
-    return max(held - med, 0.0) / scale
+    return win, med, max(mad, rel_floor * abs(med), abs_floor)
 
 
 class CombinedProbe:
