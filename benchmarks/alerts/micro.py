@@ -1,6 +1,6 @@
 """In-process microbenchmarks of the hot paths, used to measure each optimisation on its own.
 
-    python3 -m benchmarks.alerts.micro [codec|ingest|get|sqlite|notify|gc] ...
+    python3 -m benchmarks.alerts.micro [codec|ingest|get|sqlite|notify|gc|compaction] ...
 
 CPU time is used where possible (less sensitive to a busy machine than wall time); each prints
 one line per figure.
@@ -213,6 +213,33 @@ def notify(n: int) -> None:
     asyncio.run(run())
 
 
+def compaction(n: int) -> None:
+    """A log of 2n rows (n alerts written twice), compacted the way the writer thread does it:
+    maintain() between short pauses. The longest step is what a commit can wait behind it."""
+    with tempfile.TemporaryDirectory() as d:
+        s = open_storage(url=f"sqlite:///{d}/c.db")
+        for version in range(2):
+            for lo in range(0, n, 5000):
+                b = WriteBatch()
+                for i in range(lo, min(lo + 5000, n)):
+                    b.put_alert(Alert({"alertname": "A", "i": str(i), "job": "node"}, {"v": str(version)}))
+                s.commit(b)
+        start = time.perf_counter()
+        steps: list[float] = []
+        while True:
+            t = time.perf_counter()
+            more = s.maintain(n)
+            steps.append(time.perf_counter() - t)
+            if not more:
+                break
+            time.sleep(0.002)
+        print(
+            f"compaction of {2 * n} rows ({n} live): {time.perf_counter() - start:.2f} s in all,"
+            f" {len(steps)} steps, longest {max(steps) * 1000:.1f} ms, writer busy {sum(steps) * 1000:.0f} ms"
+        )
+        s.close()
+
+
 BENCHES: dict[str, tuple[Callable[[int], None], int]] = {
     "codec": (codec, 50_000),
     "ingest": (ingest, 50_000),
@@ -220,6 +247,7 @@ BENCHES: dict[str, tuple[Callable[[int], None], int]] = {
     "get": (get, 10_000),
     "sqlite": (sqlite, 250_000),
     "notify": (notify, 100),
+    "compaction": (compaction, 250_000),
 }
 
 

@@ -104,3 +104,11 @@ def test_profile_summary_adds_up_functions() -> None:
     total, inclusive, own = summarise(text)
     assert total == 4
     assert inclusive["f (x.py)"] == 4 and own["g (x.py)"] == 3 and own["f (x.py)"] == 1
+
+
+def test_micro_compaction_runs_a_whole_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.alerts import micro
+
+    assert micro.main(["--alerts", "60000", "compaction"]) == 0
+    line = capsys.readouterr().out
+    assert "compaction of 120000 rows (60000 live)" in line and "longest" in line
