@@ -12,6 +12,8 @@
  *                        time, no labels, an end before its start, text that is not valid
  *                        UTF-8) is handed whole to slow(i, posted_alert), which returns an Alert
  *                        or an error string, so every rule lives in Python once.
+ *   copy_rows(alerts)    the alert-log rows of a commit in PostgreSQL's COPY text format
+ *                        (storage/postgres.py, py_copy_rows, says what each row holds).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -21,6 +23,7 @@
 #define FNV_PRIME 0x100000001b3ULL
 
 static PyObject *s_labels, *s_annotations, *s_startsAt, *s_endsAt, *s_generatorURL, *s_empty;
+static PyObject *s_tenant_id, *s_fingerprint, *s_starts_at, *s_ends_at, *s_updated_at, *s_timeout, *s_generator_url;
 
 static inline uint64_t fnv_bytes(uint64_t h, const char *p, Py_ssize_t n) {
     const unsigned char *b = (const unsigned char *)p;
@@ -257,10 +260,224 @@ error:
     return NULL;
 }
 
+
+/* --- copy_rows: COPY text for the PostgreSQL alert log ----------------------------------------- */
+
+typedef struct {
+    char *p;
+    Py_ssize_t len, cap;
+} buf_t;
+
+static int buf_grow(buf_t *b, Py_ssize_t more) {
+    if (b->len + more <= b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    char *p = PyMem_Realloc(b->p, (size_t)cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int buf_put(buf_t *b, const char *s, Py_ssize_t n) {
+    if (buf_grow(b, n) < 0) return -1;
+    memcpy(b->p + b->len, s, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+/* A text field: COPY's own escapes for backslash, tab, newline and carriage return. */
+static int put_text(buf_t *b, PyObject *s) {
+    Py_ssize_t n;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u == NULL || buf_grow(b, 2 * n) < 0) return -1;
+    char *o = b->p + b->len;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = u[i];
+        switch (c) {
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        default: *o++ = c;
+        }
+    }
+    b->len = o - b->p;
+    return 0;
+}
+
+/* A JSON string as msgspec writes it (raw UTF-8; \" \\ \b \f \n \r \t, other controls as \u00XX),
+ * then with every backslash doubled for COPY. */
+static int put_json_string(buf_t *b, PyObject *s) {
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t n;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u == NULL || buf_grow(b, 7 * n + 2) < 0) return -1;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u'; *o++ = '0'; *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = o - b->p;
+    return 0;
+}
+
+static int put_json_map(buf_t *b, PyObject *m) {
+    if (!PyDict_Check(m)) {
+        PyErr_Format(PyExc_TypeError, "expected dict, got %.100s", Py_TYPE(m)->tp_name);
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    int first = 1;
+    if (buf_put(b, "{", 1) < 0) return -1;
+    while (PyDict_Next(m, &pos, &k, &v)) {
+        if (!first && buf_put(b, ",", 1) < 0) return -1;
+        first = 0;
+        if (put_json_string(b, k) < 0 || buf_put(b, ":", 1) < 0 || put_json_string(b, v) < 0) return -1;
+    }
+    return buf_put(b, "}", 1);
+}
+
+/* The fingerprint as PostgreSQL's signed BIGINT (storage/sql.py to_signed). */
+static int put_fingerprint(buf_t *b, PyObject *fp) {
+    unsigned long long v = PyLong_AsUnsignedLongLong(fp);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    return buf_put(b, tmp, n);
+}
+
+/* repr() of the float, which PostgreSQL's float8 input reads back exactly (inf and nan too).
+ * Shortest-repr formatting is the dearest part of a row, and the alerts of one request share
+ * their times: each column remembers its last value. */
+typedef struct {
+    double value;
+    char text[32];
+    int len; /* 0: empty */
+} float_memo_t;
+
+static int put_float_memo(buf_t *b, PyObject *x, float_memo_t *memo) {
+    double d = PyFloat_AsDouble(x);
+    if (d == -1.0 && PyErr_Occurred()) return -1;
+    if (memo->len == 0 || memcmp(&memo->value, &d, sizeof d) != 0) {
+        char *s = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (s == NULL) return -1;
+        size_t n = strlen(s);
+        if (n >= sizeof memo->text) { /* cannot happen for a double's repr; stay correct anyway */
+            int rc = buf_put(b, s, (Py_ssize_t)n);
+            PyMem_Free(s);
+            memo->len = 0;
+            return rc;
+        }
+        memcpy(memo->text, s, n);
+        PyMem_Free(s);
+        memo->value = d;
+        memo->len = (int)n;
+    }
+    return buf_put(b, memo->text, memo->len);
+}
+
+static int put_attr(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, PyObject *), const char *after) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) return -1;
+    int rc = put(b, v);
+    Py_DECREF(v);
+    return rc < 0 ? -1 : buf_put(b, after, (Py_ssize_t)strlen(after));
+}
+
+static int put_alert_row(buf_t *b, PyObject *a, float_memo_t memo[3]) {
+    if (put_attr(b, a, s_tenant_id, put_text, "\t") < 0 || put_attr(b, a, s_fingerprint, put_fingerprint, "\t") < 0 ||
+        put_attr(b, a, s_labels, put_json_map, "\t") < 0 || put_attr(b, a, s_annotations, put_json_map, "\t") < 0)
+        return -1;
+    PyObject *const names[3] = {s_starts_at, s_ends_at, s_updated_at};
+    for (int i = 0; i < 3; i++) {
+        PyObject *t = PyObject_GetAttr(a, names[i]);
+        if (t == NULL) return -1;
+        int rc = put_float_memo(b, t, &memo[i]);
+        Py_DECREF(t);
+        if (rc < 0 || buf_put(b, "\t", 1) < 0) return -1;
+    }
+    PyObject *t = PyObject_GetAttr(a, s_timeout);
+    if (t == NULL) return -1;
+    int timeout = PyObject_IsTrue(t);
+    Py_DECREF(t);
+    if (timeout < 0 || buf_put(b, timeout ? "1\t" : "0\t", 2) < 0) return -1;
+    return put_attr(b, a, s_generator_url, put_text, "\t0\n");
+}
+
+#define TOMBSTONE_TAIL "\t{}\t{}\t0.0\t0.0\t0.0\t0\t\t1\n"
+
+static PyObject *py_copy_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
+    if (!PyDict_Check(alerts)) {
+        PyErr_SetString(PyExc_TypeError, "copy_rows() takes a dict");
+        return NULL;
+    }
+    buf_t b = {NULL, 0, 0};
+    float_memo_t memo[3] = {{0}};
+    Py_ssize_t pos = 0;
+    PyObject *key, *a;
+    /* Nothing below runs Python code (Alert is a slotted dataclass), so the dict cannot change. */
+    while (PyDict_Next(alerts, &pos, &key, &a)) {
+        if (a != Py_None) {
+            if (put_alert_row(&b, a, memo) < 0) goto error;
+            continue;
+        }
+        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
+            PyErr_SetString(PyExc_TypeError, "copy_rows(): keys must be (tenant_id, fingerprint)");
+            goto error;
+        }
+        /* A tombstone: the key, empty maps, zero times, deleted = 1. */
+        if (put_text(&b, PyTuple_GET_ITEM(key, 0)) < 0 || buf_put(&b, "\t", 1) < 0 ||
+            put_fingerprint(&b, PyTuple_GET_ITEM(key, 1)) < 0 ||
+            buf_put(&b, TOMBSTONE_TAIL, (Py_ssize_t)strlen(TOMBSTONE_TAIL)) < 0)
+            goto error;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.p ? b.p : "", b.len);
+    PyMem_Free(b.p);
+    return out;
+error:
+    PyMem_Free(b.p);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"fingerprint", (PyCFunction)py_fingerprint, METH_O, "Prometheus's fingerprint of a label set."},
     {"convert", (PyCFunction)(void (*)(void))py_convert, METH_FASTCALL,
      "The loop of alerts_codec.to_alerts (see that function)."},
+    {"copy_rows", (PyCFunction)py_copy_rows, METH_O,
+     "Alert-log rows in PostgreSQL's COPY text format (see storage/postgres.py)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -275,6 +492,16 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     s_endsAt = PyUnicode_InternFromString("endsAt");
     s_generatorURL = PyUnicode_InternFromString("generatorURL");
     s_empty = PyUnicode_InternFromString("");
+    s_tenant_id = PyUnicode_InternFromString("tenant_id");
+    s_fingerprint = PyUnicode_InternFromString("fingerprint");
+    s_starts_at = PyUnicode_InternFromString("starts_at");
+    s_ends_at = PyUnicode_InternFromString("ends_at");
+    s_updated_at = PyUnicode_InternFromString("updated_at");
+    s_timeout = PyUnicode_InternFromString("timeout");
+    s_generator_url = PyUnicode_InternFromString("generator_url");
     if (!s_labels || !s_annotations || !s_startsAt || !s_endsAt || !s_generatorURL || !s_empty) return NULL;
+    if (!s_tenant_id || !s_fingerprint || !s_starts_at || !s_ends_at || !s_updated_at || !s_timeout ||
+        !s_generator_url)
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -56,7 +56,7 @@ def test_alert_round_trip_including_high_fingerprints(storage: Storage) -> None:
 
 
 def test_bulk_upsert_keeps_exact_floats_awkward_text_and_updates_in_place(storage: Storage) -> None:
-    # Every alert of a commit reaches the database as one JSON array (one statement); nothing of
+    # Every alert of a commit reaches the database at once (one COPY or statement); nothing of
     # an alert may change on the way: full-precision times, quotes, backslashes, non-ASCII text.
     rng = random.Random(7)
     awkward = ['quo"te', "back\\slash", "tab\tnew\nline", "é🔥中", "{not json}", "", "\u2028"]
