@@ -74,8 +74,24 @@ class V2:
         self._engine = engine_ref
         self._config_yaml = status_config
         self.max_body = max_body
-        #: GET /alerts answers by (tenant, query): ((store version, status epoch), valid until, body)
-        self._answers: dict[tuple[str, str], tuple[tuple[Any, ...], float, bytes]] = {}
+        #: GET /alerts and /alerts/groups answers by (path, tenant, query): (what the answer
+        #: depends on, valid until, body)
+        self._answers: dict[tuple[str, str, str], tuple[tuple[Any, ...], float, bytes]] = {}
+
+    def _cached_answer(self, request: Request, depends: tuple[Any, ...]) -> bytes | None:
+        """The body of an earlier answer to the same query, if nothing it depends on changed."""
+        hit = self._answers.get((request.url.path, tenant_of(request), request.url.query))
+        if hit is not None and hit[0] == depends and self.engine.clock.now() < hit[1]:
+            return hit[2]
+        return None
+
+    def _keep_answer(self, request: Request, depends: tuple[Any, ...], until: float, body: bytes) -> None:
+        # Dashboards and amtool poll the same query over and over while nothing changes: the whole
+        # answer is kept until what it depends on changes (the stored alerts, the statuses' epoch,
+        # the groups) or time reaches a silence or inhibition boundary or a listed alert's end.
+        if len(self._answers) >= 64:
+            self._answers.clear()
+        self._answers[(request.url.path, tenant_of(request), request.url.query)] = (depends, until, body)
 
     @property
     def engine(self) -> Engine:
@@ -197,14 +213,11 @@ class V2:
         e = self.engine
         tenant = tenant_of(request)
         now = e.clock.now()
-        # Dashboards and amtool poll the same query over and over while nothing changes: the
-        # whole answer is kept until the stored alerts change, the statuses' epoch changes or
-        # ends (a silence or inhibition boundary), or a listed alert's end time comes.
         epoch, epoch_until = e.status_cache.epoch
-        key = (tenant, request.url.query)
-        hit = self._answers.get(key)
-        if hit is not None and hit[0] == (e.store.version, epoch) and now < hit[1]:
-            return Response(hit[2], media_type="application/json")
+        depends = (e.store.version, epoch)
+        cached = self._cached_answer(request, depends)
+        if cached is not None:
+            return Response(cached, media_type="application/json")
         parts = []
         until = epoch_until
         for a in sorted(e.store, key=lambda x: x.fingerprint):
@@ -220,9 +233,7 @@ class V2:
                     entry.fragment = _encode(gettable_alert(a, entry.status))
                 parts.append(entry.fragment)
         body = b"[" + b",".join(parts) + b"]"
-        if len(self._answers) >= 64:
-            self._answers.clear()
-        self._answers[key] = ((e.store.version, epoch), until, body)
+        self._keep_answer(request, depends, until, body)
         return Response(body, media_type="application/json")
 
     async def get_groups(self, request: Request) -> Response:
@@ -235,11 +246,21 @@ class V2:
             receiver_re = compile_anchored(raw) if raw else None
         except (ValueError, MatcherError) as ex:
             return _error(400, str(ex))
+        e = self.engine
+        epoch, until = e.status_cache.epoch
+        depends = (e.store.version, id(e.dispatcher), e.dispatcher.version, epoch)
+        cached = self._cached_answer(request, depends)
+        if cached is not None:
+            return Response(cached, media_type="application/json")
+        now = e.clock.now()
         listed: list[tuple[Any, list[tuple[Alert, dict[str, Any]]]]] = []
         receivers_of: dict[int, list[str]] = {}
-        for g in self.engine.groups(tenant_of(request)):
+        for g in e.groups(tenant_of(request)):
             if receiver_re is not None and not receiver_re.match(g.route.receiver):
                 continue
+            for a in g.alerts.values():
+                if now < a.ends_at < until:
+                    until = a.ends_at
             kept = [
                 (a, gettable_alert(a, entry.status))
                 for a in g.alerts.values()
@@ -260,7 +281,9 @@ class V2:
                 d["receivers"] = [{"name": r} for r in sorted(receivers_of[a.fingerprint])]
                 alerts.append(d)
             out.append({"labels": g.labels, "receiver": {"name": g.route.receiver}, "alerts": alerts})
-        return json_response(out)
+        body = _encode(out)
+        self._keep_answer(request, depends, until, body)
+        return Response(body, media_type="application/json")
 
     # --- silences ------------------------------------------------------------------------------
     async def get_silences(self, request: Request) -> Response:

@@ -92,6 +92,9 @@ class Dispatcher:
         self.urgent: set[tuple[str, str]] = set()
         self._stopped = False
         self._gid_cache: dict[tuple[Any, tuple[tuple[str, str], ...]], str] = {}
+        #: bumped whenever a group gains, replaces or loses an alert, or a group is dropped
+        #: (GET /alerts/groups keeps its answer while this and the alert store are unchanged)
+        self.version = 0
 
     # --- ingest --------------------------------------------------------------------------------
     def restore(self, docs: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
@@ -101,6 +104,7 @@ class Dispatcher:
 
     def process(self, alerts: Iterable[Alert]) -> None:
         now = self.clock.now()
+        self.version += 1
         for alert in alerts:
             for route in self.root.match(alert.labels):
                 labels = route.group_labels(alert.labels)
@@ -202,6 +206,7 @@ class Dispatcher:
                             if a.ends_at <= now and g.alerts.get(a.fingerprint) is a:
                                 del g.alerts[a.fingerprint]
                                 g.changed = True
+                                self.version += 1
                     if ok and not g.changed:
                         g.quiet_key = quiet_key
                         g.quiet_until = self.pipeline.quiet_until(
@@ -224,6 +229,7 @@ class Dispatcher:
         if self.groups.get(gid) is g:
             del self.groups[gid]
             g.generation += 1
+            self.version += 1
             if self.persist is not None:
                 self.persist(g, True)
 

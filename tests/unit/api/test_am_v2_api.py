@@ -13,7 +13,7 @@ from tocsin.api.app import create_app
 from tocsin.config import load_config_text
 from tocsin.engine.clock import ManualClock
 from tocsin.engine.engine import Engine
-from tocsin.model import fingerprint, fingerprint_hex, format_time
+from tocsin.model import Alert, fingerprint, fingerprint_hex, format_time
 from tocsin.storage import open_storage
 
 CONFIG = """
@@ -402,3 +402,68 @@ async def test_repeated_reads_are_answered_from_cache_until_something_changes(ap
     # A new alert shows up in the next read.
     await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "C"}}])
     assert {a["labels"]["alertname"] for a in (await c.get("/api/v2/alerts")).json()} == {"B", "C"}
+
+
+async def test_repeated_group_reads_are_answered_from_cache_until_something_changes(api) -> None:
+    c, engine, clock = api
+    built = 0
+    groups_of = engine.groups
+
+    def counting(tenant_id: str = "default") -> list:
+        nonlocal built
+        built += 1
+        return groups_of(tenant_id)
+
+    engine.groups = counting  # type: ignore[method-assign]
+
+    async def listed() -> list[tuple[str, str, str]]:
+        return [
+            (g["labels"]["alertname"], a["labels"]["instance"], a["status"]["state"])
+            for g in (await c.get("/api/v2/alerts/groups")).json()
+            for a in g["alerts"]
+        ]
+
+    await c.post(
+        "/api/v2/alerts",
+        json=[
+            {"labels": {"alertname": "A", "instance": "a"}, "endsAt": format_time(T0 + 100)},
+            {"labels": {"alertname": "B", "instance": "b"}, "endsAt": format_time(T0 + 900)},
+        ],
+    )
+    first = await c.get("/api/v2/alerts/groups")
+    assert (await c.get("/api/v2/alerts/groups")).content == first.content
+    assert built == 1, "an unchanged answer is not built again"
+    assert await listed() == [("A", "a", "active"), ("B", "b", "active")]
+    clock.advance(101)  # A's end: it leaves the answer though nothing else changed
+    assert await listed() == [("B", "b", "active")]
+    sil = {
+        "matchers": [{"name": "instance", "value": "b", "isRegex": False}],
+        "startsAt": format_time(clock.now()),
+        "endsAt": format_time(clock.now() + 60),
+        "createdBy": "me",
+        "comment": "c",
+    }
+    assert (await c.post("/api/v2/silences", json=sil)).status_code == 200
+    assert await listed() == [("B", "b", "suppressed")]
+    clock.advance(61)  # the silence's end
+    assert await listed() == [("B", "b", "active")]
+    await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "B", "instance": "b2"}}])
+    assert await listed() == [("B", "b", "active"), ("B", "b2", "active")]
+    # A reload regroups (a new dispatcher): the next answer follows the new grouping.
+    await engine.reload(load_config_text(CONFIG.replace("group_by: [alertname]", "group_by: [instance]")))
+    groups = (await c.get("/api/v2/alerts/groups")).json()
+    assert sorted(g["labels"]["instance"] for g in groups) == ["b", "b2"]
+
+
+async def test_group_reads_follow_alerts_routed_after_their_commit(api) -> None:
+    # Ingest merges an alert into the store, waits for its commit, then routes it into its group:
+    # a read in between must not leave the answer without the alert once it is routed.
+    c, engine, clock = api
+    await c.post("/api/v2/alerts", json=[{"labels": {"alertname": "A", "instance": "a"}}])
+    b = Alert({"alertname": "A", "instance": "b"}, starts_at=clock.now(), ends_at=clock.now() + 300)
+    (merged,) = engine.store.merge_all([b], clock.now())
+    before = (await c.get("/api/v2/alerts/groups")).json()
+    assert [a["labels"]["instance"] for g in before for a in g["alerts"]] == ["a"]
+    engine.dispatcher.process([merged])
+    after = (await c.get("/api/v2/alerts/groups")).json()
+    assert [a["labels"]["instance"] for g in after for a in g["alerts"]] == ["a", "b"]
