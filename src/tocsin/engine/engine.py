@@ -269,10 +269,10 @@ class Engine:
         )
 
     def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
-        """What alert statuses depend on besides the alert and time, and until when they hold."""
+        """What alert statuses depend on besides the alert, silences and time, and until when
+        they hold (the status cache follows silences itself)."""
         intervals = tuple(self.intervals.active(name, now) for name in self.config.time_intervals)
-        key = (self.silences.version, self.inhibitor.version, id(self.routes), intervals)
-        return key, min(self.silences.next_change(now), self.inhibitor.next_change(now))
+        return (self.inhibitor.version, id(self.routes), intervals), self.inhibitor.next_change(now)
 
     def active_alerts(self, tenant_id: str = DEFAULT_TENANT) -> list[Alert]:
         now = self.clock.now()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tocsin.matchers import Matcher, MatchType
 from tocsin.model import DEFAULT_TENANT, LABEL_NAME_RE
+
+#: silence changes remembered for changed_since (a reader further behind starts over)
+_CHANGES_KEPT = 4096
 
 PENDING, ACTIVE, EXPIRED = "pending", "active", "expired"
 
@@ -136,6 +139,10 @@ class Silences:
         self._scan: dict[str, set[str]] = defaultdict(set)
         #: bumped on every change, so callers can cache muting results per version
         self.version = 0
+        #: (version, silence) for the silences each change replaced, added or dropped, so a cache
+        #: of muting results can forget only what a change may affect (see changed_since)
+        self._changes: deque[tuple[int, Silence]] = deque(maxlen=_CHANGES_KEPT)
+        self._changes_floor = 0  # changes up to this version may have left the log
 
     # --- index ---------------------------------------------------------------------------------
     def _unindex(self, sil: Silence) -> None:
@@ -156,6 +163,14 @@ class Silences:
         else:
             self._index[sil.tenant_id][key].add(sil.id)
         self.version += 1
+        if old is not None:
+            self._log_change(old)
+        self._log_change(sil)
+
+    def _log_change(self, sil: Silence) -> None:
+        if len(self._changes) == self._changes.maxlen:
+            self._changes_floor = self._changes[0][0]
+        self._changes.append((self.version, sil))
 
     def load(self, silences: Iterable[Silence]) -> None:
         for s in silences:
@@ -173,6 +188,21 @@ class Silences:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def changed_since(self, version: int) -> list[Silence] | None:
+        """Every silence (before and after) changed after ``version``; None when the log no
+        longer reaches back that far."""
+        if version < self._changes_floor:
+            return None
+        return [s for v, s in self._changes if v > version]
+
+    def turned_between(self, t0: float, t1: float) -> list[Silence]:
+        """Silences that started or ended between two times (muting changed by time alone)."""
+        return [
+            s
+            for s in self._by_id.values()
+            if (s.starts_at <= t0 <= s.ends_at) != (s.starts_at <= t1 <= s.ends_at)
+        ]
 
     def next_change(self, now: float) -> float:
         """The earliest start or end after ``now`` of any silence (when muting changes by time)."""
@@ -245,9 +275,10 @@ class Silences:
     def gc(self, now: float) -> list[Silence]:
         """Drop silences expired for longer than the retention; return them."""
         gone = [s for s in self._by_id.values() if s.ends_at + self.retention < now]
+        if gone:
+            self.version += 1
         for s in gone:
             self._unindex(s)
             del self._by_id[s.id]
-        if gone:
-            self.version += 1
+            self._log_change(s)
         return gone
