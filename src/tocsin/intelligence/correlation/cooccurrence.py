@@ -345,6 +345,19 @@ class CooccurrenceModel:
                     partners.get(b, set()).discard(a)
         return cut
 
+    def counts_copy(self) -> CooccurrenceModel:
+        """A model with copies of the counts only (no tables, no window of recent alerts): cheap
+        to take, and then safe to read on another thread (``to_dict``) while this one learns on."""
+        out = CooccurrenceModel(self.window_s, self.min_count, self.lateness_s, self.max_recent)
+        out.key_counts = self.key_counts.copy()
+        out.pair_counts = self.pair_counts.copy()
+        out.service_counts = self.service_counts.copy()
+        out.service_pairs = self.service_pairs.copy()
+        out.service_accompanied = self.service_accompanied.copy()
+        out.alerts_seen = self.alerts_seen
+        out.first_start, out.last_start = self.first_start, self.last_start
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The learned counts as plain JSON data (the window of recent alerts is not kept: after a
         restart, pairs spanning the restart are not counted)."""
