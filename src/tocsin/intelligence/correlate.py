@@ -406,10 +406,29 @@ class Correlator:
         if s is None or inc is None:
             return tuple
         shared = tokens & inc.tokens if s.sim >= self.config.explain_floor else frozenset()
-        return lambda: self._explain(s, shared, service, key, tokens)
+        # A history may keep learning (the service's does): its counts are read now, as they were
+        # when the decision was made.
+        counts = self._history_counts(s, service, key)
+        return lambda: self._explain(s, shared, service, key, tokens, counts)
+
+    def _history_counts(self, s: _Scored, service: str, key: str) -> tuple[int, int]:
+        h = self.history
+        if h is None or s.co < self.config.explain_floor:
+            return (0, 0)
+        if not s.co_with:
+            return (h.companion_rate(service).count, h.service_counts[service])
+        if s.co_with.startswith("service "):
+            return (h.service_strength(service, s.co_with[len("service ") :]).count, 0)
+        return (h.strength(key, s.co_with).count, 0)
 
     def _explain(
-        self, s: _Scored, shared_tokens: frozenset[str], service: str, key: str, tokens: frozenset[str]
+        self,
+        s: _Scored,
+        shared_tokens: frozenset[str],
+        service: str,
+        key: str,
+        tokens: frozenset[str],
+        counts: tuple[int, int],
     ) -> tuple[SignalEvidence, ...]:
         floor = self.config.explain_floor
         signals = [SignalEvidence("time", s.time_f, f"{s.gap:.0f} s apart")]
@@ -446,18 +465,13 @@ class Correlator:
                 )
             )
         if w_co > 0 and s.co >= floor and self.history is not None:
-            h = self.history
+            n, seen = counts
             if not s.co_with:
-                rate = h.companion_rate(service)
-                seen = h.service_counts[service]
-                text = (
-                    f"{service} alerts came with other services' alerts {rate.count} of {seen} times before"
-                )
+                text = f"{service} alerts came with other services' alerts {n} of {seen} times before"
             elif s.co_with.startswith("service "):
-                n = h.service_strength(service, s.co_with[len("service ") :]).count
                 text = f"service {service} and {s.co_with} co-occurred {n} times before"
             else:
-                text = f"{key} and {s.co_with} co-occurred {h.strength(key, s.co_with).count} times before"
+                text = f"{key} and {s.co_with} co-occurred {n} times before"
             signals.append(SignalEvidence("cooccurrence", s.co, text))
         return tuple(signals)
 
