@@ -24,6 +24,8 @@ from tocsin.engine.silences import Silence, Silences
 from tocsin.engine.status_cache import StatusCache
 from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
+from tocsin.incidents.correlation_history import DOC_KEY as HISTORY_DOC_KEY
+from tocsin.incidents.correlation_history import DOC_KIND as HISTORY_DOC_KIND
 from tocsin.incidents.delivery import make_deliver
 from tocsin.incidents.service import IncidentService
 from tocsin.incidents.setup import IncidentsSetup
@@ -133,7 +135,12 @@ class Engine:
             self.sleep,
         )
         return IncidentService(
-            setup, clock=self.clock, deliver=deliver, persist=self._persist_incidents, state=state
+            setup,
+            clock=self.clock,
+            deliver=deliver,
+            persist=self._persist_incidents,
+            state=state,
+            persist_history=self._persist_correlation_history,
         )
 
     async def _on_group(
@@ -151,6 +158,12 @@ class Engine:
     async def _persist_incidents(self, state: dict[str, Any]) -> None:
         batch = WriteBatch()
         batch.put_doc("incidents", Doc(DEFAULT_TENANT, "state", state))
+        await self.writer.write(batch)
+
+    async def _persist_correlation_history(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+        batch = WriteBatch()
+        for tenant_id, data in docs:
+            batch.put_doc(HISTORY_DOC_KIND, Doc(tenant_id, HISTORY_DOC_KEY, data))
         await self.writer.write(batch)
 
     async def reload(self, config: Config, incidents: IncidentsSetup | None = None) -> None:
@@ -193,6 +206,11 @@ class Engine:
             saved = [d.data for d in self.storage.load_docs("incidents") if d.key == "state"]
             if saved:
                 self.incidents = self._incident_service(self.incidents_setup, saved[0])
+            if self.incidents is not None:
+                learned = self.storage.load_docs(HISTORY_DOC_KIND)
+                self.incidents.load_history(
+                    (d.tenant_id, d.data) for d in learned if d.key == HISTORY_DOC_KEY
+                )
         self.channel_state.load(self.storage.load_docs("channel_state"))
         in_flight = self.storage.load_docs("outbox")
         for d in in_flight:

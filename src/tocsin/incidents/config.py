@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tocsin.config.errors import ConfigError, ConfigIssue
 from tocsin.config.loader import _duplicate_keys, _issues_from_validation, _Loader, _locate, _path_text
-from tocsin.config.types import Duration, MatcherList, StrictModel
+from tocsin.config.types import URL, Duration, MatcherList, StrictModel
 from tocsin.incidents.business_hours import BusinessHours
 from tocsin.incidents.escalation import Level, Policy, SelectMode, SlaTarget, Target, TargetKind, policy_cycle
 from tocsin.incidents.holidays_cal import HolidayCalendar, check_holiday_country
@@ -27,9 +27,11 @@ from tocsin.incidents.setup import (
     DEFAULT_SEVERITY_PRIORITY,
     PRIORITIES,
     CorrelationSetup,
+    HistorySetup,
     IncidentsSetup,
     LabelSkill,
     PolicyRoute,
+    PrometheusSetup,
 )
 from tocsin.incidents.timeutil import parse_hhmm, parse_local_or_instant, parse_weekdays, zone
 
@@ -256,6 +258,61 @@ class LinksConfig(StrictModel):
         return v
 
 
+def _positive(name: str, v: float) -> float:
+    if not v > 0:
+        raise ValueError(f"{name} must be greater than 0")
+    return v
+
+
+class HistoryConfigModel(StrictModel):
+    """``correlation.history``: co-occurrence learned from the alerts tocsin sees."""
+
+    enabled: bool = True
+    window: Duration = 120.0
+    min_alerts: Annotated[int, Field(ge=0)] = 200
+    max_keys: Annotated[int, Field(ge=10)] = 2000
+    max_pairs: Annotated[int, Field(ge=10)] = 20000
+    max_tokens: Annotated[int, Field(ge=10)] = 20000
+    save_interval: Duration = 300.0
+
+    @field_validator("window", "save_interval")
+    @classmethod
+    def _durations(cls, v: float, info: ValidationInfo) -> float:
+        return _positive(str(info.field_name), v)
+
+
+class PrometheusConfigModel(StrictModel):
+    """``correlation.prometheus``: where root-cause ranking reads each candidate service's metrics."""
+
+    url: URL
+    queries: list[str] = Field(min_length=1)
+    step: Duration = 60.0
+    baseline: Duration = 1800.0
+    timeout: Duration = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str:
+        if not v:
+            raise ValueError("url must name the Prometheus server, e.g. http://prometheus:9090")
+        return v
+
+    @field_validator("queries")
+    @classmethod
+    def _queries(cls, v: list[str]) -> list[str]:
+        for i, q in enumerate(v):
+            if "$service" not in q:
+                raise ValueError(
+                    f"queries[{i}] must contain $service (where the candidate service goes), got {q!r}"
+                )
+        return v
+
+    @field_validator("step", "baseline", "timeout")
+    @classmethod
+    def _durations(cls, v: float, info: ValidationInfo) -> float:
+        return _positive(str(info.field_name), v)
+
+
 class CorrelationConfigModel(StrictModel):
     #: caller service -> the services it calls
     topology: dict[str, list[str]] = Field(default_factory=dict)
@@ -264,6 +321,8 @@ class CorrelationConfigModel(StrictModel):
     )
     join_threshold: float = 0.25
     max_gap: Duration = 240.0
+    history: HistoryConfigModel = Field(default_factory=HistoryConfigModel)
+    prometheus: PrometheusConfigModel | None = None
 
     @field_validator("join_threshold")
     @classmethod
@@ -493,6 +552,30 @@ def _correlation(c: CorrelationConfigModel | None) -> CorrelationSetup | None:
         service_labels=tuple(c.service_labels),
         join_threshold=c.join_threshold,
         max_gap=c.max_gap,
+        history=_history(c.history),
+        prometheus=_prometheus(c.prometheus),
+    )
+
+
+def _history(h: HistoryConfigModel) -> HistorySetup | None:
+    if not h.enabled:
+        return None
+    return HistorySetup(
+        window=h.window,
+        min_alerts=h.min_alerts,
+        max_keys=h.max_keys,
+        max_pairs=h.max_pairs,
+        max_tokens=h.max_tokens,
+        save_interval=h.save_interval,
+    )
+
+
+def _prometheus(p: PrometheusConfigModel | None) -> PrometheusSetup | None:
+    if p is None:
+        return None
+    assert p.url is not None  # the validator refuses a missing url
+    return PrometheusSetup(
+        url=p.url, queries=tuple(p.queries), step=p.step, baseline=p.baseline, timeout=p.timeout
     )
 
 

@@ -19,6 +19,7 @@ from tocsin.incidents import lifecycle
 from tocsin.incidents.actions import Action, CancelTimer, Notify, NotifyChannel, ScheduleTimer
 from tocsin.incidents.business_hours import BusinessHours
 from tocsin.incidents.correlation import GroupCorrelator
+from tocsin.incidents.correlation_history import LearnedHistory
 from tocsin.incidents.escalation import Level, SelectMode, TargetKind
 from tocsin.incidents.links import LinkAction, LinkClaims, make_token, verify_token
 from tocsin.incidents.model import AlertRef, Breach, EscalationState, EventKind, Incident, IncidentState
@@ -33,6 +34,18 @@ STATE_VERSION = 1
 #: Timer kinds. Escalation-side timers die on acknowledgement; SLA timers have their own rules.
 ESCALATION_TIMERS = frozenset({"level", "notify", "deferred"})
 _SEVERITY_ORDER = [s.value for s in sorted(AlertSeverity, key=lambda s: s.rank)]
+
+
+def _history_for(setup: IncidentsSetup, current: LearnedHistory | None) -> LearnedHistory | None:
+    """The learned history for a (re)loaded setup: the current one kept with its counts when
+    learning stays on, a new one when it was off, none when it is off now."""
+    wanted = setup.correlation.history if setup.correlation is not None else None
+    if wanted is None:
+        return None
+    if current is None:
+        return LearnedHistory(wanted)
+    current.configure(wanted)
+    return current
 
 
 class UnknownIncident(KeyError):
@@ -54,8 +67,14 @@ class IncidentManager:
         self._seq = 0
         #: Ids of acknowledged incidents, for workload counts without scanning every incident.
         self._acked: set[str] = set()
+        #: what correlation learns from the alerts (incidents.yml ``correlation.history``); the
+        #: shell saves it, and it outlives correlators rebuilt by a reload
+        self.history = _history_for(setup, None)
         #: joins new groups into open incidents (incidents.yml ``correlation``)
-        self.correlator = GroupCorrelator(setup.correlation) if setup.correlation else None
+        self.correlator = GroupCorrelator(setup.correlation, self.history) if setup.correlation else None
+        #: incidents whose probable causes changed, for the shell to rank again with metrics
+        #: (collected only when correlation has a metric probe)
+        self.causes_to_probe: set[str] = set()
 
     # --- state ------------------------------------------------------------------------------
 
@@ -95,8 +114,9 @@ class IncidentManager:
         """Switch to a new config. Running escalations continue by policy name and level; a
         policy that disappeared ends their escalation with a timeline entry when next due."""
         setup.check()
+        self.history = _history_for(setup, self.history)
         if setup.correlation != self.setup.correlation:
-            self.correlator = GroupCorrelator(setup.correlation) if setup.correlation else None
+            self.correlator = GroupCorrelator(setup.correlation, self.history) if setup.correlation else None
         self.setup = setup
 
     def prune(self, resolved_before: float) -> list[str]:
@@ -164,7 +184,7 @@ class IncidentManager:
         out: list[Action] = []
         unseen = False  # some alert started firing that correlation had not seen
         if self.correlator is not None:
-            unseen = self.correlator.observe(tenant_id, alerts_firing, alerts_resolved)
+            unseen = self.correlator.observe(tenant_id, alerts_firing, alerts_resolved, now)
         inc = self.incidents.get(self.by_group.get(group_key, ""))
         if inc is not None and inc.state is IncidentState.RESOLVED:
             fresh = [a for a in alerts_firing if self._is_new_firing(inc, a)]
@@ -225,7 +245,11 @@ class IncidentManager:
         if self.correlator is None or not firing:
             return
         self.correlator.claim(inc.tenant_id, firing, inc.id)
+        # At once from the alerts and the graph; the shell ranks again with metrics, off the loop.
         inc.probable_causes = self.correlator.causes(inc.tenant_id, inc.id)
+        correlation = self.setup.correlation
+        if correlation is not None and correlation.prometheus is not None:
+            self.causes_to_probe.add(inc.id)
 
     def _is_new_firing(self, inc: Incident, a: Alert) -> bool:
         ref = inc.alerts.get(fingerprint_hex(a.fingerprint))

@@ -41,6 +41,42 @@ class PolicyRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class HistorySetup:
+    """Co-occurrence and token weights learned from the alerts the service sees (incidents.yml
+    ``correlation.history``; see ``incidents/correlation_history.py``)."""
+
+    #: alerts that start this close together (seconds) co-occur
+    window: float = 120.0
+    #: a tenant's history takes part in joins once it has learned this many alerts
+    min_alerts: int = 200
+    #: most alert kinds (service/alertname) and services kept per tenant; the rarest go first
+    max_keys: int = 2000
+    #: most co-occurring pairs kept per tenant
+    max_pairs: int = 20000
+    #: most label/text tokens whose frequency is kept per tenant
+    max_tokens: int = 20000
+    #: how often (seconds) what was learned is written to storage
+    save_interval: float = 300.0
+    #: how often (seconds) the correlator re-reads the token weights and the learned graph
+    refresh_interval: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrometheusSetup:
+    """The metric probe of root-cause ranking (incidents.yml ``correlation.prometheus``)."""
+
+    url: str
+    #: PromQL with ``$service`` where the candidate service goes
+    queries: tuple[str, ...]
+    #: query_range resolution (seconds)
+    step: float = 60.0
+    #: trailing window (seconds) the incident's metrics are compared against
+    baseline: float = 1800.0
+    #: the longest one ranking spends querying (seconds); each request times out after it too
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class CorrelationSetup:
     """Groups joined into open incidents by the alert correlator (incidents.yml ``correlation``;
     see ``incidents/correlation.py``)."""
@@ -53,6 +89,10 @@ class CorrelationSetup:
     join_threshold: float = 0.25
     #: longest quiet time (seconds) after an incident's latest alert for an alert to still join it
     max_gap: float = 240.0
+    #: learned co-occurrence and token weights (None: not learned, time/graph/labels only)
+    history: HistorySetup | None = field(default_factory=HistorySetup)
+    #: metrics for root-cause ranking (None: the alerts and the graph only)
+    prometheus: PrometheusSetup | None = None
 
 
 @dataclass(slots=True)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel, alert_key
 from tocsin.intelligence.correlation.metric_probe import MetricProbe
@@ -215,21 +215,29 @@ class Correlator:
         self.config = config or CorrelationConfig()
         # Consulted only when root causes are ranked, never while alerts are grouped.
         self.probe = probe
-        self.history = history
-        configured = graph is not None
-        if graph is None and history is not None and self.config.learn_topology:
-            learned = history.service_edges()
-            graph = ServiceGraph(learned) if learned else None
-        self.graph = graph
         # Only a graph given as config is taken as complete: there, no path means "unrelated". A
         # learned graph only knows what the history showed, so a missing path proves nothing.
-        self._graph_complete = configured
-        self.idf = idf or IdfWeights()
+        self._configured_graph = graph
+        self._graph_complete = graph is not None
         self._open: OrderedDict[str, Incident] = OrderedDict()  # least recently active first
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         self._by_fingerprint: dict[int, tuple[str, float]] = {}
         self._next_id = 1
         self._now = float("-inf")
+        self.use_history(history, idf)
+
+    def use_history(self, history: CooccurrenceModel | None, idf: IdfWeights | None = None) -> None:
+        """Switch to another history and IDF weights (or re-read the ones in use after they
+        learned more) without losing the open incidents: the learned graph, the base rate and the
+        signal weights are derived again. A history object that keeps learning is read live by the
+        co-occurrence signal; what this re-derives changes only when it is called."""
+        self.history = history
+        graph = self._configured_graph
+        if graph is None and history is not None and self.config.learn_topology:
+            learned = history.service_edges()
+            graph = ServiceGraph(learned) if learned else None
+        self.graph = graph
+        self.idf = idf or IdfWeights()
         w = self.config
         self._rate = history.alert_rate() if history is not None else 0.0
         # Weights are normalised over the signals this correlator actually has: without a history
@@ -317,17 +325,26 @@ class Correlator:
         return inc
 
     def root_causes(self, incident_id: str, top: int = 3) -> list[RootCauseCandidate]:
+        return self.root_causes_job(incident_id, top)()
+
+    def root_causes_job(
+        self, incident_id: str, top: int = 3, probe: MetricProbe | None = None
+    ) -> Callable[[], list[RootCauseCandidate]]:
+        """The ranking of :meth:`root_causes` as a call that may run on another thread: what it
+        reads of the incident is copied now, so alerts added meanwhile do not race it. A probe
+        doing network I/O belongs there, off the thread that feeds alerts. ``probe`` defaults to
+        the correlator's own."""
         if top < 1:
             raise ValueError(f"top must be >= 1, got {top}")
         inc = self.incident(incident_id)
-        ranked = rank_root_causes(
-            inc.services,
-            self.graph,
-            self.config.root_cause,
-            self.probe,
-            graph_has_directions=self._graph_complete,
-        )
-        return ranked[:top]
+        services = {name: replace(ev) for name, ev in inc.services.items()}
+        graph, weights, directions = self.graph, self.config.root_cause, self._graph_complete
+        use = probe if probe is not None else self.probe
+
+        def rank() -> list[RootCauseCandidate]:
+            return rank_root_causes(services, graph, weights, use, graph_has_directions=directions)[:top]
+
+        return rank
 
     def advance(self, now: float) -> None:
         """Move event time forward without an alert, closing incidents idle since before ``now``."""
@@ -389,10 +406,29 @@ class Correlator:
         if s is None or inc is None:
             return tuple
         shared = tokens & inc.tokens if s.sim >= self.config.explain_floor else frozenset()
-        return lambda: self._explain(s, shared, service, key, tokens)
+        # A history may keep learning (the service's does): its counts are read now, as they were
+        # when the decision was made.
+        counts = self._history_counts(s, service, key)
+        return lambda: self._explain(s, shared, service, key, tokens, counts)
+
+    def _history_counts(self, s: _Scored, service: str, key: str) -> tuple[int, int]:
+        h = self.history
+        if h is None or s.co < self.config.explain_floor:
+            return (0, 0)
+        if not s.co_with:
+            return (h.companion_rate(service).count, h.service_counts[service])
+        if s.co_with.startswith("service "):
+            return (h.service_strength(service, s.co_with[len("service ") :]).count, 0)
+        return (h.strength(key, s.co_with).count, 0)
 
     def _explain(
-        self, s: _Scored, shared_tokens: frozenset[str], service: str, key: str, tokens: frozenset[str]
+        self,
+        s: _Scored,
+        shared_tokens: frozenset[str],
+        service: str,
+        key: str,
+        tokens: frozenset[str],
+        counts: tuple[int, int],
     ) -> tuple[SignalEvidence, ...]:
         floor = self.config.explain_floor
         signals = [SignalEvidence("time", s.time_f, f"{s.gap:.0f} s apart")]
@@ -429,18 +465,13 @@ class Correlator:
                 )
             )
         if w_co > 0 and s.co >= floor and self.history is not None:
-            h = self.history
+            n, seen = counts
             if not s.co_with:
-                rate = h.companion_rate(service)
-                seen = h.service_counts[service]
-                text = (
-                    f"{service} alerts came with other services' alerts {rate.count} of {seen} times before"
-                )
+                text = f"{service} alerts came with other services' alerts {n} of {seen} times before"
             elif s.co_with.startswith("service "):
-                n = h.service_strength(service, s.co_with[len("service ") :]).count
                 text = f"service {service} and {s.co_with} co-occurred {n} times before"
             else:
-                text = f"{key} and {s.co_with} co-occurred {h.strength(key, s.co_with).count} times before"
+                text = f"{key} and {s.co_with} co-occurred {n} times before"
             signals.append(SignalEvidence("cooccurrence", s.co, text))
         return tuple(signals)
 

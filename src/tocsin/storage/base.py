@@ -9,7 +9,7 @@ from tocsin.model import Alert
 
 # Record kinds that are kept as opaque JSON documents keyed by (tenant, key). Alerts have their own
 # typed table because they are the hot path and what history queries look at.
-DOC_KINDS = ("silences", "nflog", "groups", "outbox", "incidents", "channel_state")
+DOC_KINDS = ("silences", "nflog", "groups", "outbox", "incidents", "channel_state", "correlation_history")
 
 
 class StorageError(RuntimeError):

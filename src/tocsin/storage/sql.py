@@ -116,6 +116,9 @@ MIGRATIONS.append(
     )
 )
 
+# What incident correlation learns from the alerts (co-occurrence, token counts), per tenant.
+MIGRATIONS.append((8, "learned correlation history", [_doc_table("correlation_history")]))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 _DELIVERY_COLUMNS = (

@@ -8,15 +8,27 @@ learned on any history an operator has.
 
 The same counts at service level give a learned topology (an edge where two services' alerts
 co-occur often), for systems that ship no call graph.
+
+A model can be learned at once from a stored history (:meth:`CooccurrenceModel.learn`) or alert by
+alert from a live stream (:meth:`CooccurrenceModel.observe`, what the service does); both count the
+same way. A live model is bounded by :meth:`CooccurrenceModel.bound` (the rarest keys and pairs are
+dropped) and saved and restored with :meth:`to_dict` / :meth:`from_dict`.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
+import bisect
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from tocsin.intelligence.correlation.counts import keep_after_cut, rarest
 from tocsin.model import Alert
+
+#: Version of the ``to_dict`` layout; ``from_dict`` refuses any other.
+FORMAT_VERSION = 1
 
 
 def alert_key(alert: Alert, service: str) -> str:
@@ -29,71 +41,151 @@ class PairStrength:
     strength: float
 
 
+class _Recent:
+    """One alert still inside the window: partners may arrive within ``window_s`` of it."""
+
+    __slots__ = ("accompanied", "key", "service", "t")
+
+    def __init__(self, t: float, key: str, service: str) -> None:
+        self.t = t
+        self.key = key
+        self.service = service
+        # Whether another service's alert started within the window of it (counted once).
+        self.accompanied = False
+
+
 class CooccurrenceModel:
-    def __init__(self, window_s: float = 120.0, min_count: int = 2) -> None:
-        if window_s <= 0:
-            raise ValueError(f"co-occurrence window_s must be > 0, got {window_s}")
+    def __init__(
+        self,
+        window_s: float = 120.0,
+        min_count: int = 2,
+        lateness_s: float | None = None,
+        max_recent: int = 1000,
+    ) -> None:
+        if not (math.isfinite(window_s) and window_s > 0):
+            raise ValueError(f"co-occurrence window_s must be a finite number > 0, got {window_s}")
         if min_count < 1:
             raise ValueError(f"co-occurrence min_count must be >= 1, got {min_count}")
+        lateness = window_s if lateness_s is None else lateness_s
+        if not (math.isfinite(lateness) and lateness >= 0):
+            raise ValueError(f"co-occurrence lateness_s must be a finite number >= 0, got {lateness_s}")
+        if max_recent < 1:
+            raise ValueError(f"co-occurrence max_recent must be >= 1, got {max_recent}")
         self.window_s = window_s
         self.min_count = min_count
+        #: How far behind the latest start an alert may arrive and still find its partners: a live
+        #: stream reaches the model in flush order (group_wait after each group starts), not in
+        #: start order.
+        self.lateness_s = lateness
+        #: At most this many alerts are held in the window: an alert storm (thousands starting
+        #: together) would otherwise make each alert cost as much as the storm; beyond it the
+        #: earliest stop pairing.
+        self.max_recent = max_recent
         self.key_counts: Counter[str] = Counter()
         self.pair_counts: Counter[tuple[str, str]] = Counter()
         self.service_counts: Counter[str] = Counter()
         self.service_pairs: Counter[tuple[str, str]] = Counter()
         # How many of a service's alerts had another service's alert within the window (either side).
         self.service_accompanied: Counter[str] = Counter()
+        #: Alerts counted in all (kept apart from key_counts, which bound() may trim).
+        self.alerts_seen = 0
         self.first_start = float("inf")
         self.last_start = float("-inf")
         self._key_strength: dict[tuple[str, str], float] = {}
         self._service_strength: dict[tuple[str, str], float] = {}
         self._companion: dict[str, float] = {}
+        # Alerts inside the window of the latest start, ordered by start.
+        self._recent: list[_Recent] = []
+        # Partners of each key and service, so that a change to one count re-tabulates only the
+        # strengths it touches (observe); built from the counts on first need.
+        self._key_partners: dict[str, set[str]] | None = None
+        self._service_partners: dict[str, set[str]] | None = None
+        self._dirty_keys: set[str] = set()
+        self._dirty_services: set[str] = set()
 
     @staticmethod
     def _pair(a: str, b: str) -> tuple[str, str]:
         return (a, b) if a <= b else (b, a)
 
+    # --- counting --------------------------------------------------------------------------------
+
     def learn(self, alerts: Iterable[Alert], service_of: Callable[[Alert], str]) -> CooccurrenceModel:
         """Count co-occurrences in a stream ordered by ``starts_at``; returns self for chaining."""
-        recent: deque[tuple[float, str, str, int]] = deque()
-        accompanied: set[int] = set()
-        services_seen: list[str] = []
         last_start = float("-inf")
-        first_t = float("inf")
-        for i, alert in enumerate(alerts):
+        for alert in alerts:
             t = alert.starts_at
-            first_t = min(first_t, t)
             if t < last_start:
                 raise ValueError(
                     f"co-occurrence history must be ordered by starts_at: {t} came after {last_start}"
                 )
             last_start = t
-            while recent and recent[0][0] < t - self.window_s:
-                recent.popleft()
-            service = service_of(alert)
-            key = alert_key(alert, service)
-            services_seen.append(service)
-            self.key_counts[key] += 1
-            self.service_counts[service] += 1
-            # Each distinct partner counts once per alert, so a burst of one partner's re-fires does
-            # not inflate the pair.
-            keys = {k for _, k, _, _ in recent if k != key}
-            others = {s for _, _, s, _ in recent if s != service}
-            for other in keys:
-                self.pair_counts[self._pair(key, other)] += 1
-            for other in others:
-                self.service_pairs[self._pair(service, other)] += 1
-            if others:
-                accompanied.add(i)
-                accompanied.update(j for _, _, s, j in recent if s != service)
-            recent.append((t, key, service, i))
-        for i in accompanied:
-            self.service_accompanied[services_seen[i]] += 1
-        if services_seen:
-            self.first_start = min(self.first_start, first_t)
-            self.last_start = max(self.last_start, last_start)
+            self._count(alert, service_of(alert))
         self._tabulate()
         return self
+
+    def observe(self, alert: Alert, service: str) -> None:
+        """Count one alert of a live stream, in O(alerts within the window).
+
+        Alerts may come slightly out of start order: one that starts up to ``lateness_s`` before
+        the latest start still pairs with everything within ``window_s`` of it. Strengths read
+        afterwards reflect it (the ones it changed are re-tabulated on the next read).
+        """
+        if not math.isfinite(alert.starts_at):
+            raise ValueError(f"co-occurrence: alert {alert.name!r} has no finite starts_at")
+        self._count(alert, service)
+
+    def _count(self, alert: Alert, service: str) -> None:
+        t = alert.starts_at
+        w = self.window_s
+        recent = self._recent
+        self.last_start = max(self.last_start, t)
+        self.first_start = min(self.first_start, t)
+        horizon = self.last_start - w - self.lateness_s
+        drop = bisect.bisect_left(recent, horizon, key=_start)
+        if drop:
+            del recent[:drop]
+        key = alert_key(alert, service)
+        self.alerts_seen += 1
+        self.key_counts[key] += 1
+        self.service_counts[service] += 1
+        lo = bisect.bisect_left(recent, t - w, key=_start)
+        hi = bisect.bisect_right(recent, t + w, key=_start)
+        # Each distinct partner counts once per alert, so a burst of one partner's re-fires does
+        # not inflate the pair.
+        keys: set[str] = set()
+        others: set[str] = set()
+        me = _Recent(t, key, service)
+        for i in range(lo, hi):
+            r = recent[i]
+            if r.key != key:
+                keys.add(r.key)
+            if r.service != service:
+                others.add(r.service)
+                me.accompanied = True
+                if not r.accompanied:
+                    r.accompanied = True
+                    self.service_accompanied[r.service] += 1
+                    self._dirty_services.add(r.service)
+        if me.accompanied:
+            self.service_accompanied[service] += 1
+        for other in keys:
+            self.pair_counts[self._pair(key, other)] += 1
+        for other in others:
+            self.service_pairs[self._pair(service, other)] += 1
+        recent.insert(bisect.bisect_right(recent, t, key=_start), me)
+        if len(recent) > self.max_recent:
+            del recent[0]
+        if self._key_partners is not None and self._service_partners is not None:
+            self._key_partners.setdefault(key, set()).update(keys)
+            for other in keys:
+                self._key_partners.setdefault(other, set()).add(key)
+            self._service_partners.setdefault(service, set()).update(others)
+            for other in others:
+                self._service_partners.setdefault(other, set()).add(service)
+        self._dirty_keys.add(key)
+        self._dirty_services.add(service)
+
+    # --- strengths ---------------------------------------------------------------------------------
 
     def _tabulate(self) -> None:
         """Precompute every non-zero strength: the correlator looks them up per candidate."""
@@ -102,21 +194,63 @@ class CooccurrenceModel:
             p: v for p in self.service_pairs if (v := self.service_strength(*p).strength) > 0
         }
         self._companion = {s: v for s in self.service_counts if (v := self.companion_rate(s).strength) > 0}
+        self._key_partners = self._service_partners = None
+        self._dirty_keys.clear()
+        self._dirty_services.clear()
+
+    def _refresh(self) -> None:
+        """Re-tabulate the strengths that counts changed since the last read: for each key (and
+        service) counted since, every pair it is in, because its count is their denominator."""
+        if self._key_partners is None or self._service_partners is None:
+            self._key_partners = _partners(self.pair_counts)
+            self._service_partners = _partners(self.service_pairs)
+        floor = self.min_count
+        for dirty, partners, counts, pairs, table in (
+            (self._dirty_keys, self._key_partners, self.key_counts, self.pair_counts, self._key_strength),
+            (
+                self._dirty_services,
+                self._service_partners,
+                self.service_counts,
+                self.service_pairs,
+                self._service_strength,
+            ),
+        ):
+            # The arithmetic of strength() written out: this loop is the cost of a live update.
+            for name in dirty:
+                n_name = counts.get(name, 0)
+                for other in partners.get(name, ()):
+                    pair = (name, other) if name <= other else (other, name)
+                    n = pairs.get(pair, 0)
+                    rarer = min(n_name, counts.get(other, 0))
+                    if n >= floor and rarer:
+                        table[pair] = min(1.0, n / rarer)
+                    else:
+                        table.pop(pair, None)
+        for service in self._dirty_services:
+            _put(self._companion, service, self.companion_rate(service).strength)
+        self._dirty_keys.clear()
+        self._dirty_services.clear()
 
     def strength_value(self, key_a: str, key_b: str) -> float:
+        if self._dirty_keys or self._dirty_services:
+            self._refresh()
         return self._key_strength.get((key_a, key_b) if key_a <= key_b else (key_b, key_a), 0.0)
 
     def service_strength_value(self, service_a: str, service_b: str) -> float:
+        if self._dirty_keys or self._dirty_services:
+            self._refresh()
         pair = (service_a, service_b) if service_a <= service_b else (service_b, service_a)
         return self._service_strength.get(pair, 0.0)
 
     def companion_value(self, service: str) -> float:
+        if self._dirty_keys or self._dirty_services:
+            self._refresh()
         return self._companion.get(service, 0.0)
 
     def alert_rate(self) -> float:
         """Alerts per second over the history (0 when there is none): how often alerts start by
         chance, which tells how surprising it is that two start close together."""
-        n = sum(self.key_counts.values())
+        n = self.alerts_seen
         if n < 2:
             return 0.0
         return n / max(self.last_start - self.first_start, self.window_s)
@@ -127,7 +261,8 @@ class CooccurrenceModel:
         n = self.service_counts.get(service, 0)
         if n < self.min_count:
             return PairStrength(n, 0.0)
-        return PairStrength(self.service_accompanied[service], self.service_accompanied[service] / n)
+        accompanied = self.service_accompanied.get(service, 0)
+        return PairStrength(accompanied, min(1.0, accompanied / n))
 
     def strength(self, key_a: str, key_b: str) -> PairStrength:
         if key_a == key_b:
@@ -135,7 +270,7 @@ class CooccurrenceModel:
         n = self.pair_counts.get(self._pair(key_a, key_b), 0)
         if n < self.min_count:
             return PairStrength(n, 0.0)
-        rarer = min(self.key_counts[key_a], self.key_counts[key_b])
+        rarer = min(self.key_counts.get(key_a, 0), self.key_counts.get(key_b, 0))
         return PairStrength(n, min(1.0, n / rarer) if rarer else 0.0)
 
     def service_strength(self, service_a: str, service_b: str) -> PairStrength:
@@ -145,7 +280,7 @@ class CooccurrenceModel:
         n = self.service_pairs.get(self._pair(service_a, service_b), 0)
         if n < self.min_count:
             return PairStrength(n, 0.0)
-        rarer = min(self.service_counts[service_a], self.service_counts[service_b])
+        rarer = min(self.service_counts.get(service_a, 0), self.service_counts.get(service_b, 0))
         return PairStrength(n, min(1.0, n / rarer) if rarer else 0.0)
 
     def service_edges(self, min_count: int | None = None, min_strength: float = 0.3) -> list[tuple[str, str]]:
@@ -153,10 +288,130 @@ class CooccurrenceModel:
         floor = self.min_count if min_count is None else min_count
         edges = []
         for (a, b), n in sorted(self.service_pairs.items()):
-            rarer = min(self.service_counts[a], self.service_counts[b])
+            rarer = min(self.service_counts.get(a, 0), self.service_counts.get(b, 0))
             if n >= floor and rarer and n / rarer >= min_strength:
                 edges.append((a, b))
         return edges
 
     def __len__(self) -> int:
-        return sum(self.key_counts.values())
+        return self.alerts_seen
+
+    # --- bounds and persistence -------------------------------------------------------------------
+
+    def bound(self, max_keys: int, max_pairs: int) -> bool:
+        """Keep at most ``max_keys`` keys (and services) and ``max_pairs`` pairs of each kind,
+        dropping the rarest. A bound that is exceeded is cut to three quarters of itself, so the
+        cut happens once per many alerts, not on every one. True when it cut.
+
+        Dropping a pair or a key leaves every other strength as it was (their counts do not
+        change), so only the dropped entries leave the tables."""
+        if max_keys < 1 or max_pairs < 1:
+            raise ValueError(f"co-occurrence bounds must be >= 1, got {max_keys} keys, {max_pairs} pairs")
+        cut = False
+        for counts, pairs, strengths, partners, extra in (
+            (self.key_counts, self.pair_counts, self._key_strength, self._key_partners, None),
+            (
+                self.service_counts,
+                self.service_pairs,
+                self._service_strength,
+                self._service_partners,
+                self.service_accompanied,
+            ),
+        ):
+            dropped_pairs: list[tuple[str, str]] = []
+            if len(counts) > max_keys:
+                gone = set(rarest(counts, len(counts) - keep_after_cut(max_keys)))
+                for name in gone:
+                    del counts[name]
+                    if extra is not None:
+                        extra.pop(name, None)
+                        self._companion.pop(name, None)
+                    self._dirty_keys.discard(name)
+                    self._dirty_services.discard(name)
+                dropped_pairs += [p for p in pairs if p[0] in gone or p[1] in gone]
+                for pair in dropped_pairs:
+                    del pairs[pair]
+                cut = True
+            if len(pairs) > max_pairs:
+                rare = rarest(pairs, len(pairs) - keep_after_cut(max_pairs))
+                for pair in rare:
+                    del pairs[pair]
+                dropped_pairs += rare
+                cut = True
+            for a, b in dropped_pairs:
+                strengths.pop((a, b), None)
+                if partners is not None:
+                    partners.get(a, set()).discard(b)
+                    partners.get(b, set()).discard(a)
+        return cut
+
+    def counts_copy(self) -> CooccurrenceModel:
+        """A model with copies of the counts only (no tables, no window of recent alerts): cheap
+        to take, and then safe to read on another thread (``to_dict``) while this one learns on."""
+        out = CooccurrenceModel(self.window_s, self.min_count, self.lateness_s, self.max_recent)
+        out.key_counts = self.key_counts.copy()
+        out.pair_counts = self.pair_counts.copy()
+        out.service_counts = self.service_counts.copy()
+        out.service_pairs = self.service_pairs.copy()
+        out.service_accompanied = self.service_accompanied.copy()
+        out.alerts_seen = self.alerts_seen
+        out.first_start, out.last_start = self.first_start, self.last_start
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The learned counts as plain JSON data (the window of recent alerts is not kept: after a
+        restart, pairs spanning the restart are not counted)."""
+        return {
+            "version": FORMAT_VERSION,
+            "window_s": self.window_s,
+            "min_count": self.min_count,
+            "alerts_seen": self.alerts_seen,
+            "first_start": self.first_start if self.alerts_seen else None,
+            "last_start": self.last_start if self.alerts_seen else None,
+            "keys": dict(self.key_counts),
+            "pairs": [[a, b, n] for (a, b), n in self.pair_counts.items()],
+            "services": dict(self.service_counts),
+            "service_pairs": [[a, b, n] for (a, b), n in self.service_pairs.items()],
+            "accompanied": dict(self.service_accompanied),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], lateness_s: float | None = None) -> CooccurrenceModel:
+        """A model from :meth:`to_dict` output; ``ValueError`` naming what is wrong otherwise."""
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"co-occurrence data: unsupported version {data.get('version')!r}")
+        try:
+            m = cls(float(data["window_s"]), int(data["min_count"]), lateness_s)
+            m.alerts_seen = int(data["alerts_seen"])
+            if data["first_start"] is not None:
+                m.first_start = float(data["first_start"])
+                m.last_start = float(data["last_start"])
+            m.key_counts.update({str(k): int(n) for k, n in data["keys"].items()})
+            m.service_counts.update({str(k): int(n) for k, n in data["services"].items()})
+            m.service_accompanied.update({str(k): int(n) for k, n in data["accompanied"].items()})
+            for target, rows in ((m.pair_counts, data["pairs"]), (m.service_pairs, data["service_pairs"])):
+                for a, b, n in rows:
+                    target[cls._pair(str(a), str(b))] = int(n)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"co-occurrence data: malformed ({type(e).__name__}: {e})") from None
+        m._tabulate()
+        return m
+
+
+def _start(r: _Recent) -> float:
+    return r.t
+
+
+def _put(table: dict[Any, float], key: Any, value: float) -> None:
+    if value > 0:
+        table[key] = value
+    else:
+        table.pop(key, None)
+
+
+def _partners(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for a, b in pairs:
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return out

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
+from tocsin.intelligence.correlation.counts import keep_after_cut, rarest
 from tocsin.model import Alert
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -52,6 +54,9 @@ class IdfWeights:
         for doc in documents:
             df.update(doc)
             n += 1
+        self._set(df, n)
+
+    def _set(self, df: Mapping[str, int], n: int) -> None:
         self.n_docs = n
         self._idf = {t: math.log((1 + n) / (1 + c)) + 1.0 for t, c in df.items()}
         self._unseen = math.log(1 + n) + 1.0
@@ -60,8 +65,58 @@ class IdfWeights:
     def from_alerts(cls, alerts: Iterable[Alert]) -> IdfWeights:
         return cls(alert_tokens(a) for a in alerts)
 
+    @classmethod
+    def from_counts(cls, df: Mapping[str, int], n_docs: int) -> IdfWeights:
+        """Weights from document frequencies counted elsewhere (:class:`TokenCounts`)."""
+        if n_docs < 0:
+            raise ValueError(f"n_docs must be >= 0, got {n_docs}")
+        out = cls()
+        out._set(df, n_docs)
+        return out
+
     def weight(self, token: str) -> float:
         return self._idf.get(token, self._unseen)
+
+
+class TokenCounts:
+    """Document frequencies counted alert by alert from a live stream, bounded to ``max_tokens``
+    (the rarest are forgotten first: an unknown token gets the rarest weight anyway, so forgetting
+    one changes its weight little). :meth:`weights` turns them into :class:`IdfWeights`."""
+
+    def __init__(self) -> None:
+        self.df: Counter[str] = Counter()
+        self.n_docs = 0
+
+    def observe(self, tokens: Iterable[str]) -> None:
+        self.df.update(tokens)
+        self.n_docs += 1
+
+    def bound(self, max_tokens: int) -> bool:
+        """Cut to three quarters of ``max_tokens`` when over it; True when it cut."""
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        if len(self.df) <= max_tokens:
+            return False
+        for token in rarest(self.df, len(self.df) - keep_after_cut(max_tokens)):
+            del self.df[token]
+        return True
+
+    def weights(self) -> IdfWeights:
+        return IdfWeights.from_counts(self.df, self.n_docs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_docs": self.n_docs, "df": dict(self.df)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TokenCounts:
+        """Counts from :meth:`to_dict` output; ``ValueError`` naming what is wrong otherwise."""
+        out = cls()
+        try:
+            out.n_docs = int(data["n_docs"])
+            out.df.update({str(t): int(c) for t, c in data["df"].items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"token counts: malformed ({type(e).__name__}: {e})") from None
+        return out
 
 
 def weighted_overlap(
