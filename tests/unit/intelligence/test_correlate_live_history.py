@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -165,3 +167,56 @@ def test_a_correlator_reads_a_growing_history_and_keeps_its_open_incidents() -> 
     assert "api/ApiErrors and db/DbSlow co-occurred 12 times before" in str(joined.explanation)
     # Without a configured graph, the graph is learned from the history it was given.
     assert c.graph is not None and c.graph.distance("db", "api") == 1
+
+
+def _reference_counts(
+    alerts: list[Alert], window: float, lateness: float, max_recent: int
+) -> dict[str, Counter[Any]]:
+    """Co-occurrence counted the plain way, by walking every alert still in the window: what the
+    indexed counting must equal."""
+    out: dict[str, Counter[Any]] = {t: Counter() for t in TABLES}
+    recent: list[list[Any]] = []  # [start, key, service, accompanied], ordered by start
+    latest = float("-inf")
+    for a in alerts:
+        t, svc = a.starts_at, service(a)
+        key = f"{svc}/{a.name}"
+        latest = max(latest, t)
+        recent = [r for r in recent if r[0] >= latest - window - lateness]
+        out["key_counts"][key] += 1
+        out["service_counts"][svc] += 1
+        near = [r for r in recent if t - window <= r[0] <= t + window]
+        for k in {r[1] for r in near if r[1] != key}:
+            out["pair_counts"][tuple(sorted((key, k)))] += 1
+        others = {r[2] for r in near if r[2] != svc}
+        for s in others:
+            out["service_pairs"][tuple(sorted((svc, s)))] += 1
+        for r in near:
+            if r[2] != svc and not r[3]:
+                r[3] = True
+                out["service_accompanied"][r[2]] += 1
+        if others:
+            out["service_accompanied"][svc] += 1
+        recent.append([t, key, svc, bool(others)])
+        recent.sort(key=lambda r: r[0])  # stable: equal starts keep arrival order
+        if len(recent) > max_recent:
+            del recent[0]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_indexed_counting_equals_walking_the_window(seed: int) -> None:
+    # Storms of few kinds, equal start times, arrivals out of order within the lateness, and a
+    # small cap on the window so that alerts also leave it by number.
+    rng = random.Random(seed)
+    alerts, t = [], 0.0
+    for _ in range(300):
+        t += rng.choice([0.0, 0.0, 1.0, 5.0, 40.0, 200.0])
+        late = rng.choice([0.0, 0.0, 0.0, 30.0, 90.0])
+        alerts.append(alert(f"K{rng.randrange(4)}", round(t - late), f"s{rng.randrange(3)}"))
+    max_recent = rng.choice([3, 8, 1000])
+    live = CooccurrenceModel(window_s=60, lateness_s=120, max_recent=max_recent)
+    for a in alerts:
+        live.observe(a, service(a))
+    expected = _reference_counts(alerts, 60, 120, max_recent)
+    for table in TABLES:
+        assert getattr(live, table) == +expected[table], table

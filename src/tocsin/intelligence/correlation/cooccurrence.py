@@ -94,8 +94,13 @@ class CooccurrenceModel:
         self._key_strength: dict[tuple[str, str], float] = {}
         self._service_strength: dict[tuple[str, str], float] = {}
         self._companion: dict[str, float] = {}
-        # Alerts inside the window of the latest start, ordered by start.
+        # Alerts inside the window of the latest start, ordered by start, and indexes of them: the
+        # sorted starts of each key and service in it, and per service those of its alerts that
+        # no other service's alert accompanied yet.
         self._recent: list[_Recent] = []
+        self._key_times: dict[str, list[float]] = {}
+        self._service_times: dict[str, list[float]] = {}
+        self._unaccompanied: dict[str, list[_Recent]] = {}
         # Partners of each key and service, so that a change to one count re-tabulates only the
         # strengths it touches (observe); built from the counts on first need.
         self._key_partners: dict[str, set[str]] | None = None
@@ -124,7 +129,7 @@ class CooccurrenceModel:
         return self
 
     def observe(self, alert: Alert, service: str) -> None:
-        """Count one alert of a live stream, in O(alerts within the window).
+        """Count one alert of a live stream, in O(kinds of alert within the window).
 
         Alerts may come slightly out of start order: one that starts up to ``lateness_s`` before
         the latest start still pairs with everything within ``window_s`` of it. Strengths read
@@ -143,38 +148,50 @@ class CooccurrenceModel:
         horizon = self.last_start - w - self.lateness_s
         drop = bisect.bisect_left(recent, horizon, key=_start)
         if drop:
+            for r in recent[:drop]:
+                self._leave_window(r)
             del recent[:drop]
         key = alert_key(alert, service)
         self.alerts_seen += 1
         self.key_counts[key] += 1
         self.service_counts[service] += 1
-        lo = bisect.bisect_left(recent, t - w, key=_start)
-        hi = bisect.bisect_right(recent, t + w, key=_start)
+        lo, hi = t - w, t + w
         # Each distinct partner counts once per alert, so a burst of one partner's re-fires does
-        # not inflate the pair.
-        keys: set[str] = set()
-        others: set[str] = set()
+        # not inflate the pair. Partners are found per distinct key and service in the window
+        # (a look-up each), not per alert in it: in a storm of thousands of alerts of a few kinds
+        # the per-alert walk cost 1.4 ms per alert.
+        keys = [k for k, times in self._key_times.items() if k != key and _any_within(times, lo, hi)]
+        others = [
+            s for s, times in self._service_times.items() if s != service and _any_within(times, lo, hi)
+        ]
         me = _Recent(t, key, service)
-        for i in range(lo, hi):
-            r = recent[i]
-            if r.key != key:
-                keys.add(r.key)
-            if r.service != service:
-                others.add(r.service)
-                me.accompanied = True
-                if not r.accompanied:
-                    r.accompanied = True
-                    self.service_accompanied[r.service] += 1
-                    self._dirty_services.add(r.service)
-        if me.accompanied:
+        if others:
+            me.accompanied = True
             self.service_accompanied[service] += 1
+            for other in others:
+                # Alerts of the other service in reach that had no other service's alert yet.
+                waiting = self._unaccompanied.get(other)
+                if not waiting:
+                    continue
+                i = bisect.bisect_left(waiting, lo, key=_start)
+                j = bisect.bisect_right(waiting, hi, key=_start)
+                if i < j:
+                    for r in waiting[i:j]:
+                        r.accompanied = True
+                    self.service_accompanied[other] += j - i
+                    self._dirty_services.add(other)
+                    del waiting[i:j]
         for other in keys:
             self.pair_counts[self._pair(key, other)] += 1
         for other in others:
             self.service_pairs[self._pair(service, other)] += 1
         recent.insert(bisect.bisect_right(recent, t, key=_start), me)
+        bisect.insort(self._key_times.setdefault(key, []), t)
+        bisect.insort(self._service_times.setdefault(service, []), t)
+        if not me.accompanied:
+            bisect.insort(self._unaccompanied.setdefault(service, []), me, key=_start)
         if len(recent) > self.max_recent:
-            del recent[0]
+            self._leave_window(recent.pop(0))
         if self._key_partners is not None and self._service_partners is not None:
             self._key_partners.setdefault(key, set()).update(keys)
             for other in keys:
@@ -184,6 +201,23 @@ class CooccurrenceModel:
                 self._service_partners.setdefault(other, set()).add(service)
         self._dirty_keys.add(key)
         self._dirty_services.add(service)
+
+    def _leave_window(self, r: _Recent) -> None:
+        """Forget an alert that left the window (the earliest of it, so the earliest of its key's,
+        its service's and, if it waits for company, the waiting list's)."""
+        for index, name in ((self._key_times, r.key), (self._service_times, r.service)):
+            times = index[name]
+            del times[bisect.bisect_left(times, r.t)]  # any equal start will do
+            if not times:
+                del index[name]
+        if not r.accompanied:
+            waiting = self._unaccompanied[r.service]
+            i = bisect.bisect_left(waiting, r.t, key=_start)
+            while waiting[i] is not r:  # equal starts: this very alert
+                i += 1
+            del waiting[i]
+            if not waiting:
+                del self._unaccompanied[r.service]
 
     # --- strengths ---------------------------------------------------------------------------------
 
@@ -396,6 +430,12 @@ class CooccurrenceModel:
             raise ValueError(f"co-occurrence data: malformed ({type(e).__name__}: {e})") from None
         m._tabulate()
         return m
+
+
+def _any_within(times: list[float], lo: float, hi: float) -> bool:
+    """Whether the sorted ``times`` hold a value in [lo, hi]."""
+    i = bisect.bisect_left(times, lo)
+    return i < len(times) and times[i] <= hi
 
 
 def _start(r: _Recent) -> float:
