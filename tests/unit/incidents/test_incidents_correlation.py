@@ -9,6 +9,7 @@ import pytest
 from tocsin.config.errors import ConfigError
 from tocsin.incidents.actions import Notify
 from tocsin.incidents.config import load_incidents_text
+from tocsin.incidents.correlation import MAX_PER_KIND
 from tocsin.incidents.manager import IncidentManager
 from tocsin.incidents.model import EventKind, Incident, IncidentState
 from tocsin.model import Alert
@@ -142,3 +143,26 @@ def test_bad_correlation_settings_are_refused_with_their_name(section: str, mess
     with pytest.raises(ConfigError) as e:
         load_incidents_text(BASE + section, "incidents.yml")
     assert message in str(e.value) and "correlation" in str(e.value)
+
+
+def test_an_alert_storm_feeds_a_few_of_each_kind_and_every_alert_shares_their_decision() -> None:
+    m = manager()
+    latency = alert("HighLatency", "frontend", T0)
+    m.on_group_update("g-latency", [latency], [], {"alertname": "HighLatency"}, T0 + 30)
+    storm = [
+        Alert(
+            labels={"alertname": "PodDown", "service": "cart", "pod": f"cart-{i}"},
+            starts_at=T0 + 40 + i / 100,
+            ends_at=T0 + 3600,
+        )
+        for i in range(300)
+    ]
+    m.on_group_update("g-storm", storm, [], {"alertname": "PodDown"}, T0 + 70)
+    correlator = m.correlator
+    assert correlator is not None
+    (c,) = correlator._by_tenant.values()
+    assert sum(i.alert_count for i in c.incidents()) == 1 + MAX_PER_KIND
+    # All 300 joined the latency incident; none is fed again at the next flush.
+    assert m.by_group == {"g-latency": "INC-1", "g-storm": "INC-1"}
+    assert not correlator.observe("default", storm, [])
+    assert correlator.joined_incident("default", storm[-1:]) is not None
