@@ -103,6 +103,16 @@ def markdown(results: dict[str, Any], group_wait: float) -> str:
     ]
     if results["ingest"]:
         parts += ["### Ingest", ingest_table(results["ingest"], group_wait)]
+        rounds = [r for r in results["ingest"] if len(r.get("rounds_alerts_per_s", ())) > 1]
+        if rounds:
+            parts.append(
+                "Each row is the target's median round; the ingest rate of every round, in order:\n\n"
+                + "\n".join(
+                    f"- {r['alerts']:,} alerts, {r['target']}: "
+                    + ", ".join(f"{v:,.0f}" for v in r["rounds_alerts_per_s"])
+                    for r in rounds
+                )
+            )
     if results["read"]:
         parts += ["### Reads", read_table(results["read"])]
     if results["steady"]:

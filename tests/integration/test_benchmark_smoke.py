@@ -22,10 +22,10 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     cmd = [
         sys.executable, "-m", "benchmarks.alerts",
         "--targets", targets,
-        "--scales", "3000",
+        "--scales", "3000", "--rounds", "2",
         "--read-alerts", "2000", "--read-silences", "50", "--read-inhibit-rules", "10", "--read-repeats", "2",
         "--steady-alerts", "1000", "--steady-interval", "2", "--steady-duration", "4",
-        "--json", str(out),
+        "--json", str(out), "--markdown", str(tmp_path / "results.md"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -38,9 +38,13 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         assert r["alerts"] == 3000 and not r["errors"], r
         assert r["delivered_fraction"] == 1.0, r
         assert r["peak_rss_mib"] > 0 and r["cpu_seconds"] > 0
+        # Two interleaved rounds; the row is the slower one (the lower middle of two).
+        assert len(r["rounds_alerts_per_s"]) == 2 and r["alerts_per_s"] == min(r["rounds_alerts_per_s"])
+    assert "the ingest rate of every round" in (tmp_path / "results.md").read_text()
     for r in results["read"]:
         # 2,000 benchmark alerts plus one firing source alert per inhibit rule.
         assert r["returned_alerts"] == 2010 and not r["errors"], r
+        assert r["get_alerts_after_silence_median_s"] > 0
     tocsin_read = results["read"][0]
     for r in results["read"][1:]:
         # Both servers see the same workload, so they must agree on what is suppressed.
@@ -61,3 +65,12 @@ def test_bad_arguments_are_named() -> None:
     )
     assert proc.returncode == 2
     assert "--scales" in proc.stderr and "positive integers" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.alerts", "--rounds", "0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--rounds must be at least 1, got 0" in proc.stderr
