@@ -1,6 +1,6 @@
 """In-process microbenchmarks of the hot paths, used to measure each optimisation on its own.
 
-    python3 -m benchmarks.alerts.micro [codec|ingest|get|sqlite|notify|gc|compaction] ...
+    python3 -m benchmarks.alerts.micro [codec|ingest|get|sqlite|postgres|notify|gc|compaction] ...
 
 CPU time is used where possible (less sensitive to a busy machine than wall time); each prints
 one line per figure.
@@ -184,6 +184,50 @@ def sqlite(n: int, batch: int = 1000) -> None:
     store.close()
 
 
+def postgres(n: int, batch: int = 100) -> None:
+    """Commits of ``batch`` alerts to PostgreSQL (a schema of its own, dropped after): wall time,
+    this process's CPU and the database backend's CPU (from /proc: the server runs here too)."""
+    import os
+    import uuid
+
+    import psycopg
+    from benchmarks.alerts.servers import DEFAULT_PG_URL
+
+    from tocsin.storage.postgres import PostgresStorage
+
+    w = Workload(alerts=n)
+    alerts: list[Alert] = []
+    for _, _, b in encode_batches(w, alert_docs(w), 0):
+        alerts += to_alerts(decode_postable_alerts(b), time.time(), 300, "default")[0]
+    schema = f"micro_{uuid.uuid4().hex[:10]}"
+    store = PostgresStorage(DEFAULT_PG_URL, schema=schema)
+    try:
+        store.migrate()
+        pid = store._conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        store._conn.commit()
+
+        def backend_cpu() -> float:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        cpu, backend, wall = time.process_time(), backend_cpu(), time.perf_counter()
+        for i in range(0, n, batch):
+            wb = WriteBatch()
+            for a in alerts[i : i + batch]:
+                wb.put_alert(a)
+            store.commit(wb)
+        wall, cpu, backend = time.perf_counter() - wall, time.process_time() - cpu, backend_cpu() - backend
+        print(
+            f"PostgreSQL commits of {batch} alerts ({n} in all), per alert: wall {wall / n * 1e6:.1f} us,"
+            f" client CPU {cpu / n * 1e6:.1f} us, backend CPU {backend / n * 1e6:.1f} us"
+        )
+    finally:
+        store.close()
+        with psycopg.connect(DEFAULT_PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def notify(n: int) -> None:
     from benchmarks.alerts.httpio import Sink
 
@@ -246,6 +290,7 @@ BENCHES: dict[str, tuple[Callable[[int], None], int]] = {
     "gc": (gc_cost, 250_000),
     "get": (get, 10_000),
     "sqlite": (sqlite, 250_000),
+    "postgres": (postgres, 20_000),
     "notify": (notify, 100),
     "compaction": (compaction, 250_000),
 }

@@ -112,3 +112,21 @@ def test_micro_compaction_runs_a_whole_pass(capsys: pytest.CaptureFixture[str]) 
     assert micro.main(["--alerts", "60000", "compaction"]) == 0
     line = capsys.readouterr().out
     assert "compaction of 120000 rows (60000 live)" in line and "longest" in line
+
+
+def test_micro_postgres_commits_and_drops_its_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    from testkit import PG_URL, postgres_available
+
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    from benchmarks.alerts import micro
+
+    assert micro.main(["--alerts", "500", "postgres"]) == 0
+    line = capsys.readouterr().out
+    assert "commits of 100 alerts (500 in all)" in line and "backend CPU" in line
+    with psycopg.connect(PG_URL) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'micro_%'").fetchone()
+    assert left == (0,)
