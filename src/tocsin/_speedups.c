@@ -486,22 +486,19 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    s_labels = PyUnicode_InternFromString("labels");
-    s_annotations = PyUnicode_InternFromString("annotations");
-    s_startsAt = PyUnicode_InternFromString("startsAt");
-    s_endsAt = PyUnicode_InternFromString("endsAt");
-    s_generatorURL = PyUnicode_InternFromString("generatorURL");
-    s_empty = PyUnicode_InternFromString("");
-    s_tenant_id = PyUnicode_InternFromString("tenant_id");
-    s_fingerprint = PyUnicode_InternFromString("fingerprint");
-    s_starts_at = PyUnicode_InternFromString("starts_at");
-    s_ends_at = PyUnicode_InternFromString("ends_at");
-    s_updated_at = PyUnicode_InternFromString("updated_at");
-    s_timeout = PyUnicode_InternFromString("timeout");
-    s_generator_url = PyUnicode_InternFromString("generator_url");
-    if (!s_labels || !s_annotations || !s_startsAt || !s_endsAt || !s_generatorURL || !s_empty) return NULL;
-    if (!s_tenant_id || !s_fingerprint || !s_starts_at || !s_ends_at || !s_updated_at || !s_timeout ||
-        !s_generator_url)
-        return NULL;
+    static const struct {
+        PyObject **name;
+        const char *text;
+    } interned[] = {
+        {&s_labels, "labels"},       {&s_annotations, "annotations"}, {&s_startsAt, "startsAt"},
+        {&s_endsAt, "endsAt"},       {&s_generatorURL, "generatorURL"}, {&s_empty, ""},
+        {&s_tenant_id, "tenant_id"}, {&s_fingerprint, "fingerprint"}, {&s_starts_at, "starts_at"},
+        {&s_ends_at, "ends_at"},     {&s_updated_at, "updated_at"},   {&s_timeout, "timeout"},
+        {&s_generator_url, "generator_url"},
+    };
+    for (size_t i = 0; i < sizeof interned / sizeof interned[0]; i++) {
+        *interned[i].name = PyUnicode_InternFromString(interned[i].text);
+        if (*interned[i].name == NULL) return NULL;
+    }
     return PyModule_Create(&module);
 }

@@ -53,24 +53,22 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         assert r["rounds"] == 2 and not r["errors"], r
 
 
-def test_bad_arguments_are_named() -> None:
+def _refused(*args: str) -> str:
+    """Run the benchmark command with bad arguments; it must exit 2. Returns its stderr."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.alerts", "--scales", "20000,-5"],
+        [sys.executable, "-m", "benchmarks.alerts", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2
-    assert "--scales" in proc.stderr and "positive integers" in proc.stderr
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.alerts", "--rounds", "0"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 2 and "--rounds must be at least 1, got 0" in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    return proc.stderr
+
+
+def test_bad_arguments_are_named() -> None:
+    err = _refused("--scales", "20000,-5")
+    assert "--scales" in err and "positive integers" in err
+    assert "--rounds must be at least 1, got 0" in _refused("--rounds", "0")

@@ -121,7 +121,6 @@ def test_micro_postgres_commits_and_drops_its_schema(capsys: pytest.CaptureFixtu
     if reason:
         pytest.skip(reason)
     import psycopg
-
     from benchmarks.alerts import micro
 
     assert micro.main(["--alerts", "500", "postgres"]) == 0

@@ -72,14 +72,20 @@ def test_cached_statuses_equal_fresh_ones_through_silence_changes_and_time() -> 
                 assert cache.get(a, now).status == fresh, f"seed {seed}"
 
 
-def test_a_new_silence_recomputes_only_the_alerts_it_selects() -> None:
+def _warm(n: int, now: float) -> tuple[Source, StatusCache, list[Alert]]:
+    """A cache holding the statuses of ``n`` alerts, one instance each."""
     src = Source()
     cache = StatusCache(src)
-    alerts = [Alert({"alertname": "a", "instance": f"i{i}"}) for i in range(100)]
-    now = 1000.0
+    alerts = [Alert({"alertname": "a", "instance": f"i{i}"}) for i in range(n)]
     cache.begin(now)
     for a in alerts:
         cache.get(a, now)
+    return src, cache, alerts
+
+
+def test_a_new_silence_recomputes_only_the_alerts_it_selects() -> None:
+    now = 1000.0
+    src, cache, alerts = _warm(100, now)
     epoch = cache.epoch
     assert src.computed == 100
     sil = Silence([Matcher.create("instance", MatchType.EQUAL, "i7")], now - 1, now + 60)
@@ -103,13 +109,8 @@ def test_a_new_silence_recomputes_only_the_alerts_it_selects() -> None:
 
 
 def test_a_reader_behind_the_change_log_starts_over() -> None:
-    src = Source()
-    cache = StatusCache(src)
-    alerts = [Alert({"alertname": "a", "instance": f"i{i}"}) for i in range(10)]
     now = 1000.0
-    cache.begin(now)
-    for a in alerts:
-        cache.get(a, now)
+    src, cache, alerts = _warm(10, now)
     for i in range(5000):  # more changes than the log keeps, none of which selects these alerts
         src.silences.set(Silence([Matcher.create("instance", MatchType.EQUAL, f"x{i}")], now, now + 60), now)
     assert src.silences.changed_since(0) is None
