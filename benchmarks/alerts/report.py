@@ -49,26 +49,35 @@ def ingest_table(rows: list[dict[str, Any]], group_wait: float) -> str:
     return "\n".join(out)
 
 
+def _after(r: dict[str, Any], ref: dict[str, Any] | None, key: str) -> str:
+    """A read timed right after a change, with its ratio; empty where the run did not time it."""
+    v = r.get(key)
+    if v is None:
+        return ""
+    theirs = None if ref is None else ref.get(key)
+    return _num(v, 3) + ("" if theirs is None else _ratio(v, theirs, False))
+
+
 def read_table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| target | GET /api/v2/alerts s (median) | fastest s | … right after a new silence s (median)"
+        " | … right after a new inhibiting alert s (median)"
         " | GET /api/v2/alerts/groups s (median) | fastest s | alerts returned | suppressed | groups |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ref = None if r["target"] == AM else _ref(rows, r)
         a = _num(r["get_alerts_median_s"], 3) + (
             _ratio(r["get_alerts_median_s"], ref["get_alerts_median_s"], False) if ref else ""
         )
-        after = r.get("get_alerts_after_silence_median_s")
-        s = "" if after is None else _num(after, 3)
-        if ref and after is not None and ref.get("get_alerts_after_silence_median_s") is not None:
-            s += _ratio(after, ref["get_alerts_after_silence_median_s"], False)
+        after_silence = _after(r, ref, "get_alerts_after_silence_median_s")
+        after_source = _after(r, ref, "get_alerts_after_source_median_s")
         g = _num(r["get_groups_median_s"], 3) + (
             _ratio(r["get_groups_median_s"], ref["get_groups_median_s"], False) if ref else ""
         )
         out.append(
-            f"| {r['target']} | {a} | {_num(r['get_alerts_min_s'], 3)} | {s} | {g}"
+            f"| {r['target']} | {a} | {_num(r['get_alerts_min_s'], 3)} | {after_silence}"
+            f" | {after_source} | {g}"
             f" | {_num(r['get_groups_min_s'], 3)} | {r['returned_alerts']:,}"
             f" | {r['suppressed_alerts']:,} | {r['returned_groups']:,} |"
         )

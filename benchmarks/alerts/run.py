@@ -230,6 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             [
                 ("get_alerts_median_s", "GET /alerts s", False),
                 ("get_alerts_after_silence_median_s", "GET /alerts after a new silence s", False),
+                ("get_alerts_after_source_median_s", "… after a new inhibiting alert s", False),
                 ("get_groups_median_s", "GET /alerts/groups s", False),
                 ("returned_alerts", "alerts", None),
                 ("suppressed_alerts", "suppressed", None),

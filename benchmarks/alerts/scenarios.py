@@ -242,6 +242,8 @@ class ReadResult:
     #: GET /api/v2/alerts right after a new silence was posted (what a dashboard sees while an
     #: operator silences things): no answer or status computed before can simply be reused
     get_alerts_after_silence_median_s: float
+    #: the same right after a new firing source alert of an inhibit rule (None without rules)
+    get_alerts_after_source_median_s: float | None
     returned_alerts: int
     suppressed_alerts: int
     returned_groups: int
@@ -318,6 +320,15 @@ async def run_read(
             errors += await _post_json(server.port, "/api/v2/silences", [doc], 1)
             t, _ = await _timed_get(server.port, "/api/v2/alerts", 1)
             s_times += t
+        i_times = []
+        for k in range(repeats if inhibit_rules else 0):
+            # Rule r's source in a cluster where it fires nowhere yet: it inhibits new targets.
+            r = k % inhibit_rules
+            cluster = f"cluster-{(r + 1 + k) % clusters}"
+            doc = {"labels": {"alertname": f"Source{r}", "severity": "critical", "cluster": cluster}}
+            errors += (await post_batches(server.port, encode_batches(w, [doc], 0), 1)).errors
+            t, _ = await _timed_get(server.port, "/api/v2/alerts", 1)
+            i_times += t
     finally:
         server.stop()
         await sink.stop()
@@ -331,6 +342,7 @@ async def run_read(
         get_groups_median_s=statistics.median(g_times),
         get_groups_min_s=min(g_times),
         get_alerts_after_silence_median_s=statistics.median(s_times),
+        get_alerts_after_source_median_s=statistics.median(i_times) if i_times else None,
         returned_alerts=len(alerts),
         suppressed_alerts=sum(1 for a in alerts if a["status"]["state"] == "suppressed"),
         returned_groups=len(groups),

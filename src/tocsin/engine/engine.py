@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from tocsin.engine.nflog import Entry, NotificationLog
 from tocsin.engine.pipeline import Backoff, Delivery, Pipeline, Sleep
 from tocsin.engine.route import build_routes
 from tocsin.engine.silences import Silence, Silences
-from tocsin.engine.status_cache import StatusCache
+from tocsin.engine.status_cache import ScopedDependency, StatusCache
 from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
 from tocsin.incidents.correlation_history import DOC_KEY as HISTORY_DOC_KEY
@@ -287,10 +287,13 @@ class Engine:
         )
 
     def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
-        """What alert statuses depend on besides the alert, silences and time, and until when
-        they hold (the status cache follows silences itself)."""
+        """What alert statuses depend on besides the alert, silences, inhibition and time (the
+        status cache follows those itself, see status_dependencies), and until when it holds."""
         intervals = tuple(self.intervals.active(name, now) for name in self.config.time_intervals)
-        return (self.inhibitor.version, id(self.routes), intervals), self.inhibitor.next_change(now)
+        return (id(self.routes), id(self.silences), id(self.inhibitor), intervals), float("inf")
+
+    def status_dependencies(self) -> Sequence[ScopedDependency]:
+        return (self.silences, self.inhibitor)
 
     def active_alerts(self, tenant_id: str = DEFAULT_TENANT) -> list[Alert]:
         now = self.clock.now()

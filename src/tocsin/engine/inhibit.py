@@ -8,7 +8,7 @@ checking a target costs one look-up per rule instead of a scan of every alert (A
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -116,6 +116,12 @@ class _RuleIndex:
         return out
 
 
+#: a change of the firing sources: (rule index, tenant, the source's ``equal`` label values)
+SourceChange = tuple[int, str, tuple[str, ...]]
+#: source changes remembered for changed_since (a reader further behind starts over)
+_CHANGES_KEPT = 4096
+
+
 class Inhibitor:
     def __init__(self, rules: Sequence[InhibitRule]) -> None:
         self.rules = list(rules)
@@ -123,20 +129,56 @@ class Inhibitor:
         self._targets = _RuleIndex([_equality_keys(r.target_matchers) for r in self.rules])
         #: bumped whenever the set of firing source alerts may have changed
         self.version = 0
+        #: (version, change) per change, so a cache of results can forget only what it touches
+        self._changes: deque[tuple[int, SourceChange]] = deque(maxlen=_CHANGES_KEPT)
+        self._changes_floor = 0  # changes up to this version may have left the log
+
+    def _changed(self, i: int, alert: Alert) -> None:
+        self.version += 1
+        if len(self._changes) == self._changes.maxlen:
+            self._changes_floor = self._changes[0][0]
+        self._changes.append((self.version, (i, alert.tenant_id, self.rules[i].key(alert.labels))))
 
     def observe(self, alerts: Iterable[Alert]) -> None:
         rules = self.rules
         for a in alerts:
             for i in self._sources.candidates(a.labels):
                 if rules[i].observe(a):
-                    self.version += 1
+                    self._changed(i, a)
 
     def forget(self, alerts: Iterable[Alert]) -> None:
         rules = self.rules
         for a in alerts:
             for i in self._sources.candidates(a.labels):
                 if rules[i].forget(a):
-                    self.version += 1
+                    self._changed(i, a)
+
+    def changed_since(self, version: int) -> list[SourceChange] | None:
+        """Every source change after ``version``; None when the log no longer reaches back."""
+        if version < self._changes_floor:
+            return None
+        return [c for v, c in self._changes if v > version]
+
+    def turned_between(self, t0: float, t1: float) -> list[SourceChange]:
+        """Source buckets one of whose alerts stopped firing by time between two instants."""
+        return [
+            (i, tenant, key)
+            for i, rule in enumerate(self.rules)
+            for tenant, buckets in rule._sources.items()
+            for key, bucket in buckets.items()
+            if any(t0 < a.ends_at <= t1 for a in bucket.values())
+        ]
+
+    def affects(self, change: SourceChange, alert: Alert) -> bool:
+        """Whether a change of a rule's sources may change the alert's status: it is one of the
+        rule's targets sharing the changed sources' ``equal`` labels."""
+        i, tenant, key = change
+        rule = self.rules[i]
+        return (
+            tenant == alert.tenant_id
+            and rule.key(alert.labels) == key
+            and matches_all(rule.target_matchers, alert.labels)
+        )
 
     def next_change(self, now: float) -> float:
         return min((r.next_end(now) for r in self.rules), default=float("inf"))

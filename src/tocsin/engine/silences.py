@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tocsin.matchers import Matcher, MatchType
-from tocsin.model import DEFAULT_TENANT, LABEL_NAME_RE
+from tocsin.model import DEFAULT_TENANT, LABEL_NAME_RE, Alert
 
 #: silence changes remembered for changed_since (a reader further behind starts over)
 _CHANGES_KEPT = 4096
@@ -203,6 +203,10 @@ class Silences:
             for s in self._by_id.values()
             if (s.starts_at <= t0 <= s.ends_at) != (s.starts_at <= t1 <= s.ends_at)
         ]
+
+    def affects(self, change: Silence, alert: Alert) -> bool:
+        """Whether a changed silence may change the alert's status (its matchers select it)."""
+        return change.tenant_id == alert.tenant_id and change.mutes(alert.labels)
 
     def next_change(self, now: float) -> float:
         """The earliest start or end after ``now`` of any silence (when muting changes by time)."""

@@ -5,21 +5,23 @@ tree; for GET /api/v2/alerts over ten thousand alerts that was most of the answe
 can only change when (a) the alert is replaced by a re-post (a new object), (b) silences change,
 (c) the set of firing inhibition sources changes, (d) the configuration is reloaded, (e) a time
 interval switches, or (f) time reaches a silence's start or end or a source alert's end. Each
-entry is kept with the alert object it was computed for (a). A change of (c)-(e), or a source
-alert's end, clears every entry. A silence that changes, starts or ends (b, f) only drops the
-entries of alerts its matchers select: an operator silencing one service while dashboards poll
-costs the next read a few statuses, not ten thousand.
+entry is kept with the alert object it was computed for (a). A change of (d) or (e) clears every
+entry. Silences and inhibition (b, c, f) are *scoped* dependencies: each keeps a log of what
+changed, and a change drops only the entries of the alerts it can affect (those a silence's
+matchers select; the targets of a rule that share the changed source's ``equal`` labels). An
+operator silencing one service, or one new critical alert inhibiting its warnings, costs the
+next read a few statuses, not ten thousand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tocsin.engine.silences import Silence, Silences
 from tocsin.model import Alert
 
-#: above this many (changed silence, cached entry) pairs to check, clearing everything is cheaper
+#: above this many (change, cached entry) pairs to check, clearing everything is cheaper
 _MAX_CHECKS = 2_000_000
 
 
@@ -31,15 +33,38 @@ class Entry:
     fragment: bytes | None = None
 
 
-class StatusSource(Protocol):
-    silences: Silences
+class ScopedDependency(Protocol):
+    """Something statuses depend on that can say what changed and whom a change affects."""
 
+    #: bumped on every change
+    version: int
+
+    def changed_since(self, version: int) -> list[Any] | None:
+        """Every change after ``version``; None when that is no longer known."""
+        ...
+
+    def turned_between(self, t0: float, t1: float) -> list[Any]:
+        """Changes made by time alone between two instants (something started or ended)."""
+        ...
+
+    def next_change(self, now: float) -> float:
+        """The earliest time after ``now`` at which something changes by time alone."""
+        ...
+
+    def affects(self, change: Any, alert: Alert) -> bool:
+        """Whether the status of ``alert`` may differ because of ``change`` (a superset is fine)."""
+        ...
+
+
+class StatusSource(Protocol):
     def alert_status(self, alert: Alert, now: float) -> Any: ...
 
     def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
-        """(key of everything but silences and time that statuses depend on, time until which
-        they hold apart from silences)."""
+        """(key of everything but the scoped dependencies and time that statuses depend on, time
+        until which they hold apart from those)."""
         ...
+
+    def status_dependencies(self) -> Sequence[ScopedDependency]: ...
 
 
 class StatusCache:
@@ -48,9 +73,9 @@ class StatusCache:
         self.max_entries = max_entries
         self._key: tuple[Any, ...] | None = None
         self._valid_until = 0.0
-        self._silences_version = -1
-        self._silences_seen_at = 0.0
-        self._silences_until = 0.0
+        #: per scoped dependency: (version seen, time until which it holds)
+        self._seen: list[tuple[int, float]] = []
+        self._seen_at = 0.0
         #: bumped whenever entries were dropped: part of the epoch answers are cached under
         self._generation = 0
         self._entries: dict[tuple[str, int], Entry] = {}
@@ -58,38 +83,44 @@ class StatusCache:
     def begin(self, now: float) -> None:
         """Call once per request, before ``get``: drops what changed since the last request."""
         key, valid_until = self.source.status_epoch(now)
-        silences = self.source.silences
-        if key != self._key or now >= self._valid_until:
+        deps = self.source.status_dependencies()
+        if key != self._key or now >= self._valid_until or len(deps) != len(self._seen):
             self._clear()
             self._key = key
             self._valid_until = valid_until
         else:
-            changed = silences.changed_since(self._silences_version)
-            if changed is not None and now >= self._silences_until:
-                changed += silences.turned_between(self._silences_seen_at, now)
-            if changed is None:
-                self._clear()
-            elif changed:
-                self._forget(changed)
-        if silences.version != self._silences_version or now >= self._silences_until:
-            self._silences_until = silences.next_change(now)
-        self._silences_version = silences.version
-        self._silences_seen_at = now
+            changed: list[tuple[ScopedDependency, Any]] = []
+            for dep, (version, until) in zip(deps, self._seen, strict=True):
+                found = dep.changed_since(version)
+                if found is None:
+                    self._clear()
+                    break
+                if now >= until:
+                    found += dep.turned_between(self._seen_at, now)
+                changed += [(dep, c) for c in found]
+            else:
+                if changed:
+                    self._forget(changed)
+        seen = []
+        for i, dep in enumerate(deps):
+            if i < len(self._seen) and self._seen[i][0] == dep.version and now < self._seen[i][1]:
+                seen.append(self._seen[i])
+            else:
+                seen.append((dep.version, dep.next_change(now)))
+        self._seen = seen
+        self._seen_at = now
 
     def _clear(self) -> None:
         self._entries.clear()
+        self._seen = []
         self._generation += 1
 
-    def _forget(self, changed: list[Silence]) -> None:
-        """Drop the entries of alerts that any of these silences (old or new) may mute."""
+    def _forget(self, changed: list[tuple[ScopedDependency, Any]]) -> None:
+        """Drop the entries of alerts that any of these changes may affect."""
         if len(changed) * len(self._entries) > _MAX_CHECKS:
             self._clear()
             return
-        gone = [
-            k
-            for k, e in self._entries.items()
-            if any(s.tenant_id == e.alert.tenant_id and s.mutes(e.alert.labels) for s in changed)
-        ]
+        gone = [k for k, e in self._entries.items() if any(d.affects(c, e.alert) for d, c in changed)]
         for k in gone:
             del self._entries[k]
         self._generation += 1
@@ -97,14 +128,15 @@ class StatusCache:
     @property
     def epoch(self) -> tuple[tuple[Any, ...] | None, float]:
         """What the statuses of the current request depend on, and until when they hold."""
-        return (self._key, self._generation), min(self._valid_until, self._silences_until)
+        return (self._key, self._generation), min([self._valid_until, *(u for _, u in self._seen)])
 
     def get(self, alert: Alert, now: float) -> Entry:
         k = (alert.tenant_id, alert.fingerprint)
         e = self._entries.get(k)
         if e is None or e.alert is not alert:
             if len(self._entries) >= self.max_entries:
-                self._clear()
+                self._entries.clear()
+                self._generation += 1
             e = Entry(alert, self.source.alert_status(alert, now))
             self._entries[k] = e
         return e

@@ -1,14 +1,16 @@
-"""The status cache forgets only the statuses a silence change can touch, and its answers always
-equal statuses computed afresh."""
+"""The status cache forgets only the statuses a silence or inhibition change can touch, and its
+answers always equal statuses computed afresh."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tocsin.engine.inhibit import Inhibitor, InhibitRule
 from tocsin.engine.silences import Silence, Silences
-from tocsin.engine.status_cache import StatusCache
+from tocsin.engine.status_cache import ScopedDependency, StatusCache
 from tocsin.matchers import Matcher, MatchType
 from tocsin.model import Alert
 
@@ -18,18 +20,28 @@ VALUES = ["a", "b", "c", "d"]
 
 @dataclass
 class Source:
-    """Statuses from silences alone (what the cache must follow by itself), counted."""
+    """Statuses from silences and inhibition (what the cache follows change by change), counted."""
 
     silences: Silences = field(default_factory=Silences)
+    inhibitor: Inhibitor = field(default_factory=lambda: Inhibitor([]))
     computed: int = 0
     other_key: int = 0
 
+    def fresh(self, alert: Alert, now: float) -> Any:
+        return (
+            tuple(self.silences.mutes(alert.labels, now, alert.tenant_id)),
+            tuple(self.inhibitor.inhibited_by(alert.labels, alert.fingerprint, alert.tenant_id, now)),
+        )
+
     def alert_status(self, alert: Alert, now: float) -> Any:
         self.computed += 1
-        return tuple(self.silences.mutes(alert.labels, now, alert.tenant_id))
+        return self.fresh(alert, now)
 
     def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
         return (self.other_key,), float("inf")
+
+    def status_dependencies(self) -> Sequence[ScopedDependency]:
+        return (self.silences, self.inhibitor)
 
 
 def _silence(rng: random.Random, now: float) -> Silence:
@@ -68,8 +80,7 @@ def test_cached_statuses_equal_fresh_ones_through_silence_changes_and_time() -> 
                 alerts[rng.randrange(len(alerts))] = _alert(rng)
             cache.begin(now)
             for a in alerts:
-                fresh = tuple(src.silences.mutes(a.labels, now, a.tenant_id))
-                assert cache.get(a, now).status == fresh, f"seed {seed}"
+                assert cache.get(a, now).status == src.fresh(a, now), f"seed {seed}"
 
 
 def _warm(n: int, now: float) -> tuple[Source, StatusCache, list[Alert]]:
@@ -94,11 +105,11 @@ def test_a_new_silence_recomputes_only_the_alerts_it_selects() -> None:
     assert cache.epoch != epoch, "answers built on the old statuses must not be reused"
     statuses = [cache.get(a, now).status for a in alerts]
     assert src.computed == 101
-    assert [i for i, s in enumerate(statuses) if s] == [7]
+    assert [i for i, s in enumerate(statuses) if s[0]] == [7]
     # Its end is a time boundary: again only that alert's status is worked out anew.
     assert cache.epoch[1] == now + 60
     cache.begin(now + 61)
-    assert not any(cache.get(a, now + 61).status for a in alerts)
+    assert not any(cache.get(a, now + 61).status[0] for a in alerts)
     assert src.computed == 102
     # Anything else the statuses depend on still clears them all.
     src.other_key += 1
@@ -118,3 +129,63 @@ def test_a_reader_behind_the_change_log_starts_over() -> None:
     for a in alerts:
         cache.get(a, now)
     assert src.computed == 20
+
+
+def _rules() -> list[InhibitRule]:
+    critical = [Matcher.create("team", MatchType.EQUAL, "a")]
+    return [
+        InhibitRule(critical, [Matcher.create("alertname", MatchType.EQUAL, "b")], ["instance"]),
+        InhibitRule(
+            [Matcher.create("alertname", MatchType.REGEX, "c|d")],
+            [Matcher.create("team", MatchType.REGEX, ".*")],
+            [],
+        ),
+    ]
+
+
+def test_cached_statuses_equal_fresh_ones_through_inhibition_sources_coming_and_going() -> None:
+    for seed in range(25):
+        rng = random.Random(1000 + seed)
+        src = Source(inhibitor=Inhibitor(_rules()))
+        cache = StatusCache(src)
+        alerts = [_alert(rng) for _ in range(40)]
+        now = 1000.0
+        for _ in range(40):
+            op = rng.random()
+            if op < 0.35:
+                # A new or re-posted alert: a source of some rule, maybe, ending some time ahead.
+                a = _alert(rng)
+                a.updated_at = now  # as ingest stamps it: how a re-post reviving an ended source shows
+                a.ends_at = now + rng.choice([5.0, 20.0, 300.0])
+                alerts[rng.randrange(len(alerts))] = a
+                src.inhibitor.observe([a])
+            elif op < 0.5:
+                gone = alerts[rng.randrange(len(alerts))]
+                src.inhibitor.forget([gone])
+            elif op < 0.6:
+                src.silences.set(_silence(rng, now), now)
+            else:
+                now += rng.choice([1.0, 5.0, 10.0, 30.0, 0.0])
+            cache.begin(now)
+            for a in alerts:
+                assert cache.get(a, now).status == src.fresh(a, now), f"seed {seed}"
+
+
+def test_a_new_source_recomputes_only_the_targets_sharing_its_equal_labels() -> None:
+    now = 1000.0
+    src = Source(inhibitor=Inhibitor(_rules()[:1]))
+    cache = StatusCache(src)
+    targets = [Alert({"alertname": "b", "instance": f"i{i % 10}"}, fingerprint=i) for i in range(100)]
+    cache.begin(now)
+    for a in targets:
+        cache.get(a, now)
+    source = Alert({"alertname": "x", "team": "a", "instance": "i3"}, starts_at=now, ends_at=now + 30)
+    src.inhibitor.observe([source])
+    cache.begin(now)
+    inhibited = [a for a in targets if cache.get(a, now).status[1]]
+    assert src.computed == 110, "only the ten targets on instance i3"
+    assert {a.labels["instance"] for a in inhibited} == {"i3"} and len(inhibited) == 10
+    # The source's end: the same ten, again.
+    cache.begin(now + 31)
+    assert not any(cache.get(a, now + 31).status[1] for a in targets)
+    assert src.computed == 120
