@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ AM_COMPAT_VERSION = "0.25.0"
 
 _decode = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder().encode
+_by_fingerprint = operator.attrgetter("fingerprint")
 
 
 def _error(status: int, message: str) -> Response:
@@ -182,6 +184,15 @@ class V2:
         del unprocessed  # tocsin routes alerts as they arrive: none is ever "unprocessed"
         cache = e.status_cache
         cache.begin(now)
+        if not matchers and receiver_re is None and active and silenced and inhibited:
+            # The plain query (what dashboards poll): every current alert, no status test. After
+            # any change the answer is rebuilt over every alert, and this is that loop's body.
+            get = cache.get
+
+            def accept_current(a: Alert) -> Entry | None:
+                return None if a.ends_at <= now else get(a, now)
+
+            return accept_current
 
         def accept(a: Alert) -> Entry | None:
             if a.ends_at <= now:
@@ -220,7 +231,7 @@ class V2:
             return Response(cached, media_type="application/json")
         parts = []
         until = epoch_until
-        for a in sorted(e.store, key=lambda x: x.fingerprint):
+        for a in sorted(e.store, key=_by_fingerprint):
             if a.tenant_id != tenant:
                 continue
             if now < a.ends_at < until:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tocsin.matchers import Matcher, MatchType, matches_all
@@ -169,16 +169,22 @@ class Inhibitor:
             if any(t0 < a.ends_at <= t1 for a in bucket.values())
         ]
 
-    def affects(self, change: SourceChange, alert: Alert) -> bool:
-        """Whether a change of a rule's sources may change the alert's status: it is one of the
-        rule's targets sharing the changed sources' ``equal`` labels."""
-        i, tenant, key = change
-        rule = self.rules[i]
-        return (
-            tenant == alert.tenant_id
-            and rule.key(alert.labels) == key
-            and matches_all(rule.target_matchers, alert.labels)
-        )
+    def selector(self, changes: list[SourceChange]) -> Callable[[Alert], bool]:
+        """Whether source changes may change an alert's status: it is a target of a changed rule
+        and shares the changed sources' ``equal`` labels."""
+        wanted: dict[int, set[tuple[str, tuple[str, ...]]]] = {}
+        for i, tenant, key in changes:
+            wanted.setdefault(i, set()).add((tenant, key))
+        rules = [(self.rules[i], keys) for i, keys in wanted.items()]
+
+        def test(alert: Alert) -> bool:
+            labels = alert.labels
+            for rule, keys in rules:
+                if (alert.tenant_id, rule.key(labels)) in keys and matches_all(rule.target_matchers, labels):
+                    return True
+            return False
+
+        return test
 
     def next_change(self, now: float) -> float:
         return min((r.next_end(now) for r in self.rules), default=float("inf"))

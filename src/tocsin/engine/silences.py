@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -204,9 +204,13 @@ class Silences:
             if (s.starts_at <= t0 <= s.ends_at) != (s.starts_at <= t1 <= s.ends_at)
         ]
 
-    def affects(self, change: Silence, alert: Alert) -> bool:
-        """Whether a changed silence may change the alert's status (its matchers select it)."""
-        return change.tenant_id == alert.tenant_id and change.mutes(alert.labels)
+    def selector(self, changes: list[Silence]) -> Callable[[Alert], bool]:
+        """Whether changed silences may change an alert's status: their matchers select it."""
+
+        def test(alert: Alert) -> bool:
+            return any(s.tenant_id == alert.tenant_id and s.mutes(alert.labels) for s in changes)
+
+        return test
 
     def next_change(self, now: float) -> float:
         """The earliest start or end after ``now`` of any silence (when muting changes by time)."""

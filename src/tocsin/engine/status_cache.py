@@ -15,7 +15,7 @@ next read a few statuses, not ten thousand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,8 +51,9 @@ class ScopedDependency(Protocol):
         """The earliest time after ``now`` at which something changes by time alone."""
         ...
 
-    def affects(self, change: Any, alert: Alert) -> bool:
-        """Whether the status of ``alert`` may differ because of ``change`` (a superset is fine)."""
+    def selector(self, changes: list[Any]) -> Callable[[Alert], bool]:
+        """A test of whether an alert's status may differ because of any of ``changes`` (a
+        superset is fine); built once per read, run on every cached status."""
         ...
 
 
@@ -89,7 +90,7 @@ class StatusCache:
             self._key = key
             self._valid_until = valid_until
         else:
-            changed: list[tuple[ScopedDependency, Any]] = []
+            changed: list[tuple[ScopedDependency, list[Any]]] = []
             for dep, (version, until) in zip(deps, self._seen, strict=True):
                 found = dep.changed_since(version)
                 if found is None:
@@ -97,7 +98,8 @@ class StatusCache:
                     break
                 if now >= until:
                     found += dep.turned_between(self._seen_at, now)
-                changed += [(dep, c) for c in found]
+                if found:
+                    changed.append((dep, found))
             else:
                 if changed:
                     self._forget(changed)
@@ -115,12 +117,17 @@ class StatusCache:
         self._seen = []
         self._generation += 1
 
-    def _forget(self, changed: list[tuple[ScopedDependency, Any]]) -> None:
+    def _forget(self, changed: list[tuple[ScopedDependency, list[Any]]]) -> None:
         """Drop the entries of alerts that any of these changes may affect."""
-        if len(changed) * len(self._entries) > _MAX_CHECKS:
+        if sum(len(c) for _, c in changed) * len(self._entries) > _MAX_CHECKS:
             self._clear()
             return
-        gone = [k for k, e in self._entries.items() if any(d.affects(c, e.alert) for d, c in changed)]
+        tests = [dep.selector(found) for dep, found in changed]
+        if len(tests) == 1:
+            (test,) = tests
+            gone = [k for k, e in self._entries.items() if test(e.alert)]
+        else:
+            gone = [k for k, e in self._entries.items() if any(t(e.alert) for t in tests)]
         for k in gone:
             del self._entries[k]
         self._generation += 1
