@@ -4,7 +4,7 @@ answers always equal statuses computed afresh."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,29 +58,42 @@ def _alert(rng: random.Random) -> Alert:
     return Alert({n: rng.choice(VALUES) for n in NAMES}, tenant_id=rng.choice(["t1", "t2"]))
 
 
+Step = Callable[[random.Random, Source, list[Alert], float], float]
+
+
+def _replay(seed: int, src: Source, step: Step) -> None:
+    """40 random steps (each may change things and returns the new time); after each, every
+    cached status must equal the one computed afresh."""
+    rng = random.Random(seed)
+    cache = StatusCache(src)
+    alerts = [_alert(rng) for _ in range(40)]
+    now = 1000.0
+    for _ in range(40):
+        now = step(rng, src, alerts, now)
+        cache.begin(now)
+        for a in alerts:
+            assert cache.get(a, now).status == src.fresh(a, now), f"seed {seed}"
+
+
+def _silence_step(rng: random.Random, src: Source, alerts: list[Alert], now: float) -> float:
+    op = rng.random()
+    if op < 0.4:
+        src.silences.set(_silence(rng, now), now)
+    elif op < 0.55 and len(src.silences):
+        sil = rng.choice(list(src.silences._by_id.values()))
+        src.silences.expire(sil.id, now, sil.tenant_id)
+    elif op < 0.6:
+        src.other_key += 1  # e.g. a reload: everything goes
+    else:
+        now += rng.choice([1.0, 5.0, 10.0, 30.0, 0.0])
+    if rng.random() < 0.1:
+        alerts[rng.randrange(len(alerts))] = _alert(rng)
+    return now
+
+
 def test_cached_statuses_equal_fresh_ones_through_silence_changes_and_time() -> None:
     for seed in range(25):
-        rng = random.Random(seed)
-        src = Source()
-        cache = StatusCache(src)
-        alerts = [_alert(rng) for _ in range(40)]
-        now = 1000.0
-        for _ in range(40):
-            op = rng.random()
-            if op < 0.4:
-                src.silences.set(_silence(rng, now), now)
-            elif op < 0.55 and len(src.silences):
-                sil = rng.choice(list(src.silences._by_id.values()))
-                src.silences.expire(sil.id, now, sil.tenant_id)
-            elif op < 0.6:
-                src.other_key += 1  # e.g. a reload: everything goes
-            else:
-                now += rng.choice([1.0, 5.0, 10.0, 30.0, 0.0])
-            if rng.random() < 0.1:
-                alerts[rng.randrange(len(alerts))] = _alert(rng)
-            cache.begin(now)
-            for a in alerts:
-                assert cache.get(a, now).status == src.fresh(a, now), f"seed {seed}"
+        _replay(seed, Source(), _silence_step)
 
 
 def _warm(n: int, now: float) -> tuple[Source, StatusCache, list[Alert]]:
@@ -143,32 +156,27 @@ def _rules() -> list[InhibitRule]:
     ]
 
 
+def _source_step(rng: random.Random, src: Source, alerts: list[Alert], now: float) -> float:
+    op = rng.random()
+    if op < 0.35:
+        # A new or re-posted alert: a source of some rule, maybe, ending some time ahead.
+        a = _alert(rng)
+        a.updated_at = now  # as ingest stamps it: how a re-post reviving an ended source shows
+        a.ends_at = now + rng.choice([5.0, 20.0, 300.0])
+        alerts[rng.randrange(len(alerts))] = a
+        src.inhibitor.observe([a])
+    elif op < 0.5:
+        src.inhibitor.forget([alerts[rng.randrange(len(alerts))]])
+    elif op < 0.6:
+        src.silences.set(_silence(rng, now), now)
+    else:
+        now += rng.choice([1.0, 5.0, 10.0, 30.0, 0.0])
+    return now
+
+
 def test_cached_statuses_equal_fresh_ones_through_inhibition_sources_coming_and_going() -> None:
     for seed in range(25):
-        rng = random.Random(1000 + seed)
-        src = Source(inhibitor=Inhibitor(_rules()))
-        cache = StatusCache(src)
-        alerts = [_alert(rng) for _ in range(40)]
-        now = 1000.0
-        for _ in range(40):
-            op = rng.random()
-            if op < 0.35:
-                # A new or re-posted alert: a source of some rule, maybe, ending some time ahead.
-                a = _alert(rng)
-                a.updated_at = now  # as ingest stamps it: how a re-post reviving an ended source shows
-                a.ends_at = now + rng.choice([5.0, 20.0, 300.0])
-                alerts[rng.randrange(len(alerts))] = a
-                src.inhibitor.observe([a])
-            elif op < 0.5:
-                gone = alerts[rng.randrange(len(alerts))]
-                src.inhibitor.forget([gone])
-            elif op < 0.6:
-                src.silences.set(_silence(rng, now), now)
-            else:
-                now += rng.choice([1.0, 5.0, 10.0, 30.0, 0.0])
-            cache.begin(now)
-            for a in alerts:
-                assert cache.get(a, now).status == src.fresh(a, now), f"seed {seed}"
+        _replay(1000 + seed, Source(inhibitor=Inhibitor(_rules())), _source_step)
 
 
 def test_a_new_source_recomputes_only_the_targets_sharing_its_equal_labels() -> None:
