@@ -286,11 +286,11 @@ class Engine:
             "suppressed" if suppressed else "active", silenced, inhibited, sorted(set(muted)), receivers
         )
 
-    def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
+    def status_epoch(self, now: float) -> tuple[Any, ...]:
         """What alert statuses depend on besides the alert, silences, inhibition and time (the
-        status cache follows those itself, see status_dependencies), and until when it holds."""
+        status cache follows those itself, see status_dependencies)."""
         intervals = tuple(self.intervals.active(name, now) for name in self.config.time_intervals)
-        return (id(self.routes), id(self.silences), id(self.inhibitor), intervals), float("inf")
+        return (id(self.routes), id(self.silences), id(self.inhibitor), intervals)
 
     def status_dependencies(self) -> Sequence[ScopedDependency]:
         return (self.silences, self.inhibitor)

@@ -57,6 +57,15 @@ class InhibitRule:
         ends = [a.ends_at for b in self._sources.values() for bucket in b.values() for a in bucket.values()]
         return min((t for t in ends if t > now), default=float("inf"))
 
+    def ended_between(self, t0: float, t1: float) -> list[tuple[str, tuple[str, ...]]]:
+        """(tenant, equal-label values) of the buckets one of whose sources ended in (t0, t1]."""
+        return [
+            (tenant, key)
+            for tenant, buckets in self._sources.items()
+            for key, bucket in buckets.items()
+            if any(t0 < a.ends_at <= t1 for a in bucket.values())
+        ]
+
     def inhibiting(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> int | None:
         """Fingerprint of a firing source alert that inhibits ``labels``, or None."""
         # The source bucket is two dict look-ups; most targets have no source sharing their
@@ -161,13 +170,7 @@ class Inhibitor:
 
     def turned_between(self, t0: float, t1: float) -> list[SourceChange]:
         """Source buckets one of whose alerts stopped firing by time between two instants."""
-        return [
-            (i, tenant, key)
-            for i, rule in enumerate(self.rules)
-            for tenant, buckets in rule._sources.items()
-            for key, bucket in buckets.items()
-            if any(t0 < a.ends_at <= t1 for a in bucket.values())
-        ]
+        return [(i, t, key) for i, rule in enumerate(self.rules) for t, key in rule.ended_between(t0, t1)]
 
     def selector(self, changes: list[SourceChange]) -> Callable[[Alert], bool]:
         """Whether source changes may change an alert's status: it is a target of a changed rule

@@ -60,9 +60,9 @@ class ScopedDependency(Protocol):
 class StatusSource(Protocol):
     def alert_status(self, alert: Alert, now: float) -> Any: ...
 
-    def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
-        """(key of everything but the scoped dependencies and time that statuses depend on, time
-        until which they hold apart from those)."""
+    def status_epoch(self, now: float) -> tuple[Any, ...]:
+        """Key of everything else statuses depend on (what changes by time alone comes from the
+        scoped dependencies)."""
         ...
 
     def status_dependencies(self) -> Sequence[ScopedDependency]: ...
@@ -73,7 +73,6 @@ class StatusCache:
         self.source = source
         self.max_entries = max_entries
         self._key: tuple[Any, ...] | None = None
-        self._valid_until = 0.0
         #: per scoped dependency: (version seen, time until which it holds)
         self._seen: list[tuple[int, float]] = []
         self._seen_at = 0.0
@@ -83,12 +82,11 @@ class StatusCache:
 
     def begin(self, now: float) -> None:
         """Call once per request, before ``get``: drops what changed since the last request."""
-        key, valid_until = self.source.status_epoch(now)
+        key = self.source.status_epoch(now)
         deps = self.source.status_dependencies()
-        if key != self._key or now >= self._valid_until or len(deps) != len(self._seen):
+        if key != self._key or len(deps) != len(self._seen):
             self._clear()
             self._key = key
-            self._valid_until = valid_until
         else:
             changed: list[tuple[ScopedDependency, list[Any]]] = []
             for dep, (version, until) in zip(deps, self._seen, strict=True):
@@ -135,7 +133,7 @@ class StatusCache:
     @property
     def epoch(self) -> tuple[tuple[Any, ...] | None, float]:
         """What the statuses of the current request depend on, and until when they hold."""
-        return (self._key, self._generation), min([self._valid_until, *(u for _, u in self._seen)])
+        return (self._key, self._generation), min((u for _, u in self._seen), default=float("inf"))
 
     def get(self, alert: Alert, now: float) -> Entry:
         k = (alert.tenant_id, alert.fingerprint)

@@ -37,8 +37,8 @@ class Source:
         self.computed += 1
         return self.fresh(alert, now)
 
-    def status_epoch(self, now: float) -> tuple[tuple[Any, ...], float]:
-        return (self.other_key,), float("inf")
+    def status_epoch(self, now: float) -> tuple[Any, ...]:
+        return (self.other_key,)
 
     def status_dependencies(self) -> Sequence[ScopedDependency]:
         return (self.silences, self.inhibitor)
