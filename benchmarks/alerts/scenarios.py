@@ -6,9 +6,11 @@ Each runs against a freshly started server, so peak memory and CPU belong to tha
 from __future__ import annotations
 
 import asyncio
+import functools
 import statistics
 import time
 from array import array
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,6 +293,19 @@ async def _timed_get(port: int, path: str, repeats: int) -> tuple[list[float], A
     return times, doc
 
 
+async def _reads_after(
+    port: int, changes: list[Callable[[], Awaitable[list[str]]]], errors: list[str]
+) -> list[float]:
+    """Make each change in turn (a POST returning its errors), timing GET /api/v2/alerts right
+    after each; the changes' errors are added to ``errors``."""
+    times: list[float] = []
+    for change in changes:
+        errors += await change()
+        t, _ = await _timed_get(port, "/api/v2/alerts", 1)
+        times += t
+    return times
+
+
 async def run_read(
     target: str, w: Workload, silences: int, inhibit_rules: int, repeats: int, pg_url: str
 ) -> ReadResult:
@@ -312,23 +327,21 @@ async def run_read(
         await asyncio.sleep(w.group_wait + 1)
         a_times, alerts = await _timed_get(server.port, "/api/v2/alerts", repeats)
         g_times, groups = await _timed_get(server.port, "/api/v2/alerts/groups", repeats)
-        s_times = []
+        new_silences = []
         for k in range(repeats):
             # Each silence mutes one more alert (one that no benchmark silence mutes yet).
             doc = silence_docs(w, 1, time.time())[0]
             doc["matchers"][1]["value"] = f"host-{(k * 7919 + 1) % w.alerts}.example.net:9100"
-            errors += await _post_json(server.port, "/api/v2/silences", [doc], 1)
-            t, _ = await _timed_get(server.port, "/api/v2/alerts", 1)
-            s_times += t
-        i_times = []
+            new_silences.append(functools.partial(_post_json, server.port, "/api/v2/silences", [doc], 1))
+        s_times = await _reads_after(server.port, new_silences, errors)
+        new_sources = []
         for k in range(repeats if inhibit_rules else 0):
             # Rule r's source in a cluster where it fires nowhere yet: it inhibits new targets.
             r = k % inhibit_rules
             cluster = f"cluster-{(r + 1 + k) % clusters}"
             doc = {"labels": {"alertname": f"Source{r}", "severity": "critical", "cluster": cluster}}
-            errors += (await post_batches(server.port, encode_batches(w, [doc], 0), 1)).errors
-            t, _ = await _timed_get(server.port, "/api/v2/alerts", 1)
-            i_times += t
+            new_sources.append(functools.partial(_post_json, server.port, "/api/v2/alerts", [[doc]], 1))
+        i_times = await _reads_after(server.port, new_sources, errors)
     finally:
         server.stop()
         await sink.stop()
