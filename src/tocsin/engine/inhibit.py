@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tocsin.engine.status_cache import Narrowing, Selector, shared_equalities
 from tocsin.matchers import Matcher, MatchType, matches_all
 from tocsin.model import Alert
 
@@ -172,7 +173,7 @@ class Inhibitor:
         """Source buckets one of whose alerts stopped firing by time between two instants."""
         return [(i, t, key) for i, rule in enumerate(self.rules) for t, key in rule.ended_between(t0, t1)]
 
-    def selector(self, changes: list[SourceChange]) -> Callable[[Alert], bool]:
+    def selector(self, changes: list[SourceChange]) -> Selector:
         """Whether source changes may change an alert's status: it is a target of a changed rule
         and shares the changed sources' ``equal`` labels."""
         wanted: dict[int, set[tuple[str, tuple[str, ...]]]] = {}
@@ -187,7 +188,7 @@ class Inhibitor:
                     return True
             return False
 
-        return test
+        return Selector(test, _equal_values(rules) + shared_equalities([r.target_matchers for r, _ in rules]))
 
     def next_change(self, now: float) -> float:
         return min((r.next_end(now) for r in self.rules), default=float("inf"))
@@ -200,3 +201,14 @@ class Inhibitor:
             if src is not None:
                 return [f"{src:016x}"]
         return []
+
+
+def _equal_values(rules: list[tuple[InhibitRule, set[tuple[str, tuple[str, ...]]]]]) -> tuple[Narrowing, ...]:
+    """For each label every changed rule has among its ``equal`` labels, the values the changed
+    sources have there: a target whose status may change has one of them."""
+    names = set.intersection(*(set(rule.equal) for rule, _ in rules)) if rules else set()
+    out = []
+    for name in sorted(names):
+        values = {key[rule.equal.index(name)] for rule, keys in rules for _, key in keys}
+        out.append((name, frozenset(values)))
+    return tuple(out)

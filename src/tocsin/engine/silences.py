@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tocsin.engine.status_cache import Selector, shared_equalities
 from tocsin.matchers import Matcher, MatchType
 from tocsin.model import DEFAULT_TENANT, LABEL_NAME_RE, Alert
 
@@ -204,13 +205,13 @@ class Silences:
             if (s.starts_at <= t0 <= s.ends_at) != (s.starts_at <= t1 <= s.ends_at)
         ]
 
-    def selector(self, changes: list[Silence]) -> Callable[[Alert], bool]:
+    def selector(self, changes: list[Silence]) -> Selector:
         """Whether changed silences may change an alert's status: their matchers select it."""
 
         def test(alert: Alert) -> bool:
             return any(s.tenant_id == alert.tenant_id and s.mutes(alert.labels) for s in changes)
 
-        return test
+        return Selector(test, shared_equalities([s.matchers for s in changes]))
 
     def next_change(self, now: float) -> float:
         """The earliest start or end after ``now`` of any silence (when muting changes by time)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from tocsin.engine.inhibit import Inhibitor, InhibitRule
 from tocsin.engine.silences import Silence, Silences
-from tocsin.engine.status_cache import ScopedDependency, StatusCache
+from tocsin.engine.status_cache import ScopedDependency, StatusCache, shared_equalities
 from tocsin.matchers import Matcher, MatchType
 from tocsin.model import Alert
 
@@ -197,3 +197,52 @@ def test_a_new_source_recomputes_only_the_targets_sharing_its_equal_labels() -> 
     cache.begin(now + 31)
     assert not any(cache.get(a, now + 31).status[1] for a in targets)
     assert src.computed == 120
+
+
+def test_shared_equalities_are_the_equality_tests_every_matcher_set_makes() -> None:
+    eq, ne, rx = MatchType.EQUAL, MatchType.NOT_EQUAL, MatchType.REGEX
+    sets = [
+        [
+            Matcher.create("alertname", eq, "A"),
+            Matcher.create("instance", eq, "i1"),
+            Matcher.create("job", rx, "x"),
+        ],
+        [
+            Matcher.create("alertname", eq, "B"),
+            Matcher.create("instance", ne, "i2"),
+            Matcher.create("job", eq, "y"),
+        ],
+    ]
+    # instance and job are tested for equality by one set only: an alert the other set selects
+    # may have any value there, so only alertname narrows.
+    assert shared_equalities(sets) == (("alertname", frozenset({"A", "B"})),)
+    assert shared_equalities(sets[:1]) == (("alertname", frozenset({"A"})), ("instance", frozenset({"i1"})))
+    assert shared_equalities([]) == ()
+    assert shared_equalities([[Matcher.create("team", rx, ".*")]]) == ()
+
+
+def test_the_label_index_follows_entries_dropped_and_added() -> None:
+    """A change narrowed by an indexed label finds exactly the entries a scan would, after
+    entries were dropped by earlier changes and computed again."""
+    now = 1000.0
+    src = Source()
+    cache = StatusCache(src)
+    alerts = [Alert({"alertname": "A", "instance": f"i{i % 5}", "n": str(i)}) for i in range(50)]
+
+    def read() -> None:
+        cache.begin(now)
+        for a in alerts:
+            assert cache.get(a, now).status == src.fresh(a, now)
+
+    read()
+    for round_ in range(6):
+        instance = f"i{round_ % 5}"
+        src.silences.set(
+            Silence([Matcher.create("instance", MatchType.EQUAL, instance)], now - 1, now + 60), now
+        )
+        before = src.computed
+        read()
+        # Exactly the ten alerts of that instance were recomputed: the index found all of them.
+        assert src.computed - before == 10
+        assert set(cache._by_label) == {"instance"}
+        assert sum(len(keys) for keys in cache._by_label["instance"].values()) == len(alerts)
