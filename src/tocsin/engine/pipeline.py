@@ -235,9 +235,11 @@ class Pipeline:
         integrations = self.integrations.get(route.receiver, [])
         if not integrations:
             return MUTED
-        results = await asyncio.gather(
-            *(self._deliver(i, route, group_key, group_labels, tenant_id, alerts, now) for i in integrations)
-        )
+        deliveries = [
+            self._deliver(i, route, group_key, group_labels, tenant_id, alerts, now) for i in integrations
+        ]
+        # The usual receiver has one integration: no task and gathering future per flush then.
+        results = [await deliveries[0]] if len(deliveries) == 1 else await asyncio.gather(*deliveries)
         return DELIVERED if all(results) else FAILED
 
     async def _deliver(
