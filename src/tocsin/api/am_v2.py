@@ -277,7 +277,7 @@ class V2:
         if cached is not None:
             return Response(cached, media_type="application/json")
         now = e.clock.now()
-        listed: list[tuple[Any, list[tuple[Alert, dict[str, Any]]]]] = []
+        listed: list[tuple[Any, list[tuple[Alert, Entry]]]] = []
         receivers_of: dict[int, list[str]] = {}
         for g in e.groups(tenant_of(request)):
             if receiver_re is not None and not receiver_re.match(g.route.receiver):
@@ -285,27 +285,40 @@ class V2:
             for a in g.alerts.values():
                 if now < a.ends_at < until:
                     until = a.ends_at
-            kept = [
-                (a, gettable_alert(a, entry.status))
-                for a in g.alerts.values()
-                if (entry := accept(a)) is not None
-            ]
+            kept = [(a, entry) for a in g.alerts.values() if (entry := accept(a)) is not None]
             if not kept:
                 continue
             for a, _ in kept:
                 receivers_of.setdefault(a.fingerprint, []).append(g.route.receiver)
             listed.append((g, kept))
         listed.sort(key=functools.cmp_to_key(_compare_groups))
-        out = []
+        parts = []
         for g, kept in listed:
-            by_fp = {a.fingerprint: d for a, d in kept}
-            alerts = []
+            by_fp = {a.fingerprint: entry for a, entry in kept}
+            fragments = []
             for a in sort_alerts([a for a, _ in kept]):
-                d = by_fp[a.fingerprint]
-                d["receivers"] = [{"name": r} for r in sorted(receivers_of[a.fingerprint])]
-                alerts.append(d)
-            out.append({"labels": g.labels, "receiver": {"name": g.route.receiver}, "alerts": alerts})
-        body = _encode(out)
+                entry = by_fp[a.fingerprint]
+                receivers = sorted(receivers_of[a.fingerprint])
+                if receivers == entry.status.receivers:
+                    # The usual case (the groups holding it are the routes it matches): the
+                    # alert's JSON is the one GET /alerts keeps, built once per status.
+                    if entry.fragment is None:
+                        entry.fragment = _encode(gettable_alert(a, entry.status))
+                    fragments.append(entry.fragment)
+                else:
+                    d = gettable_alert(a, entry.status)
+                    d["receivers"] = [{"name": r} for r in receivers]
+                    fragments.append(_encode(d))
+            parts.append(
+                b'{"labels":'
+                + _encode(g.labels)
+                + b',"receiver":'
+                + _encode({"name": g.route.receiver})
+                + b',"alerts":'
+                + _json_list(fragments)
+                + b"}"
+            )
+        body = _json_list(parts)
         self._keep_answer(request, depends, until, body)
         return Response(body, media_type="application/json")
 
