@@ -232,6 +232,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ("get_alerts_after_silence_median_s", "GET /alerts after a new silence s", False),
                 ("get_alerts_after_source_median_s", "… after a new inhibiting alert s", False),
                 ("get_groups_median_s", "GET /alerts/groups s", False),
+                ("get_groups_after_silence_median_s", "… after a new silence s", False),
                 ("returned_alerts", "alerts", None),
                 ("suppressed_alerts", "suppressed", None),
                 ("returned_groups", "groups", None),

@@ -246,6 +246,8 @@ class ReadResult:
     get_alerts_after_silence_median_s: float
     #: the same right after a new firing source alert of an inhibit rule (None without rules)
     get_alerts_after_source_median_s: float | None
+    #: GET /api/v2/alerts/groups right after a new silence (other silences than the ones above)
+    get_groups_after_silence_median_s: float
     returned_alerts: int
     suppressed_alerts: int
     returned_groups: int
@@ -294,14 +296,17 @@ async def _timed_get(port: int, path: str, repeats: int) -> tuple[list[float], A
 
 
 async def _reads_after(
-    port: int, changes: list[Callable[[], Awaitable[list[str]]]], errors: list[str]
+    port: int,
+    changes: list[Callable[[], Awaitable[list[str]]]],
+    errors: list[str],
+    path: str = "/api/v2/alerts",
 ) -> list[float]:
-    """Make each change in turn (a POST returning its errors), timing GET /api/v2/alerts right
+    """Make each change in turn (a POST returning its errors), timing a GET of ``path`` right
     after each; the changes' errors are added to ``errors``."""
     times: list[float] = []
     for change in changes:
         errors += await change()
-        t, _ = await _timed_get(port, "/api/v2/alerts", 1)
+        t, _ = await _timed_get(port, path, 1)
         times += t
     return times
 
@@ -328,12 +333,14 @@ async def run_read(
         a_times, alerts = await _timed_get(server.port, "/api/v2/alerts", repeats)
         g_times, groups = await _timed_get(server.port, "/api/v2/alerts/groups", repeats)
         new_silences = []
-        for k in range(repeats):
+        for k in range(2 * repeats):
             # Each silence mutes one more alert (one that no benchmark silence mutes yet).
             doc = silence_docs(w, 1, time.time())[0]
             doc["matchers"][1]["value"] = f"host-{(k * 7919 + 1) % w.alerts}.example.net:9100"
             new_silences.append(functools.partial(_post_json, server.port, "/api/v2/silences", [doc], 1))
-        s_times = await _reads_after(server.port, new_silences, errors)
+        s_times = await _reads_after(server.port, new_silences[:repeats], errors)
+        # What a dashboard polling the groups (karma) sees while an operator silences things.
+        gs_times = await _reads_after(server.port, new_silences[repeats:], errors, "/api/v2/alerts/groups")
         new_sources = []
         for k in range(repeats if inhibit_rules else 0):
             # Rule r's source in a cluster where it fires nowhere yet: it inhibits new targets.
@@ -356,6 +363,7 @@ async def run_read(
         get_groups_min_s=min(g_times),
         get_alerts_after_silence_median_s=statistics.median(s_times),
         get_alerts_after_source_median_s=statistics.median(i_times) if i_times else None,
+        get_groups_after_silence_median_s=statistics.median(gs_times),
         returned_alerts=len(alerts),
         suppressed_alerts=sum(1 for a in alerts if a["status"]["state"] == "suppressed"),
         returned_groups=len(groups),

@@ -45,6 +45,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         # 2,000 benchmark alerts plus one firing source alert per inhibit rule.
         assert r["returned_alerts"] == 2010 and not r["errors"], r
         assert r["get_alerts_after_silence_median_s"] > 0
+        assert r["get_groups_after_silence_median_s"] > 0
     tocsin_read = results["read"][0]
     for r in results["read"][1:]:
         # Both servers see the same workload, so they must agree on what is suppressed.
