@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tocsin.engine.label_value_index import LabelValueIndex
 from tocsin.matchers import Matcher, MatchType
 from tocsin.model import Alert
 
 #: above this many (change, cached entry) pairs to check, clearing everything is cheaper
 _MAX_CHECKS = 2_000_000
 #: label names the cache indexes its entries by, at most (the first ones changes narrowed on)
-_MAX_INDEXED = 8
+_MAX_INDEXED = 4
 
 
 @dataclass(slots=True)
@@ -35,8 +36,6 @@ class Entry:
     #: the alert's encoded JSON for GET /alerts, filled in by the API on first use
     fragment: bytes | None = None
 
-
-_NONE: frozenset[tuple[str, int]] = frozenset()
 
 #: a necessary condition on an alert: its value of a label (``""`` when missing) is one of these
 Narrowing = tuple[str, frozenset[str]]
@@ -119,7 +118,7 @@ class StatusCache:
         #: label name -> value ("" when missing) -> keys of the entries with it. Built for a name
         #: the first time a change narrows on it: a scan of every entry touches ten thousand
         #: scattered objects (milliseconds), a look-up only the few a change selects.
-        self._by_label: dict[str, dict[str, set[tuple[str, int]]]] = {}
+        self._by_label: dict[str, LabelValueIndex] = {}
 
     def begin(self, now: float) -> None:
         """Call once per request, before ``get``: drops what changed since the last request."""
@@ -181,38 +180,29 @@ class StatusCache:
     def _indexed(self, narrow: list[Narrowing]) -> set[tuple[str, int]] | None:
         """The keys meeting the narrowing that the label index holds the fewest of, taken out
         of ``narrow``; None when no narrowing is (or can be) indexed."""
-        best: tuple[int, Narrowing, dict[str, set[tuple[str, int]]]] | None = None
+        best: tuple[int, Narrowing, LabelValueIndex] | None = None
         for cond in narrow:
             name, values = cond
             index = self._by_label.get(name)
             if index is None:
                 if len(self._by_label) >= _MAX_INDEXED:
                     continue
-                index = self._by_label[name] = {}
+                index = self._by_label[name] = LabelValueIndex()
                 for k, e in self._entries.items():
-                    index.setdefault(e.alert.labels.get(name, ""), set()).add(k)
-            size = sum(len(index.get(v, _NONE)) for v in values)
+                    index.add(e.alert.labels.get(name, ""), k)
+            size = index.count(values)
             if best is None or size < best[0]:
                 best = (size, cond, index)
         if best is None:
             return None
         _, cond, index = best
         narrow.remove(cond)
-        keys: set[tuple[str, int]] = set()
-        for v in cond[1]:
-            keys |= index.get(v, _NONE)
-        return keys
+        return index.keys(cond[1])
 
     def _drop(self, k: tuple[str, int]) -> None:
-        e = self._entries.pop(k)
-        labels = e.alert.labels
+        labels = self._entries.pop(k).alert.labels
         for name, index in self._by_label.items():
-            value = labels.get(name, "")
-            keys = index.get(value)
-            if keys is not None:
-                keys.discard(k)
-                if not keys:
-                    del index[value]
+            index.discard(labels.get(name, ""), k)
 
     @property
     def epoch(self) -> tuple[tuple[Any, ...] | None, float]:
@@ -236,7 +226,7 @@ class StatusCache:
                 # A replaced alert keeps its key and labels: the index already holds it.
                 labels = alert.labels
                 for name, index in self._by_label.items():
-                    index.setdefault(labels.get(name, ""), set()).add(k)
+                    index.add(labels.get(name, ""), k)
             e = Entry(alert, self.source.alert_status(alert, now))
             self._entries[k] = e
         return e
