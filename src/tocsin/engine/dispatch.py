@@ -16,7 +16,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,6 +43,8 @@ class RouteNode(Protocol):
     def match(self, labels: Any) -> list[Any]: ...
 
     def group_labels(self, labels: Any) -> dict[str, str]: ...
+
+    def decisive_labels(self) -> tuple[str, ...] | None: ...
 
 
 @dataclass(eq=False)
@@ -91,7 +93,11 @@ class Dispatcher:
         #: (tenant, Alertmanager group key) of groups to flush at once when recreated
         self.urgent: set[tuple[str, str]] = set()
         self._stopped = False
-        self._gid_cache: dict[tuple[Any, tuple[Any, ...]], tuple[str, dict[str, str]]] = {}
+        # Where an alert goes (its routes, group ids and group labels) depends only on the values
+        # of the labels the tree's matchers and group_by lists name: decided once per distinct
+        # combination rather than per alert. A group_by of "..." depends on every label.
+        self._decisive = root.decisive_labels()
+        self._destinations: dict[tuple[Any, ...], list[tuple[Any, str, dict[str, str]]]] = {}
         #: bumped whenever a group gains, replaces or loses an alert, or a group is dropped
         #: (GET /alerts/groups keeps its answer while this and the alert store are unchanged)
         self.version = 0
@@ -105,23 +111,18 @@ class Dispatcher:
     def process(self, alerts: Iterable[Alert]) -> None:
         now = self.clock.now()
         self.version += 1
+        destinations = self._destinations
+        decisive = self._decisive
         for alert in alerts:
-            for route in self.root.match(alert.labels):
-                # Two routes may share a key (same matchers); their groups must stay apart.
-                # Formatting the group key was 4% of ingest; most alerts join an existing group,
-                # so the formatted key and the group labels are looked up by route and the
-                # group_by values (None: label missing) instead of being built per alert.
-                if route.group_by_all:
-                    cache_key: tuple[Any, tuple[Any, ...]] = (route, tuple(alert.labels.items()))
-                else:
-                    cache_key = (route, tuple(map(alert.labels.get, route.group_by)))
-                hit = self._gid_cache.get(cache_key)
-                if hit is None:
-                    if len(self._gid_cache) >= 100_000:
-                        self._gid_cache.clear()
-                    labels = route.group_labels(alert.labels)
-                    hit = self._gid_cache[cache_key] = (group_key(route.id(), labels), labels)
-                gid_str, labels = hit
+            key = None if decisive is None else tuple(map(alert.labels.get, decisive))
+            found = None if key is None else destinations.get(key)
+            if found is None:
+                found = self._route(alert.labels)
+                if key is not None:
+                    if len(destinations) >= 100_000:
+                        destinations.clear()
+                    destinations[key] = found
+            for route, gid_str, labels in found:
                 gid = (alert.tenant_id, gid_str)
                 g = self.groups.get(gid)
                 if g is None:
@@ -142,6 +143,15 @@ class Dispatcher:
                 # An alert that started long enough ago need not wait for its group to fill.
                 if not g.has_flushed and alert.starts_at + route.group_wait < now and g.next_flush > now:
                     self._schedule(g, now)
+
+    def _route(self, labels: Mapping[str, str]) -> list[tuple[Any, str, dict[str, str]]]:
+        """Each route an alert with ``labels`` goes to, with its group's id and labels (two
+        routes may share a key when their matchers are equal: the id keeps their groups apart)."""
+        out = []
+        for route in self.root.match(labels):
+            group_labels = route.group_labels(labels)
+            out.append((route, group_key(route.id(), group_labels), group_labels))
+        return out
 
     # --- timers --------------------------------------------------------------------------------
     def _schedule(self, g: Group, when: float, persist: bool = True) -> None:

@@ -108,6 +108,17 @@ class Route:
             return dict(labels)
         return {name: labels[name] for name in self.group_by if name in labels}
 
+    def decisive_labels(self) -> tuple[str, ...] | None:
+        """The label names that decide where an alert goes from this node (the matchers and
+        group_by lists of the subtree), or None when some node groups by every label."""
+        names: set[str] = set()
+        for node in self.walk():
+            if node.group_by_all:
+                return None
+            names.update(m.name for m in node.matchers)
+            names.update(node.group_by)
+        return tuple(sorted(names))
+
     def walk(self) -> Iterator[Route]:
         """This node and all descendants, depth first in config order."""
         yield self
