@@ -41,6 +41,11 @@ class AlertStore:
     def get(self, tenant_id: str, fp: int) -> Alert | None:
         return self._alerts.get((tenant_id, fp))
 
+    def still_stored(self, alerts: Iterable[Alert]) -> list[Alert]:
+        """Those of ``alerts`` that are still the stored instance (not replaced since)."""
+        get = self._alerts.get
+        return [a for a in alerts if get((a.tenant_id, a.fingerprint)) is a]
+
     def merge_all(self, alerts: Iterable[Alert], now: float) -> list[Alert]:
         """Merge posted alerts into the store and return the stored results (not yet announced)."""
         out = []

@@ -259,17 +259,13 @@ class Engine:
             return
         merged = self.store.merge_all(alerts, self.clock.now())
         batch = WriteBatch()
-        for a in merged:
-            batch.put_alert(a)
+        batch.put_alerts(merged)
         await self.writer.write(batch)
         # Route the stored instance as it is now: another request may have merged a newer one
         # while this one waited for its commit.
-        current = []
-        for a in merged:
-            cur = self.store.get(a.tenant_id, a.fingerprint)
-            if cur is a:
-                current.append(a)
-        self.inhibitor.observe(current)
+        current = self.store.still_stored(merged)
+        if self.inhibitor.rules:
+            self.inhibitor.observe(current)
         self.dispatcher.process(current)
 
     def alert_status(self, alert: Alert, now: float) -> AlertStatus:

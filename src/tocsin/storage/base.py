@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +55,9 @@ class WriteBatch:
 
     def put_alert(self, alert: Alert) -> None:
         self.alerts[(alert.tenant_id, alert.fingerprint)] = alert
+
+    def put_alerts(self, alerts: Iterable[Alert]) -> None:
+        self.alerts.update(((a.tenant_id, a.fingerprint), a) for a in alerts)
 
     def delete_alert(self, tenant_id: str, fp: int) -> None:
         self.alerts[(tenant_id, fp)] = None
