@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Mapping
 
 from tocsin.matchers import quote
@@ -59,7 +58,6 @@ def sort_alerts(alerts: list[Alert]) -> list[Alert]:
     # Job and instance decide almost every comparison; sorting on them as a key is several times
     # cheaper than a Python comparator. Only when two alerts tie on both does the full order run.
     keys = [_job_instance(a) for a in alerts]
-    order = sorted(range(len(alerts)), key=keys.__getitem__)
-    if all(keys[i] != keys[j] for i, j in itertools.pairwise(order)):
-        return [alerts[i] for i in order]
+    if len(set(keys)) == len(keys):
+        return [alerts[i] for i in sorted(range(len(alerts)), key=keys.__getitem__)]
     return sorted(alerts, key=functools.cmp_to_key(_compare))
