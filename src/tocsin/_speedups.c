@@ -18,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <structmember.h>
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
@@ -36,6 +37,54 @@ static inline uint64_t fnv_bytes(uint64_t h, const char *p, Py_ssize_t n) {
     return h;
 }
 
+/* The names of the last label set fingerprinted (strong references, in the dict's order) and
+ * the order that sorts them. Alerts posted together carry the same names in the same order
+ * (shared_map copies them in the posted order), so the sort of the names, a third of the
+ * fingerprint's cost, is done once for them all. */
+#define FP_CACHED_MAX 32
+static PyObject *fp_names[FP_CACHED_MAX];
+static Py_ssize_t fp_count = 0;
+static Py_ssize_t fp_order[FP_CACHED_MAX];
+
+/* Points fp_order at the sorted order of names[0..n), sorting only when they are not the last
+ * set's. Returns 0, or -1 with an exception set. */
+static inline int same_text(PyObject *a, PyObject *b) {
+    /* Exact str both (fingerprint_of checks the names, fp_names holds such names). */
+    if (a == b) return 1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    return n == PyUnicode_GET_LENGTH(b) && PyUnicode_KIND(a) == PyUnicode_KIND(b) &&
+           memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
+}
+
+static int sorted_order(PyObject *const *names, Py_ssize_t n) {
+    int same = n == fp_count;
+    /* By content: the decoder does not always hand out one object per name. */
+    for (Py_ssize_t i = 0; same && i < n; i++) same = same_text(names[i], fp_names[i]);
+    if (same) return 0;
+    PyObject *list = PyList_New(n);
+    if (list == NULL) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(list, i, Py_NewRef(names[i]));
+    if (PyList_Sort(list) < 0) {
+        Py_DECREF(list);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < fp_count; i++) Py_CLEAR(fp_names[i]);
+    fp_count = 0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *name = PyList_GET_ITEM(list, j);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (names[i] == name) { /* the list holds the very objects of names[] */
+                fp_order[j] = i;
+                break;
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) fp_names[i] = Py_NewRef(names[i]);
+    fp_count = n;
+    Py_DECREF(list);
+    return 0;
+}
+
 /* Sets *out; returns 0, or -1 with an exception set (TypeError, UnicodeEncodeError). */
 static int fingerprint_of(PyObject *labels, uint64_t *out) {
     if (!PyDict_Check(labels)) {
@@ -43,39 +92,65 @@ static int fingerprint_of(PyObject *labels, uint64_t *out) {
         return -1;
     }
     uint64_t h = FNV_OFFSET;
-    if (PyDict_GET_SIZE(labels) == 0) {
-        *out = h;
-        return 0;
+    Py_ssize_t n = PyDict_GET_SIZE(labels);
+    PyObject *names_list = NULL;
+    PyObject *names[FP_CACHED_MAX], *values[FP_CACHED_MAX];
+    PyObject *const *sorted_names;
+    Py_ssize_t count;
+    int cached = n <= FP_CACHED_MAX;
+    if (cached) {
+        /* Borrowed: with exact str names, sorting them runs no Python code, so nothing can
+         * change the dict before the values are read. */
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *k, *v;
+        while (cached && PyDict_Next(labels, &pos, &k, &v)) {
+            cached = PyUnicode_CheckExact(k);
+            names[i] = k;
+            values[i++] = v;
+        }
     }
-    PyObject *names = PyDict_Keys(labels);
-    if (names == NULL || PyList_Sort(names) < 0) {
-        Py_XDECREF(names);
-        return -1;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(names);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *name = PyList_GET_ITEM(names, i);
-        PyObject *value = PyDict_GetItemWithError(labels, name); /* borrowed */
-        if (value == NULL) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "labels changed during fingerprint");
-            Py_DECREF(names);
+    if (cached) {
+        if (sorted_order(names, n) < 0) return -1;
+        sorted_names = NULL;
+        count = n;
+    } else {
+        names_list = PyDict_Keys(labels);
+        if (names_list == NULL || PyList_Sort(names_list) < 0) {
+            Py_XDECREF(names_list);
             return -1;
+        }
+        sorted_names = &PyList_GET_ITEM(names_list, 0);
+        count = PyList_GET_SIZE(names_list);
+    }
+    for (Py_ssize_t j = 0; j < count; j++) {
+        PyObject *name, *value;
+        if (sorted_names == NULL) {
+            name = names[fp_order[j]];
+            value = values[fp_order[j]];
+        } else {
+            name = sorted_names[j];
+            value = PyDict_GetItemWithError(labels, name); /* borrowed */
+            if (value == NULL) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "labels changed during fingerprint");
+                Py_DECREF(names_list);
+                return -1;
+            }
         }
         Py_ssize_t len;
         const char *p = PyUnicode_AsUTF8AndSize(name, &len);
         if (p == NULL) {
-            Py_DECREF(names);
+            Py_XDECREF(names_list);
             return -1;
         }
         h = fnv_bytes(h, p, len);
         p = PyUnicode_AsUTF8AndSize(value, &len);
         if (p == NULL) {
-            Py_DECREF(names);
+            Py_XDECREF(names_list);
             return -1;
         }
         h = fnv_bytes(h, p, len);
     }
-    Py_DECREF(names);
+    Py_XDECREF(names_list);
     *out = h;
     return 0;
 }
@@ -142,6 +217,54 @@ error:
     return NULL;
 }
 
+/* model.Alert's fields in the order of its constructor's parameters. */
+static PyObject **const alert_fields[9] = {&s_labels,        &s_annotations, &s_starts_at,
+                                           &s_ends_at,       &s_generator_url, &s_updated_at,
+                                           &s_timeout,       &s_tenant_id,   &s_fingerprint};
+static PyObject *layout_type = NULL; /* the type the offsets below were read from */
+static Py_ssize_t layout_offsets[9];
+static int layout_direct = 0;
+
+/* Whether alert_type is a class of exactly these nine object slots (model.Alert, a slots=True
+ * dataclass), whose instances new_alert can then fill directly: its generated __init__ only
+ * assigns them and its __post_init__ only fills a zero fingerprint, which fast_alert never
+ * passes. Anything else (a subclass, a changed layout) is called as a type. */
+static int direct_layout(PyObject *alert_type) {
+    if (alert_type == layout_type) return layout_direct;
+    Py_XSETREF(layout_type, Py_NewRef(alert_type));
+    layout_direct = 0;
+    if (!PyType_Check(alert_type)) return 0;
+    PyTypeObject *t = (PyTypeObject *)alert_type;
+    if (t->tp_base != &PyBaseObject_Type || t->tp_dictoffset != 0 || t->tp_itemsize != 0 ||
+        t->tp_alloc != PyType_GenericAlloc)
+        return 0;
+    PyObject *slots = PyObject_GetAttrString(alert_type, "__slots__");
+    Py_ssize_t nslots = slots != NULL && PyTuple_Check(slots) ? PyTuple_GET_SIZE(slots) : -1;
+    Py_XDECREF(slots);
+    PyErr_Clear();
+    if (nslots != 9) return 0;
+    for (int i = 0; i < 9; i++) {
+        PyObject *d = _PyType_Lookup(t, *alert_fields[i]); /* borrowed */
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return 0;
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY)) return 0;
+        layout_offsets[i] = m->offset;
+    }
+    layout_direct = 1;
+    return 1;
+}
+
+/* alert_type(*args): the slots filled directly where the layout allows (calling the dataclass's
+ * __init__ and __post_init__ was a tenth of the conversion's instructions). */
+static PyObject *new_alert(PyObject *alert_type, PyObject *const *args) {
+    if (!direct_layout(alert_type)) return PyObject_Vectorcall(alert_type, args, 9, NULL);
+    PyTypeObject *t = (PyTypeObject *)alert_type;
+    PyObject *obj = t->tp_alloc(t, 0);
+    if (obj == NULL) return NULL;
+    for (int i = 0; i < 9; i++) *(PyObject **)((char *)obj + layout_offsets[i]) = Py_NewRef(args[i]);
+    return obj;
+}
+
 /* The Alert for one posted alert, or NULL: with an exception set on error, without one when
  * the alert needs the slow path. ``now`` and ``default_ends`` are the caller's objects, shared by
  * every alert of the request. */
@@ -197,7 +320,7 @@ static PyObject *fast_alert(PyObject *p, PyObject *now, PyObject *default_ends, 
     fp = PyLong_FromUnsignedLongLong(h);
     if (fp == NULL) goto done;
     PyObject *args[9] = {labels, annotations, starts, ends, gen, now, timeout ? Py_True : Py_False, tenant, fp};
-    res = PyObject_Vectorcall(alert_type, args, 9, NULL);
+    res = new_alert(alert_type, args);
 done:
     Py_XDECREF(starts);
     Py_XDECREF(ends);

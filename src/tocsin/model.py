@@ -130,6 +130,8 @@ class Alert:
     fingerprint: int = 0
 
     def __post_init__(self) -> None:
+        # The compiled converter (_speedups.c, new_alert) fills these nine slots without calling
+        # __init__, passing a non-zero fingerprint: anything more done here must be done there.
         if not self.fingerprint:
             self.fingerprint = fingerprint(self.labels)
 

@@ -3,6 +3,7 @@ same errors, on generated input."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sysconfig
 
@@ -110,3 +111,73 @@ def test_to_alerts_compiled_path_keeps_the_python_rules() -> None:
     ]
     with pytest.raises(UnicodeEncodeError):  # as the Python code: not an error entry, a failure
         to_alerts([PostableAlert({"alertname": "\udcff"})], now, 300.0, "t")
+
+
+def _fresh(text: str) -> str:
+    """An equal str that is a distinct object (as the JSON decoder sometimes hands out)."""
+    return "".join(list(text))
+
+
+class _Name(str):
+    """A str subclass: its names take the compiled fingerprint's uncached path."""
+
+
+@needs_speedups
+def test_fingerprint_sort_cache_follows_every_change_of_names() -> None:
+    """The compiled fingerprint reuses the sorted order of the last label names it saw: same
+    names in another order, as other objects, of other kinds of text, more than it caches, or
+    of a str subclass must all give Prometheus's fingerprint."""
+    assert speedups is not None
+    base = {"alertname": "A", "job": "j", "instance": "i", "zone": "z"}
+    sequences = [
+        base,
+        {_fresh(k): v for k, v in base.items()},
+        dict(reversed(list(base.items()))),
+        {**base, "b": "x"},
+        {"alertnamé": "A", "job": "j", "instance": "i", "zone": "z"},
+        {"alertnamẞ": "A", "job": "j", "instance": "i", "zone": "z"},
+        {"alertnam\U0001f600": "A", "job": "j", "instance": "i", "zone": "z"},
+        {f"n{i:02d}": str(i) for i in range(40)},
+        {f"n{i:02d}": str(i) for i in reversed(range(30))},
+        {_Name(k): v for k, v in base.items()},
+        # names of the same lengths that sort the other way round
+        {"b": "1", "a": "2"},
+        {"a": "1", "c": "2"},
+        {"é": "1", "a": "2"},
+        base,
+        {"job": "j", "alertname": "A", "instance": "i", "zone": "z"},
+        {},
+        base,
+    ]
+    for labels in sequences + sequences[::-1]:
+        assert speedups.fingerprint(labels) == model.py_fingerprint(labels), labels
+
+
+class _AlertSubclass(model.Alert):
+    __slots__ = ()
+
+
+@needs_speedups
+def test_alerts_of_another_class_are_built_by_calling_it() -> None:
+    """The converter fills model.Alert's slots directly; any other class is called, and going
+    back to model.Alert afterwards fills slots again."""
+    assert speedups is not None
+    posted = [PostableAlert({"alertname": "A", "job": "j"}, {"s": "t"}, None, None, "http://g")]
+    now = 1_796_000_000.0
+    seen: list[int] = []
+
+    def slow(i: int, p: PostableAlert) -> model.Alert | str:
+        seen.append(i)
+        return "unexpected"
+
+    for alert_type in (model.Alert, _AlertSubclass, model.Alert):
+        valid, errors = speedups.convert(
+            posted, now, now + 300.0, "t", {}, {"alertname", "job", "s"}, model.parse_time, alert_type, slow
+        )
+        assert errors == [] and seen == []
+        (a,) = valid
+        assert type(a) is alert_type
+        expected = model.Alert(
+            {"alertname": "A", "job": "j"}, {"s": "t"}, now, now + 300.0, "http://g", now, True, "t"
+        )
+        assert dataclasses.astuple(a) == dataclasses.astuple(expected)
