@@ -194,7 +194,12 @@ static int time_of(PyObject *value, PyObject *parse_time, PyObject **out) {
 static PyObject *shared_map(PyObject *raw, PyObject *share, PyObject *known) {
     if (raw == Py_None) return PyDict_New();
     if (!PyDict_Check(raw)) return NULL;
-    PyObject *out = PyDict_New();
+#if PY_VERSION_HEX < 0x030E0000
+    /* Sized for every pair at once: growing a dict to nine labels resized it twice. */
+    PyObject *out = _PyDict_NewPresized(PyDict_GET_SIZE(raw));
+#else
+    PyObject *out = PyDict_New(); /* the presizing call is CPython's own, not promised beyond */
+#endif
     if (out == NULL) return NULL;
     Py_ssize_t pos = 0;
     PyObject *k, *v;
