@@ -300,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python3 -m benchmarks.alerts.micro", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("benches", nargs="*", choices=[*BENCHES, []], default=list(BENCHES))
+    p.add_argument("benches", nargs="*", choices=[*BENCHES, []], default=[], help="all when none is named")
     p.add_argument("--alerts", type=int, default=0, help="override each benchmark's alert count")
     p.add_argument(
         "--gc-threshold", type=int, default=0, help="gen-0 threshold to set first (the server uses 50000)"
