@@ -73,3 +73,17 @@ def test_bad_arguments_are_named() -> None:
     err = _refused("--scales", "20000,-5")
     assert "--scales" in err and "positive integers" in err
     assert "--rounds must be at least 1, got 0" in _refused("--rounds", "0")
+
+
+@pytest.mark.slow
+def test_instruction_counts_smoke() -> None:
+    """The callgrind counts run end to end on a few hundred alerts (figures: benchmarks/README.md)."""
+    cmd = [sys.executable, "-m", "benchmarks.alerts.instructions", "codec", "--alerts", "128"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["codec"], proc.stdout
+    for line in lines:
+        count = int(line.split(": ")[1].split(" ")[0].replace(",", ""))
+        assert count > 1000, line  # converting an alert takes thousands of instructions
