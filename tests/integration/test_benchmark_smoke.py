@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,9 @@ def test_bad_arguments_are_named() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None, reason="valgrind is not installed (Debian package valgrind)"
+)
 def test_instruction_counts_smoke() -> None:
     """The callgrind counts run end to end on a few hundred alerts (figures: benchmarks/README.md)."""
     cmd = [sys.executable, "-m", "benchmarks.alerts.instructions", "codec", "--alerts", "128"]
