@@ -44,8 +44,11 @@ def stream(n: int, seed: int = 5) -> list[Alert]:
 
 
 def strengths(m: CooccurrenceModel) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
-    m.strength_value("", "")  # brings the tables up to date
-    return m._key_strength, m._service_strength, m._companion
+    """Every non-zero strength, as the correlator reads it."""
+    keys = {p: v for p in m.pair_counts if (v := m.strength_value(*p)) > 0}
+    services = {p: v for p in m.service_pairs if (v := m.service_strength_value(*p)) > 0}
+    companions = {s: v for s in m.service_counts if (v := m.companion_value(s)) > 0}
+    return keys, services, companions
 
 
 def test_observing_in_start_order_counts_exactly_what_learning_counts() -> None:
