@@ -216,15 +216,20 @@ class CooccurrenceModel:
     # Strengths are computed from the counts when read, not kept in tables: a live stream changes
     # the denominator of every pair of each alert's key, and re-tabulating those pairs cost more
     # per alert (0.05-0.7 ms in a storm of 20-200 kinds) than the few reads the correlator makes.
-    # The arithmetic is that of strength(), service_strength() and companion_rate(), written out.
+    # The arithmetic is that of strength(), service_strength() and companion_rate(), written out
+    # without builtin calls (min): these run for every strength the correlator reads.
 
     def strength_value(self, key_a: str, key_b: str) -> float:
         n = self.pair_counts.get((key_a, key_b) if key_a <= key_b else (key_b, key_a), 0)
         if n < self.min_count:
             return 0.0
         counts = self.key_counts
-        rarer = min(counts.get(key_a, 0), counts.get(key_b, 0))
-        return min(1.0, n / rarer) if rarer else 0.0
+        n_a, n_b = counts.get(key_a, 0), counts.get(key_b, 0)
+        rarer = n_a if n_a < n_b else n_b
+        if not rarer:
+            return 0.0
+        share = n / rarer
+        return share if share < 1.0 else 1.0
 
     def service_strength_value(self, service_a: str, service_b: str) -> float:
         pair = (service_a, service_b) if service_a <= service_b else (service_b, service_a)
@@ -232,14 +237,19 @@ class CooccurrenceModel:
         if n < self.min_count:
             return 0.0
         counts = self.service_counts
-        rarer = min(counts.get(service_a, 0), counts.get(service_b, 0))
-        return min(1.0, n / rarer) if rarer else 0.0
+        n_a, n_b = counts.get(service_a, 0), counts.get(service_b, 0)
+        rarer = n_a if n_a < n_b else n_b
+        if not rarer:
+            return 0.0
+        share = n / rarer
+        return share if share < 1.0 else 1.0
 
     def companion_value(self, service: str) -> float:
         n = self.service_counts.get(service, 0)
         if n < self.min_count:
             return 0.0
-        return min(1.0, self.service_accompanied.get(service, 0) / n)
+        share = self.service_accompanied.get(service, 0) / n
+        return share if share < 1.0 else 1.0
 
     def alert_rate(self) -> float:
         """Alerts per second over the history (0 when there is none): how often alerts start by
