@@ -265,8 +265,8 @@ class IncidentService:
             from tocsin.incidents.cause_probe import CauseProbe  # httpx, numpy: only when configured
 
             self._probe = CauseProbe(wanted)
-        if old is not None and (self._probing is None or self._probing.done()):
-            old.close()  # else the running ranking still uses it; its client goes with it
+        if old is not None:
+            old.close()  # a ranking still running with it closes its client when it returns
 
     async def _rank_queued(self) -> None:
         while self._probe_queue:
@@ -287,7 +287,9 @@ class IncidentService:
         if job is None:
             return
         try:
-            causes = await asyncio.wait_for(asyncio.to_thread(job), probe.guard_s)
+            # The job holds the probe's client until it returns, even past this wait (a timeout,
+            # stop()): a reload that replaces the probe meanwhile closes the client then.
+            causes = await asyncio.wait_for(probe.start(job), probe.guard_s)
         except TimeoutError:
             log.warning(
                 "metric probe for incident %s: no answer within %gs; probable causes stay without metrics",

@@ -201,6 +201,41 @@ class Incident:
     closed: bool = False
 
 
+def _strongest_pairing(
+    history: CooccurrenceModel, key: str, service: str, inc: Incident
+) -> tuple[float, str]:
+    """The co-occurrence signal: the strongest pairing of the alert with the incident, and what it
+    paired with (a key, ``service X``, or "" for the companion rate); the first met wins a tie.
+
+    A strength is at most 1, so the walk over the incident's keys stops at the first 1 and the
+    discounted service-level and companion values are not read once they cannot win: in a dense
+    storm most pairings saturate, and the walk would otherwise cost as many reads per candidate as
+    the incident has kinds of alert. What it returns is what the full walk would.
+    """
+    co, co_with = 0.0, ""
+    strength = history.strength_value
+    for other in inc.keys:
+        st = strength(key, other)
+        if st > co:
+            co, co_with = st, other
+            if st >= 1.0:
+                return co, co_with
+    # Service-level history backs up rare alert kinds, discounted because it is coarser.
+    if co < SERVICE_HISTORY_DISCOUNT:
+        service_strength = history.service_strength_value
+        for other_service in inc.services:
+            st = service_strength(service, other_service) * SERVICE_HISTORY_DISCOUNT
+            if st > co:
+                co, co_with = st, f"service {other_service}"
+                if st >= SERVICE_HISTORY_DISCOUNT:
+                    break
+    if co < COMPANION_DISCOUNT:
+        st = history.companion_value(service) * COMPANION_DISCOUNT
+        if st > co:
+            co, co_with = st, ""
+    return co, co_with
+
+
 class Correlator:
     """Groups a stream of alerts (ordered by ``starts_at``, small disorder tolerated) into incidents."""
 
@@ -224,6 +259,8 @@ class Correlator:
         self._by_fingerprint: dict[int, tuple[str, float]] = {}
         self._next_id = 1
         self._now = float("-inf")
+        self.graph: ServiceGraph | None = None
+        self._learned_edges: list[tuple[str, str]] = []
         self.use_history(history, idf)
 
     def use_history(self, history: CooccurrenceModel | None, idf: IdfWeights | None = None) -> None:
@@ -235,7 +272,14 @@ class Correlator:
         graph = self._configured_graph
         if graph is None and history is not None and self.config.learn_topology:
             learned = history.service_edges()
-            graph = ServiceGraph(learned) if learned else None
+            # A graph is immutable and made from its edges alone: when the learned edges did not
+            # change since the last call (the usual case once a history has matured), the one in
+            # use is the graph they would make.
+            if learned and learned == self._learned_edges and self.graph is not None:
+                graph = self.graph
+            else:
+                graph = ServiceGraph(learned) if learned else None
+            self._learned_edges = learned
         self.graph = graph
         self.idf = idf or IdfWeights()
         w = self.config
@@ -380,20 +424,8 @@ class Correlator:
                     return out
         if tokens:
             out.sim = weighted_overlap_score(tokens, inc.tokens, self.idf)
-        history = self.history
-        if history is not None:
-            for other in inc.keys:
-                st = history.strength_value(key, other)
-                if st > out.co:
-                    out.co, out.co_with = st, other
-            # Service-level history backs up rare alert kinds, discounted because it is coarser.
-            for other_service in inc.services:
-                st = history.service_strength_value(service, other_service) * SERVICE_HISTORY_DISCOUNT
-                if st > out.co:
-                    out.co, out.co_with = st, f"service {other_service}"
-            st = history.companion_value(service) * COMPANION_DISCOUNT
-            if st > out.co:
-                out.co, out.co_with = st, ""
+        if self.history is not None:
+            out.co, out.co_with = _strongest_pairing(self.history, key, service, inc)
         out.coincidence = math.exp(-self._rate * gap) if self._rate > 0 else 0.0
         w = self._w
         out.score = time_f * (w[0] * out.topo + w[1] * out.sim + w[2] * out.co + w[3] * out.coincidence)

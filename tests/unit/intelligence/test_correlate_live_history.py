@@ -44,8 +44,11 @@ def stream(n: int, seed: int = 5) -> list[Alert]:
 
 
 def strengths(m: CooccurrenceModel) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
-    m.strength_value("", "")  # brings the tables up to date
-    return m._key_strength, m._service_strength, m._companion
+    """Every non-zero strength, as the correlator reads it."""
+    keys = {p: v for p in m.pair_counts if (v := m.strength_value(*p)) > 0}
+    services = {p: v for p in m.service_pairs if (v := m.service_strength_value(*p)) > 0}
+    companions = {s: v for s in m.service_counts if (v := m.companion_value(s)) > 0}
+    return keys, services, companions
 
 
 def test_observing_in_start_order_counts_exactly_what_learning_counts() -> None:
@@ -128,10 +131,55 @@ def test_saved_counts_round_trip_and_bad_data_is_named() -> None:
     assert len(CooccurrenceModel.from_dict(CooccurrenceModel().to_dict())) == 0
     with pytest.raises(ValueError, match="unsupported version"):
         CooccurrenceModel.from_dict({"version": 99})
-    broken = m.to_dict()
-    broken["pairs"] = [["a", "b"]]
-    with pytest.raises(ValueError, match="co-occurrence data: malformed"):
-        CooccurrenceModel.from_dict(broken)
+    for field, value in (("pairs", [0, 1]), ("pairs", [0, 99, 1]), ("pairs", [-1, 0, 1]), ("counts", "x")):
+        broken = m.to_dict()
+        broken["keys"][field] = value
+        with pytest.raises(ValueError, match="co-occurrence data: malformed"):
+            CooccurrenceModel.from_dict(broken)
+
+
+def _first_layout(m: CooccurrenceModel) -> dict[str, Any]:
+    """The version 1 layout (every pair with its two names), as earlier releases saved it."""
+    return {
+        "version": 1,
+        "window_s": m.window_s,
+        "min_count": m.min_count,
+        "alerts_seen": m.alerts_seen,
+        "first_start": m.first_start if m.alerts_seen else None,
+        "last_start": m.last_start if m.alerts_seen else None,
+        "keys": dict(m.key_counts),
+        "pairs": [[a, b, n] for (a, b), n in m.pair_counts.items()],
+        "services": dict(m.service_counts),
+        "service_pairs": [[a, b, n] for (a, b), n in m.service_pairs.items()],
+        "accompanied": dict(m.service_accompanied),
+    }
+
+
+def _ordered(m: CooccurrenceModel) -> list[list[Any]]:
+    # Counting order decides what a bound drops among equal counts, so it must survive a save.
+    return [list(getattr(m, table).items()) for table in TABLES]
+
+
+def test_saves_name_each_key_once_keep_counting_order_and_read_the_first_layout() -> None:
+    m = CooccurrenceModel(window_s=120)
+    for a in stream(600):
+        m.observe(a, service(a))
+        m.bound(max_keys=6, max_pairs=8)
+    # A bound drops names whose alerts are still in the window; they pair again with the next
+    # alert, so some pairs name keys no longer counted, and the save must keep them.
+    last = max(m.last_start, T0) - T0 + 1000
+    for k, name in enumerate(("A", "B", "C")):
+        m.observe(alert(name, last + k, f"x{k}"), f"x{k}")
+    m.bound(max_keys=2, max_pairs=8)
+    m.observe(alert("C", last + 3, "x2"), "x2")
+    assert any(a not in m.key_counts or b not in m.key_counts for a, b in m.pair_counts)
+    saved = m.to_dict()
+    again = CooccurrenceModel.from_dict(json.loads(json.dumps(saved)))
+    assert _ordered(again) == _ordered(m)
+    old = CooccurrenceModel.from_dict(json.loads(json.dumps(_first_layout(m))))
+    assert _ordered(old) == _ordered(m)
+    full = CooccurrenceModel(window_s=120).learn(stream(600), service)
+    assert len(json.dumps(full.to_dict())) < 0.6 * len(json.dumps(_first_layout(full)))
 
 
 def test_token_counts_give_the_weights_of_a_batch_idf_and_stay_bounded() -> None:
