@@ -264,8 +264,7 @@ class Engine:
         # Route the stored instance as it is now: another request may have merged a newer one
         # while this one waited for its commit.
         current = self.store.still_stored(merged)
-        if self.inhibitor.rules:
-            self.inhibitor.observe(current)
+        self.inhibitor.observe(current)
         self.dispatcher.process(current)
 
     def alert_status(self, alert: Alert, now: float) -> AlertStatus:

@@ -151,6 +151,8 @@ class Inhibitor:
 
     def observe(self, alerts: Iterable[Alert]) -> None:
         rules = self.rules
+        if not rules:
+            return  # every ingested batch comes here: without rules there is nothing to index
         for a in alerts:
             for i in self._sources.candidates(a.labels):
                 if rules[i].observe(a):
@@ -192,6 +194,13 @@ class Inhibitor:
 
     def next_change(self, now: float) -> float:
         return min((r.next_end(now) for r in self.rules), default=float("inf"))
+
+    def not_inhibited(self, alerts: list[Alert], tenant_id: str, now: float) -> list[Alert]:
+        """Those of ``alerts`` no source inhibits (each flush asks this for all its alerts; without
+        rules, the answer needs no look-up per alert)."""
+        if not self.rules:
+            return alerts
+        return [a for a in alerts if not self.inhibited_by(a.labels, a.fingerprint, tenant_id, now)]
 
     def inhibited_by(self, labels: Mapping[str, str], fp: int, tenant_id: str, now: float) -> list[str]:
         """Fingerprints (hex) of the alerts inhibiting this one; empty when it is not inhibited."""

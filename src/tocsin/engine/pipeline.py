@@ -216,20 +216,14 @@ class Pipeline:
     ) -> Flushed:
         """Notify the route's receiver about ``alerts``; ``ok`` when every integration succeeded
         (or nothing needed sending), so resolved alerts may leave the group."""
-        # Without inhibit rules or silences (a common set-up) each flush would still look every
-        # alert up twice: 3% of the event loop's time at 250k alerts in groups of 100.
-        if self.inhibitor.rules:
-            alerts = [
-                a for a in alerts if not self.inhibitor.inhibited_by(a.labels, a.fingerprint, tenant_id, now)
-            ]
-            if not alerts:
-                return MUTED
+        alerts = self.inhibitor.not_inhibited(alerts, tenant_id, now)
+        if not alerts:
+            return MUTED
         if self.muted_by_intervals(route, now):
             return MUTED
-        if len(self.silences):
-            alerts = [a for a in alerts if not self.silences.mutes(a.labels, now, tenant_id)]
-            if not alerts:
-                return MUTED
+        alerts = self.silences.not_muted(alerts, now, tenant_id)
+        if not alerts:
+            return MUTED
         if self.on_group is not None:
             # Incidents see what would be notified: muted alerts page nobody.
             try:

@@ -223,6 +223,13 @@ class Silences:
                 t = min(t, s.ends_at)
         return t
 
+    def not_muted(self, alerts: list[Alert], now: float, tenant_id: str = DEFAULT_TENANT) -> list[Alert]:
+        """Those of ``alerts`` no active silence mutes (each flush asks this for all its alerts;
+        without silences, the answer needs no look-up per alert)."""
+        if not self._by_id:
+            return alerts
+        return [a for a in alerts if not self.mutes(a.labels, now, tenant_id)]
+
     def mutes(self, labels: Mapping[str, str], now: float, tenant_id: str = DEFAULT_TENANT) -> list[str]:
         """IDs of the active silences that mute ``labels``, sorted."""
         by_id = self._by_id
