@@ -220,29 +220,14 @@ class CooccurrenceModel:
     # without builtin calls (min): these run for every strength the correlator reads.
 
     def strength_value(self, key_a: str, key_b: str) -> float:
-        n = self.pair_counts.get((key_a, key_b) if key_a <= key_b else (key_b, key_a), 0)
-        if n < self.min_count:
-            return 0.0
-        counts = self.key_counts
-        n_a, n_b = counts.get(key_a, 0), counts.get(key_b, 0)
-        rarer = n_a if n_a < n_b else n_b
-        if not rarer:
-            return 0.0
-        share = n / rarer
-        return share if share < 1.0 else 1.0
+        pair = (key_a, key_b) if key_a <= key_b else (key_b, key_a)
+        return _share(self.pair_counts.get(pair, 0), self.min_count, self.key_counts, key_a, key_b)
 
     def service_strength_value(self, service_a: str, service_b: str) -> float:
         pair = (service_a, service_b) if service_a <= service_b else (service_b, service_a)
-        n = self.service_pairs.get(pair, 0)
-        if n < self.min_count:
-            return 0.0
-        counts = self.service_counts
-        n_a, n_b = counts.get(service_a, 0), counts.get(service_b, 0)
-        rarer = n_a if n_a < n_b else n_b
-        if not rarer:
-            return 0.0
-        share = n / rarer
-        return share if share < 1.0 else 1.0
+        return _share(
+            self.service_pairs.get(pair, 0), self.min_count, self.service_counts, service_a, service_b
+        )
 
     def companion_value(self, service: str) -> float:
         n = self.service_counts.get(service, 0)
@@ -436,3 +421,17 @@ def _any_within(times: list[float], lo: float, hi: float) -> bool:
 
 def _start(r: _Recent) -> float:
     return r.t
+
+
+def _share(n: int, min_count: int, counts: Mapping[str, int], a: str, b: str) -> float:
+    """``n`` joint firings as a share of the rarer of ``a`` and ``b``'s firings, capped at 1;
+    0 below ``min_count``. Written without builtin calls (min): it runs for every strength the
+    correlator reads."""
+    if n < min_count:
+        return 0.0
+    n_a, n_b = counts.get(a, 0), counts.get(b, 0)
+    rarer = n_a if n_a < n_b else n_b
+    if not rarer:
+        return 0.0
+    share = n / rarer
+    return share if share < 1.0 else 1.0
