@@ -82,6 +82,34 @@ def usage(pid: int) -> Usage:
     return Usage(cpu, rss, hwm)
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, summed over its cores, from the
+    first line of /proc/stat; idle and iowait count as not busy."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already in user and nice]
+    total = sum(fields[:8])
+    return (total - fields[3] - fields[4]) / _TICKS, total / _TICKS
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process of the machine (backends, WAL writer,
+    checkpointer): the database's share of a run is the difference over the run. Processes that
+    end meanwhile take their count with them, so a backend must outlive the measured span."""
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() != "postgres":
+                continue
+            raw = (d / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
+
+
 def machine_load() -> tuple[float, float, float]:
     one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
     return float(one), float(five), float(fifteen)

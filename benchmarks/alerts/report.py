@@ -49,6 +49,31 @@ def ingest_table(rows: list[dict[str, Any]], group_wait: float) -> str:
     return "\n".join(out)
 
 
+def budget_table(rows: list[dict[str, Any]]) -> str:
+    """Where the machine's CPU went while each target ingested, in cores (CPU seconds per second
+    of the ingest span): a server that leaves cores idle is waiting, not computing."""
+    out = [
+        "| alerts | target | POST answered p50 / p99 ms | server cores | … of them its main thread"
+        " | database cores | generator cores | other cores | idle cores |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        b = r.get("budget")
+        if not b or not b.get("wall_s"):
+            continue
+        wall = b["wall_s"]
+        consumers = ("server", "server_main", "database", "generator", "other", "idle")
+        cores = {k: _num(b[f"{k}_s"] / wall, 2) for k in consumers}
+        if r["target"] == AM:  # a Go program: no thread is the server's main loop
+            cores["server_main"] = "-"
+        answered = f"{_num(r['answer_p50'] * 1e3, 1)} / {_num(r['answer_p99'] * 1e3, 1)}"
+        out.append(
+            f"| {r['alerts']:,} | {r['target']} | {answered} | {cores['server']} | {cores['server_main']}"
+            f" | {cores['database']} | {cores['generator']} | {cores['other']} | {cores['idle']} |"
+        )
+    return "\n".join(out)
+
+
 def _after(r: dict[str, Any], ref: dict[str, Any] | None, key: str) -> str:
     """A read timed right after a change, with its ratio; empty where the run did not time it."""
     v = r.get(key)
@@ -114,6 +139,12 @@ def markdown(results: dict[str, Any], group_wait: float) -> str:
     ]
     if results["ingest"]:
         parts += ["### Ingest", ingest_table(results["ingest"], group_wait)]
+        if any(r.get("budget") for r in results["ingest"]):
+            parts += [
+                "CPU over the ingest span (first POST to last answer), in cores; `other` is the rest"
+                " of the machine (kernel threads, short-lived processes, other users):",
+                budget_table(results["ingest"]),
+            ]
         rounds = [r for r in results["ingest"] if len(r.get("rounds_alerts_per_s", ())) > 1]
         if rounds:
             parts.append(

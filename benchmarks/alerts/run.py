@@ -209,6 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ("latency_p50", "p50 s", False),
                 ("latency_p99", "p99 s", False),
                 ("latency_max", "max s", False),
+                ("answer_p50", "POST answered p50 s", False),
                 ("delivered_fraction", "delivered", None),
                 ("peak_rss_mib", "peak RSS MiB", False),
                 ("rss_per_alert_kib", "KiB/alert", False),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import statistics
 import time
 from array import array
@@ -17,7 +18,7 @@ from typing import Any
 
 import msgspec
 from benchmarks.alerts.httpio import Connection, HTTPError, Sink
-from benchmarks.alerts.procstat import thread_cpu
+from benchmarks.alerts.procstat import machine_busy, postgres_cpu, thread_cpu
 from benchmarks.alerts.servers import Server
 from benchmarks.alerts.workload import (
     ID_LABEL,
@@ -88,6 +89,9 @@ class PostStats:
     errors: list[str] = field(default_factory=list)
     #: alerts/s over the last fifth of the batches: the rate once the server holds most alerts
     tail_rate: float = 0.0
+    #: time from sending a POST to its answer, seconds (tocsin answers after the commit)
+    answer_p50: float = 0.0
+    answer_p99: float = 0.0
 
 
 async def post_batches(
@@ -100,6 +104,7 @@ async def post_batches(
     errors: list[str] = []
     next_batch = iter(range(len(batches)))
     done_at = [0.0] * len(batches)
+    answer = [0.0] * len(batches)
 
     async def worker() -> None:
         conn = Connection("127.0.0.1", port)
@@ -118,6 +123,7 @@ async def post_batches(
                 if status != 200:
                     errors.append(f"batch {k}: HTTP {status}: {data[:200]!r}")
                 done_at[k] = time.monotonic()
+                answer[k] = done_at[k] - t
         finally:
             await conn.close()
 
@@ -125,6 +131,10 @@ async def post_batches(
     await asyncio.gather(*(worker() for _ in range(connections)))
     end = time.monotonic()
     stats = PostStats(end - start, errors)
+    answered = sorted(a for a in answer if a > 0)
+    if answered:
+        stats.answer_p50 = percentile(answered, 0.5)
+        stats.answer_p99 = percentile(answered, 0.99)
     cut = len(batches) * 4 // 5
     tail = batches[cut:]
     tail_start = max(done_at[:cut], default=start)
@@ -152,6 +162,9 @@ class IngestResult:
     latency_p50: float
     latency_p99: float
     latency_max: float
+    #: time from a POST to its answer (p50, p99), seconds
+    answer_p50: float
+    answer_p99: float
     delivered_fraction: float
     peak_rss_mib: float
     rss_mib: float
@@ -164,9 +177,59 @@ class IngestResult:
     thread_cpu: dict[str, float] = field(default_factory=dict)
     #: tocsin only: its /api/tocsin/v1/stats after the run (commits, POSTs sharing them, ...)
     server_stats: dict[str, Any] = field(default_factory=dict)
+    #: where the machine's CPU went from the first POST to the last answer (see CpuBudget)
+    budget: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    at: float
+    server: float
+    server_main: float
+    database: float
+    generator: float
+    machine_busy: float
+    machine_total: float
+
+    @classmethod
+    def take(cls, server: Server) -> CpuSnapshot:
+        busy, total = machine_busy()
+        return cls(
+            at=time.monotonic(),
+            server=server.usage().cpu_seconds,
+            server_main=thread_cpu(server.pid).get("main", 0.0),
+            database=postgres_cpu(),
+            generator=time.process_time(),
+            machine_busy=busy,
+            machine_total=total,
+        )
+
+
+def cpu_budget(a: CpuSnapshot, b: CpuSnapshot) -> dict[str, float]:
+    """CPU seconds of the ingest span by consumer. The cores' capacity (``capacity_s``, wall time
+    times cores) is spent by the server (``server_main_s`` of it on its event loop thread), the
+    database's processes, this benchmark (load generator and webhook sink), anything else on the
+    machine (``other_s``), or left idle: what bounds a server's throughput on a shared machine."""
+    cores = os.cpu_count() or 1
+    server = b.server - a.server
+    database = b.database - a.database
+    generator = b.generator - a.generator
+    busy = b.machine_busy - a.machine_busy
+    # Alertmanager runs without a database, but PostgreSQL's own background work still shows.
+    return {
+        "wall_s": b.at - a.at,
+        "cores": cores,
+        "capacity_s": (b.machine_total - a.machine_total),
+        "server_s": server,
+        "server_main_s": b.server_main - a.server_main,
+        "database_s": database,
+        "generator_s": generator,
+        "other_s": max(0.0, busy - server - database - generator),
+        "idle_s": (b.machine_total - a.machine_total) - busy,
+    }
 
 
 async def _tocsin_stats(target: str, port: int) -> dict[str, Any]:
@@ -198,7 +261,9 @@ async def run_ingest(
         await server.start()
         await asyncio.sleep(0.5)
         base = server.usage()
+        before = CpuSnapshot.take(server)
         stats = await post_batches(server.port, batches, w.connections, tracker)
+        budget = cpu_budget(before, CpuSnapshot.take(server))
         # Late joiners wait one group_interval; allow that plus a margin before counting losses.
         await wait_delivered(tracker, w.alerts, time.monotonic() + w.group_wait + w.group_interval + 20)
         end = server.usage()
@@ -217,6 +282,8 @@ async def run_ingest(
         latency_p50=percentile(lat, 0.5),
         latency_p99=percentile(lat, 0.99),
         latency_max=lat[-1] if lat else float("nan"),
+        answer_p50=stats.answer_p50,
+        answer_p99=stats.answer_p99,
         delivered_fraction=tracker.delivered / w.alerts,
         peak_rss_mib=_mib(end.peak_rss_bytes),
         rss_mib=_mib(end.rss_bytes),
@@ -228,6 +295,7 @@ async def run_ingest(
         load_after=load()[0],
         thread_cpu=threads,
         server_stats=server_stats,
+        budget=budget,
     )
 
 
