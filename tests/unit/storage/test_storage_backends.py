@@ -5,40 +5,17 @@ from __future__ import annotations
 import random
 import re
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from testkit import PG_URL, postgres_available
 from tocsin.model import Alert
 from tocsin.storage import Storage, StorageError, WriteBatch, open_storage, sql
 from tocsin.storage.base import Doc
 from tocsin.storage.postgres import PostgresStorage
 from tocsin.storage.sql import LATEST_VERSION
 from tocsin.storage.writer import GroupCommitWriter
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        s = open_storage(url=f"sqlite:///{tmp_path}/t.db")
-        yield s
-        s.close()
-        return
-    reason = postgres_available()
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    s = open_storage(url=f"{PG_URL}?schema={schema}")
-    yield s
-    s.close()
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_alert_round_trip_including_high_fingerprints(storage: Storage) -> None:
