@@ -77,6 +77,14 @@ def serve(
             " (instead of refusing to start).",
         ),
     ] = False,
+    commit_process: Annotated[
+        bool,
+        typer.Option(
+            "--storage.commit-process/--no-storage.commit-process",
+            help="Commit in a child process of its own (the default: commits then never wait for"
+            " the event loop's GIL); --no-storage.commit-process commits from a thread instead.",
+        ),
+    ] = True,
     listen_address: Annotated[
         str, typer.Option("--web.listen-address", help="Address to listen on, host:port or :port.")
     ] = "127.0.0.1:9093",
@@ -154,6 +162,7 @@ def serve(
         history_retention=hist,
         slack_signing_secret=slack_secret or None,
         standby=standby,
+        commit_process=commit_process,
     )
     try:
         run_server(opts)

@@ -43,6 +43,7 @@ class ServeOptions:
     max_body: int = DEFAULT_MAX_BODY
     slack_signing_secret: str | None = None
     standby: bool = False
+    commit_process: bool = True
 
 
 def parse_listen_address(addr: str) -> tuple[str, int]:
@@ -88,6 +89,7 @@ class Service:
             retention=opts.retention,
             history_retention=opts.history_retention,
             incidents=self.incidents,
+            commit_process=opts.commit_process,
         )
         self.engine.restore()
         self._config_yaml = self.config.to_yaml(mask_secrets=True)

@@ -7,13 +7,13 @@ from typing import Any
 from tocsin.model import DEFAULT_TENANT
 from tocsin.storage import WriteBatch
 from tocsin.storage.base import Doc
-from tocsin.storage.writer import GroupCommitWriter
+from tocsin.storage.writer import CommitWriter
 
 
 class ChannelStateStore:
     """All channels' state in memory, written through to the ``channel_state`` documents."""
 
-    def __init__(self, writer: GroupCommitWriter) -> None:
+    def __init__(self, writer: CommitWriter) -> None:
         self.writer = writer
         self.values: dict[str, Any] = {}
 

@@ -34,7 +34,8 @@ from tocsin.notify.base import Integration
 from tocsin.notify.registry import build_integrations
 from tocsin.storage import Storage, WriteBatch
 from tocsin.storage.base import DeliveryRecord, Doc
-from tocsin.storage.writer import GroupCommitWriter
+from tocsin.storage.commit_process import CommitProcess
+from tocsin.storage.writer import CommitWriter, GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,18 @@ class Engine:
         history_retention: float = 30 * 86400,
         integrations: dict[str, list[Integration]] | None = None,
         incidents: IncidentsSetup | None = None,
+        commit_process: bool = False,
     ) -> None:
         self.clock = clock or SystemClock()
         self.storage = storage
-        # Read from the writer thread: the size of one dict, safe under the GIL.
-        self.writer = GroupCommitWriter(storage, live_alerts=lambda: len(self.store))
+        self.writer: CommitWriter
+        reopen = getattr(storage, "reopen_url", None)
+        if commit_process and reopen is not None:
+            # The server's default: commits in a child process (storage/commit_process.py).
+            self.writer = CommitProcess(reopen(), live_alerts=lambda: len(self.store))
+        else:
+            # Read from the writer thread: the size of one dict, safe under the GIL.
+            self.writer = GroupCommitWriter(storage, live_alerts=lambda: len(self.store))
         self.external_url = external_url.rstrip("/")
         self.retention = retention
         self.sleep = sleep

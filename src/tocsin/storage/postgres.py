@@ -48,6 +48,13 @@ class PostgresStorage(SQLStorage):
     def _delete_seqs(self, cur: Any, seqs: list[int]) -> None:
         cur.execute("DELETE FROM alert_log WHERE seq = ANY(%s)", (seqs,))
 
+    def reopen_url(self) -> str:
+        """A URL ``open_storage`` opens this database with, from another process (it holds the
+        password, if the server's URL did: send it over a socket, never on a command line)."""
+        if not self.schema:
+            return self.dsn
+        return f"{self.dsn}{'&' if '?' in self.dsn else '?'}schema={self.schema}"
+
     def __init__(self, url: str, schema: str | None = None) -> None:
         import psycopg
 

@@ -16,6 +16,10 @@ class SQLiteStorage(SQLStorage):
     # (16 MiB) only raised the peak resident memory (steady state: 115 -> 134 MiB).
     scan_setup = ("PRAGMA cache_size=-1024",)
 
+    def reopen_url(self) -> str:
+        """A URL ``open_storage`` opens this database with, from another process."""
+        return f"sqlite:///{self.path.resolve()}"
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from tocsin.storage.base import Storage, WriteBatch
 
@@ -20,6 +21,21 @@ log = logging.getLogger(__name__)
 
 #: how long an idle writer waits for writes before its next step of housekeeping (seconds)
 _IDLE_STEP = 0.005
+
+
+class CommitWriter(Protocol):
+    """What the engine writes through: this thread's writer or ``CommitProcess``."""
+
+    commits: int  # transactions committed
+    batches: int  # awaited writes they carried
+
+    async def write(self, batch: WriteBatch) -> None: ...
+
+    def write_nowait(self, batch: WriteBatch) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class GroupCommitWriter:

@@ -1,0 +1,152 @@
+"""Commits in a child process (storage/commit_process.py), against real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tocsin.model import Alert
+from tocsin.storage import Storage, StorageError, WriteBatch, open_storage
+from tocsin.storage.base import DeliveryRecord, Doc
+from tocsin.storage.commit_process import CommitProcess, decode_batch, encode_batch
+from tocsin.storage.sqlite import SQLiteStorage
+
+
+def _alerts(n: int, start: int = 0) -> list[Alert]:
+    return [
+        Alert({"alertname": "A", "i": str(i)}, {"d": "é\t\\"}, 1.25, 2.5, "http://g", 1.75, i % 2 == 0, "t")
+        for i in range(start, start + n)
+    ]
+
+
+def _one(alert: Alert) -> WriteBatch:
+    b = WriteBatch()
+    b.put_alert(alert)
+    return b
+
+
+def test_a_batch_survives_the_wire_unchanged() -> None:
+    b = WriteBatch(purge_deliveries_before=12.5)
+    b.put_alerts(_alerts(3))
+    b.delete_alert("t", (1 << 64) - 1)  # the largest fingerprint, and a tombstone
+    b.put_doc("silences", Doc("t", "s1", {"matchers": [{"name": "a", "value": "b"}], "n": 1.5}, 99.0))
+    b.delete_doc("nflog", "t", "k")
+    b.deliveries.append(DeliveryRecord("t", "r", "webhook[0]", "{}:{}", "new", 3, True, 1, "", 1.0, 2.0))
+    seq, live, back = decode_batch(encode_batch(7, 42, b))
+    assert (seq, live) == (7, 42)
+    assert back == b
+    assert [a.fingerprint for a in back.alerts.values() if a] == [a.fingerprint for a in _alerts(3)]
+
+
+def test_concurrent_writes_share_commits_and_are_durable(storage: Storage) -> None:
+    writer = CommitProcess(storage.reopen_url(), live_alerts=lambda: 50)  # type: ignore[attr-defined]
+
+    async def run() -> None:
+        # The first write goes out at once; the 49 queued while it is in flight share the next.
+        await asyncio.gather(*(writer.write(_one(a)) for a in _alerts(50)))
+        doc = WriteBatch()
+        doc.put_doc("silences", Doc("t", "s1", {"k": [1, 2]}, 99.0))
+        writer.write_nowait(doc)
+
+    try:
+        asyncio.run(run())
+    finally:
+        writer.close()
+    assert (writer.commits, writer.batches) == (3, 50)
+    loaded = sorted(storage.load_alerts(), key=lambda a: int(a.labels["i"]))
+    assert loaded == _alerts(50)
+    assert storage.load_docs("silences") == [Doc("t", "s1", {"k": [1, 2]}, 99.0)]
+
+
+def test_writes_without_an_event_loop_are_committed_at_once(tmp_path: Path) -> None:
+    storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
+    writer = CommitProcess(storage.reopen_url())  # type: ignore[attr-defined]
+    try:
+        writer.write_nowait(_one(_alerts(1)[0]))  # start-up code, before the loop runs
+        assert storage.load_alerts() == _alerts(1)
+        # A second event loop after the first one ended (tests, restarts of the loop).
+        asyncio.run(writer.write(_one(_alerts(1, 1)[0])))
+        asyncio.run(writer.write(_one(_alerts(1, 2)[0])))
+        assert len(storage.load_alerts()) == 3
+    finally:
+        writer.close()
+        storage.close()
+
+
+def test_a_failed_commit_reaches_its_waiters_and_later_writes_go_on(tmp_path: Path) -> None:
+    storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
+    assert isinstance(storage, SQLiteStorage)
+    writer = CommitProcess(storage.reopen_url())
+
+    async def run() -> None:
+        other = sqlite3.connect(storage.path)
+        other.execute("ALTER TABLE alert_log RENAME TO hidden")
+        other.commit()
+        with pytest.raises(StorageError, match="no such table: alert_log"):
+            await writer.write(_one(_alerts(1)[0]))
+        doc = WriteBatch()
+        doc.put_doc("silences", Doc("t", "s1", {}, 0.0))
+        await writer.write(doc)  # another table: the writer still works
+        other.execute("ALTER TABLE hidden RENAME TO alert_log")
+        other.commit()
+        other.close()
+        await writer.write(_one(_alerts(1)[0]))
+
+    try:
+        asyncio.run(run())
+    finally:
+        writer.close()
+    assert storage.load_alerts() == _alerts(1)
+    assert [d.key for d in storage.load_docs("silences")] == ["s1"]
+    storage.close()
+
+
+def test_a_child_that_dies_fails_the_write_in_flight_and_is_replaced(tmp_path: Path) -> None:
+    storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
+    writer = CommitProcess(storage.reopen_url())  # type: ignore[attr-defined]
+
+    async def run() -> None:
+        await writer.write(_one(_alerts(1)[0]))
+        first = writer._proc
+        assert first is not None
+        os.kill(first.pid, signal.SIGSTOP)  # the next write stays in flight
+        pending = asyncio.ensure_future(writer.write(_one(_alerts(1, 1)[0])))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        os.kill(first.pid, signal.SIGKILL)
+        with pytest.raises(StorageError, match=r"storage writer process ended .*exit code -9"):
+            await pending
+        assert writer._proc is not first
+        await writer.write(_one(_alerts(1, 2)[0]))
+
+    try:
+        asyncio.run(run())
+    finally:
+        writer.close()
+    # The killed child never answered the second write; whether SQLite had it is not promised.
+    assert {a.labels["i"] for a in storage.load_alerts()} >= {"0", "2"}
+    storage.close()
+
+
+def test_a_database_the_child_cannot_open_is_named_at_start() -> None:
+    with pytest.raises(StorageError, match=r"cannot open the database: cannot connect to PostgreSQL at"):
+        CommitProcess("postgresql://u@127.0.0.1:1/x")
+
+
+def test_the_child_ends_with_the_writer_and_ignores_ctrl_c(tmp_path: Path) -> None:
+    storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
+    writer = CommitProcess(storage.reopen_url())  # type: ignore[attr-defined]
+    proc = writer._proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends the whole group
+    asyncio.run(writer.write(_one(_alerts(1)[0])))
+    assert proc.poll() is None
+    writer.close()
+    assert proc.returncode == 0
+    assert storage.load_alerts() == _alerts(1)
+    storage.close()
