@@ -73,6 +73,10 @@ class Engine:
         if commit_process and reopen is not None:
             # The server's default: commits in a child process (storage/commit_process.py).
             self.writer = CommitProcess(reopen(), live_alerts=lambda: len(self.store))
+            set_page_cache = getattr(storage, "set_page_cache", None)
+            if set_page_cache is not None:
+                # This process's connection now only reads, front to back (start-up's load).
+                set_page_cache(1024)
         else:
             # Read from the writer thread: the size of one dict, safe under the GIL.
             self.writer = GroupCommitWriter(storage, live_alerts=lambda: len(self.store))

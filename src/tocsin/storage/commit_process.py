@@ -403,6 +403,7 @@ def child_main(fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     from tocsin.storage.open import open_storage
+    from tocsin.storage.sqlite import SQLiteStorage
 
     try:
         url = _recv_frame(sock).decode()
@@ -411,6 +412,12 @@ def child_main(fd: int) -> int:
         with contextlib.suppress(OSError):
             _send_frame(sock, f"the storage writer process cannot open the database: {e}".encode())
         return 1
+    if isinstance(storage, SQLiteStorage):
+        # This connection appends to the alert log (which needs only the log's last pages) and
+        # rewrites the notification-log and group-timer documents; 4 MiB holds those for thousands
+        # of groups. The server's 16 MiB made this process the largest part of the memory it added
+        # (peak 50 MiB against 34 at 250k alerts).
+        storage.set_page_cache(4096)
     _send_frame(sock, b"ready")
     more = False  # housekeeping has work left
     live_alerts: int | None = None  # as the parent last counted them
