@@ -153,6 +153,7 @@ class CommitProcess:
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._scheduled = False  # a _pump waits in the event loop's ready queue
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         # flush() may wait in another thread while the loop drives the child.
@@ -240,7 +241,7 @@ class CommitProcess:
         self._attach(loop)
         fut: asyncio.Future[None] = loop.create_future()
         self._queue.append((batch, fut))
-        self._pump()
+        self._soon()
         await fut
 
     def write_nowait(self, batch: WriteBatch) -> None:
@@ -254,7 +255,7 @@ class CommitProcess:
             self._drain_blocking()
             return
         self._attach(loop)
-        self._pump()
+        self._soon()
 
     def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is loop:
@@ -285,6 +286,20 @@ class CommitProcess:
         except (TypeError, ValueError, OverflowError) as e:  # a value msgpack cannot carry
             _settle_all(waiters, StorageError(f"cannot encode a write for the storage writer: {e}"))
             return None
+
+    def _soon(self) -> None:
+        """Send once the callbacks ready in this turn of the event loop have run, not at once: the
+        writes they issue (a tick's group flushes, requests read together) then share a commit.
+        Sent at once, each flush's record made a commit of its own while the child was idle: with
+        25,000 groups, 43% more commits and 17% more CPU on the event loop than the thread writer,
+        whose wake-up delay let them gather."""
+        if self._in_flight is None and not self._scheduled and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._scheduled_pump)
+
+    def _scheduled_pump(self) -> None:
+        self._scheduled = False
+        self._pump()
 
     def _pump(self) -> None:
         """Send the next merged batch if none is in flight (on the event loop)."""
