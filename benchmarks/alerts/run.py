@@ -25,7 +25,7 @@ from typing import Any
 from benchmarks.alerts.procstat import machine_load
 from benchmarks.alerts.report import markdown
 from benchmarks.alerts.scenarios import run_ingest, run_read, run_steady
-from benchmarks.alerts.servers import DEFAULT_PG_URL, TARGETS, available
+from benchmarks.alerts.servers import DEFAULT_PG_URL, TARGETS, THREAD_TARGETS, available
 from benchmarks.alerts.workload import Workload, WorkloadError
 
 TESTS = ("ingest", "read", "steady")
@@ -56,7 +56,13 @@ def _choices(allowed: Sequence[str]) -> Any:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m benchmarks.alerts", description=__doc__.split("\n\n")[0])
-    p.add_argument("--targets", type=_choices(TARGETS), default=list(TARGETS))
+    p.add_argument(
+        "--targets",
+        type=_choices(TARGETS + THREAD_TARGETS),
+        default=list(TARGETS),
+        help=f"comma-separated, from {', '.join(TARGETS + THREAD_TARGETS)}; the -thread ones commit"
+        " from a thread (--no-storage.commit-process)",
+    )
     p.add_argument("--tests", type=_choices(TESTS), default=list(TESTS))
     p.add_argument(
         "--scales", type=_int_list, default=[20_000, 100_000, 250_000], help="active alerts per ingest run"
