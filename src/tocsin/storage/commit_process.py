@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import socket
@@ -75,22 +76,7 @@ def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch) -> bytes:
         [kind, t, key, None] if d is None else [kind, t, key, d.data, d.expires_at]
         for (kind, t, key), d in batch.docs.items()
     ]
-    deliveries = [
-        [
-            d.tenant_id,
-            d.receiver,
-            d.integration,
-            d.group_key,
-            d.reason,
-            d.alerts,
-            d.ok,
-            d.attempts,
-            d.error,
-            d.started_at,
-            d.finished_at,
-        ]
-        for d in batch.deliveries
-    ]
+    deliveries = [dataclasses.astuple(d) for d in batch.deliveries]  # a few per flush at most
     return msgspec.msgpack.encode([seq, live_alerts, alerts, docs, deliveries, batch.purge_deliveries_before])
 
 
