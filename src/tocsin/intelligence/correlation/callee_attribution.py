@@ -69,11 +69,18 @@ def caller_evidence(
         raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    measured = set(probe.client_services) & set(graph.services)
+    # A probe that cannot list its services in advance (a metrics store queried per window) is asked
+    # about every service of the graph; those it has no client-latency series for are not measured.
+    known = probe.client_services
+    asked = set(graph.services) if known is None else set(known) & set(graph.services)
+    measured: set[str] = set()
     rising: set[str] = set()
-    for svc in measured:
+    for svc in sorted(asked):
         rise = probe.client_rise(svc, start, end, samples)
-        if rise is not None and rise > threshold:
+        if rise is None:
+            continue
+        measured.add(svc)
+        if rise > threshold:
             rising.add(svc)
     if not measured:
         return {}
