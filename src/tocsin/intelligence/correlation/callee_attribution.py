@@ -11,7 +11,8 @@ than one whose only caller also calls five other services.
 For a candidate ``C`` with ``n`` callers (from the graph, those the probe measures), ``m`` of which
 had a client-latency rise during the incident, the evidence is how unlikely ``m`` or more rising
 callers would be by chance, given the share ``p`` of all measured services whose client latency
-rose in the same window (Laplace-smoothed: ``(rising + 1) / (measured + 2)``)::
+rose in the same window in ``C``'s component of the graph (Laplace-smoothed:
+``(rising + 1) / (measured + 2)``)::
 
     tail = P(Binomial(n, p) >= m),   e = -log10(tail),   score = e / (e + 1)   (0 when m = 0)
 
@@ -84,14 +85,25 @@ def caller_evidence(
             rising.add(svc)
     if not measured:
         return {}
-    p = (len(rising) + 1) / (len(measured) + 2)
+    # The base rate is taken within the candidate's component of the graph: a system that does not
+    # call this one (another team's, behind the same alert manager) says nothing about how common a
+    # rise is here.
+    measured_in: dict[int | None, int] = {}
+    rising_in: dict[int | None, int] = {}
+    for svc in measured:
+        component = graph.component_id(svc)
+        measured_in[component] = measured_in.get(component, 0) + 1
+        rising_in[component] = rising_in.get(component, 0) + (svc in rising)
     out: dict[str, CallerEvidence] = {}
     for cand in candidates:
         callers = [c for c in graph.callers(cand) if c in measured]
         if not callers:
             continue
+        component = graph.component_id(cand)
+        base_rising, base_measured = rising_in[component], measured_in[component]
+        p = (base_rising + 1) / (base_measured + 2)
         m = sum(1 for c in callers if c in rising)
         tail = binomial_tail(len(callers), m, p)
         e = -math.log10(max(tail, 1e-300)) if m else 0.0
-        out[cand] = CallerEvidence(e / (e + 1.0), m, len(callers), tail, len(rising), len(measured))
+        out[cand] = CallerEvidence(e / (e + 1.0), m, len(callers), tail, base_rising, base_measured)
     return out
