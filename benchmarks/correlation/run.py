@@ -7,7 +7,8 @@ For each system the two recorded days are used crosswise: co-occurrence and toke
 learned from the alerts of one day (no fault labels) and the other day is scored; then the other
 way round. The printed table pools both scored days per system. TrainTicket is scored twice: with
 its entry chain as labels and topology, and with the call graph read from its source
-(``trainticket_calls.csv``) joined to it.
+(``trainticket_calls.csv``) joined to it. Root-cause weights selected on the training day are
+selected per component of the configured service graph (one per system in the merged streams).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Protocol
 
 from tocsin.intelligence.correlate import CorrelationConfig, Correlator
 from tocsin.intelligence.correlation.baselines import GroupByBaseline, TimeWindowBaseline
+from tocsin.intelligence.correlation.component_weights import ComponentWeights
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel
 from tocsin.intelligence.correlation.metric_probe import CombinedProbe, MetricProbe, SeriesProbe
 from tocsin.intelligence.correlation.nezha_eval import (
@@ -38,6 +40,7 @@ from tocsin.intelligence.correlation.rootcause import RootCauseCandidate, RootCa
 from tocsin.intelligence.correlation.scoring import (
     BACKGROUND,
     adjusted_rand_index,
+    incident_for_fault,
     pairwise_scores,
     root_cause_expected_hits,
     root_cause_hits,
@@ -82,6 +85,12 @@ METHODS = (
 # Scored only where the labels keep TrainTicket's entry chain: the same labels, with the call graph read
 # from TrainTicket's source as the correlator's topology instead of the entry chain.
 SOURCE_GRAPH_ROW = "tocsin, call graph from source as topology (labels: entry chain)"
+# The same graph as topology with the root-cause weights selected on the training day (with these labels
+# and this topology): the protocol's number for TrainTicket configured with its call graph.
+SOURCE_GRAPH_SELECTED_ROW = (
+    "tocsin, call graph from source as topology, root-cause weights selected on the training day "
+    "(labels: entry chain)"
+)
 # The same, with the callers' client-latency weights of CALLERS_ONLY_ROW (set looking at the scored days).
 SOURCE_GRAPH_CALLERS_ROW = (
     "tocsin, call graph from source as topology, callers' client latency instead of the own-pod probe "
@@ -91,6 +100,12 @@ SOURCE_GRAPH_CALLERS_ROW = (
 # sensitivity table; 3.0 and 2 are the defaults.
 CALLERS_SWEEP = [(th, n) for th in (2.0, 3.0, 6.0, 10.0) for n in (1, 2, 3)]
 CALLERS_FULLY_SELECTED: list[tuple[Pooled, list[str]]] = []
+# Each system's entry service names its component of the service graph for root-cause weights per
+# component (CorrelationConfig.root_cause_by_component), as a deployment running both would configure it.
+ENTRY_SERVICES = ("frontend", "ts-ui-dashboard")
+# Merged streams only: the root-cause weights selected on the training day as one set for both systems,
+# as before weights per component existed.
+ONE_SET_ROW = "tocsin, root-cause weights selected on the training day, one set for both systems"
 # Scenarios whose TrainTicket labels and topology both use the call graph read from source.
 TT_SRC = "TrainTicket, call graph from source"
 BOTH_SRC = "both systems, one stream, TrainTicket call graph from source"
@@ -122,7 +137,8 @@ SELECTED: list[str] = []  # one markdown row per scored day, printed after the r
 # selected series, and (for the comparison row) every pod column.
 PROBES: dict[str, MetricProbe] = {}
 PROBES_ALL: dict[str, MetricProbe] = {}
-RCA_SELECTED: list[str] = []
+#: scenario → its rows of the root-cause selection table (printed grouped by scenario)
+RCA_SELECTED: dict[str, list[str]] = {}
 # Root-cause weights selected on the training day: the weight of the metric evidence and the
 # deviation that scores half of it, the explanation weight and the weight of the callers' client
 # latency; the training day's own labels pick, the scored day is not seen.
@@ -135,17 +151,31 @@ RCA_GRID = [
 ]
 
 
-def _select_rca_on_training_day(
-    train: EvalDay, config: CorrelationConfig, base: RootCauseWeights | None = None
-) -> RootCauseWeights:
-    """``base``: the weights the grid's points are varied from (the callers' threshold and persistence)."""
-    return _select_rca_with_hits(train, config, base)[0]
+@dataclass(frozen=True)
+class RcaChoice:
+    """Root-cause weights selected on a training day: one set over all its faults, and one per
+    component of the service graph (named by its entry service) over the faults ranked there."""
+
+    overall: RootCauseWeights
+    #: the overall set's (top-3 ties split, top-1 ties split) hits on the training day
+    hits: tuple[float, float]
+    by_component: ComponentWeights
+
+    def applied(self, config: CorrelationConfig, per_component: bool = True) -> CorrelationConfig:
+        by_component = self.by_component if per_component else ()
+        return dataclasses.replace(config, root_cause=self.overall, root_cause_by_component=by_component)
 
 
-def _select_rca_with_hits(
-    train: EvalDay, config: CorrelationConfig, base: RootCauseWeights | None = None
-) -> tuple[RootCauseWeights, tuple[float, float]]:
-    """The selected weights and their (top-3 ties split, top-1 ties split) hits on the training day."""
+def _select_rca(
+    train: EvalDay,
+    config: CorrelationConfig,
+    base: RootCauseWeights | None = None,
+    topology: Sequence[tuple[str, str]] | None = None,
+) -> RcaChoice:
+    """Grid search on the training day's own labels, by (top-3, top-1) with ties split; the first grid
+    point wins a tie. ``base``: the weights the grid's points are varied from (the callers' threshold
+    and persistence). Per component, only the faults whose incident is ranked with that component's
+    weights count; a component with no such fault on the training day keeps the overall set."""
     grid = RCA_GRID
     if base is not None:
         grid = [
@@ -154,12 +184,23 @@ def _select_rca_with_hits(
             )
             for w in RCA_GRID
         ]
-    correlator = _make_correlator(train, train, config)
+    probe_config = _keyed(config, train, topology)
+    correlator = _make_correlator(train, train, probe_config, topology=topology)
     correlator.probe = PROBES.get(train.day)
     truth = [la.truth for la in train.alerts]
     pred = [correlator.add(la.alert).incident_id for la in train.alerts]
     targets = {f.fault_id: f.service for f in train.faults}
-    best, best_hits = config.root_cause, (-1.0, -1.0)
+    # Grouping does not depend on root-cause weights: each fault's incident, and the component whose
+    # weights would rank it, are fixed before the grid is searched.
+    component = {
+        fault: correlator.root_cause_weights(iid)[0] for fault, iid in incident_for_fault(truth, pred).items()
+    }
+    parts: dict[str | None, list[str]] = {None: truth}
+    for named, _ in probe_config.root_cause_by_component:
+        if named in component.values():
+            parts[named] = [t if component.get(t, "") == named else BACKGROUND for t in truth]
+    best = dict.fromkeys(parts, config.root_cause)
+    best_hits = dict.fromkeys(parts, (-1.0, -1.0))
     for weights in grid:
         scored = {
             iid: [
@@ -170,12 +211,25 @@ def _select_rca_with_hits(
             ]
             for iid in set(pred)
         }
-        # Ties count at their expected value: a name order must not decide the selection.
-        top3, _ = root_cause_expected_hits(truth, pred, targets, scored, 3)
-        top1, _ = root_cause_expected_hits(truth, pred, targets, scored, 1)
-        if (top3, top1) > best_hits:
-            best, best_hits = weights, (top3, top1)
-    return best, best_hits
+        for key, part in parts.items():
+            # Ties count at their expected value: a name order must not decide the selection.
+            top3, _ = root_cause_expected_hits(part, pred, targets, scored, 3)
+            top1, _ = root_cause_expected_hits(part, pred, targets, scored, 1)
+            if (top3, top1) > best_hits[key]:
+                best[key], best_hits[key] = weights, (top3, top1)
+    by_component = tuple((key, w) for key, w in best.items() if key is not None)
+    return RcaChoice(best[None], best_hits[None], by_component)
+
+
+def _keyed(
+    config: CorrelationConfig, day: EvalDay, topology: Sequence[tuple[str, str]] | None = None
+) -> CorrelationConfig:
+    """``config`` with each entry service of the day's configured graph naming its component (with the
+    default weights: the selection replaces them)."""
+    edges = set(_configured_edges(day) if topology is None else topology)
+    present = {s for edge in edges for s in edge}
+    keys = tuple((s, config.root_cause) for s in ENTRY_SERVICES if s in present)
+    return dataclasses.replace(config, root_cause_by_component=keys)
 
 
 def _select_on_other_system(pairs: Sequence[tuple[EvalDay, EvalDay]]) -> tuple[CorrelationConfig, float]:
@@ -222,6 +276,10 @@ def _ablation(config: CorrelationConfig, name: str) -> tuple[CorrelationConfig, 
     raise ValueError(f"unknown ablation {name!r}")
 
 
+#: incident → every root-cause candidate with its score, best first
+Rankings = dict[str, list[tuple[str, float]]]
+
+
 @dataclass
 class Pooled:
     truth: list[str] = field(default_factory=list)
@@ -245,7 +303,7 @@ def _run_tocsin(
     use_probe: bool = True,
     every_column: bool = False,
     topology: Sequence[tuple[str, str]] | None = None,
-) -> tuple[list[str], dict[str, list[str]]]:
+) -> tuple[list[str], Rankings]:
     correlator = _make_correlator(train, test, config, configured_graph, topology)
     if use_probe:
         correlator.probe = (PROBES_ALL if every_column else PROBES).get(test.day)
@@ -271,11 +329,18 @@ def _make_correlator(
     # which ships none, the graph its labels were built with (the entry chain, dashboard → gateway →
     # services, or that joined to the call graph read from its source). Without it the correlator
     # learns a service graph from the training day's co-occurrence.
-    edges = test.call_edges + test.host_edges if test.call_edges else test.label_edges
-    if topology is not None:
-        edges = list(topology)
+    edges = _configured_edges(test) if topology is None else list(topology)
     graph = ServiceGraph(edges) if configured_graph and edges else None
+    if graph is None:
+        # Weights per component name services of the configured graph; without it, one set.
+        config = dataclasses.replace(config, root_cause_by_component=())
     return Correlator(config, graph=graph, history=history, idf=idf)
+
+
+def _configured_edges(day: EvalDay) -> list[tuple[str, str]]:
+    """The topology a day is configured with: OnlineBoutique's calls and pod placement, TrainTicket's
+    label graph (merged days: both)."""
+    return day.call_edges + day.host_edges if day.call_edges else day.label_edges
 
 
 class _Grouper(Protocol):
@@ -401,8 +466,22 @@ def _score_pairs(
 ) -> dict[str, Pooled]:
     """Score every method on each (train, test) pair and pool the test days. With ``source_graph``
     also the row that takes it as topology while the labels stay as built."""
-    extra = (SOURCE_GRAPH_ROW, SOURCE_GRAPH_CALLERS_ROW) if source_graph is not None else ()
-    pooled = {m: Pooled() for m in (*METHODS, *extra, *ABLATIONS, *(f"time window {g:.0f} s" for g in SWEEP))}
+    merged = len(pairs[0][1].system.split("+")) > 1
+    extra: tuple[str, ...] = ()
+    if source_graph is not None:
+        # Merged streams get only the protocol's row with the call graph; the fixed-weight rows are
+        # TrainTicket's alone.
+        extra = (
+            (SOURCE_GRAPH_SELECTED_ROW,)
+            if merged
+            else (SOURCE_GRAPH_ROW, SOURCE_GRAPH_SELECTED_ROW, SOURCE_GRAPH_CALLERS_ROW)
+        )
+    methods = list(METHODS)
+    if merged:
+        methods.insert(
+            methods.index("tocsin, root-cause weights selected on the training day") + 1, ONE_SET_ROW
+        )
+    pooled = {m: Pooled() for m in (*methods, *extra, *ABLATIONS, *(f"time window {g:.0f} s" for g in SWEEP))}
     for train, test in pairs:
         truth = [la.truth for la in test.alerts]
         results = {
@@ -427,7 +506,7 @@ def _score_pairs(
                         topology=test.label_edges + list(source_graph),
                     ),
                 }
-                if source_graph is not None
+                if SOURCE_GRAPH_ROW in extra and source_graph is not None
                 else {}
             ),
             "group_by service": _run_baseline(test, lambda: GroupByBaseline(("service",), 300.0)),
@@ -439,14 +518,23 @@ def _score_pairs(
             f"| {scenario} | {test.day} | {train.day} | {chosen.join_threshold} | {chosen.w_topology} "
             f"| {chosen.w_coincidence} |"
         )
-        rca = _select_rca_on_training_day(train, config)
-        RCA_SELECTED.append(
-            f"| {scenario} | {test.day} | {train.day} | {rca.dependents} | {rca.metrics} "
-            f"| {rca.probe_scale} | {rca.callers} |"
-        )
+        choice = _select_rca(train, config)
+        _record_rca(scenario, train, test, choice)
         results["tocsin, root-cause weights selected on the training day"] = _run_tocsin(
-            train, test, dataclasses.replace(config, root_cause=rca)
+            train, test, choice.applied(config)
         )
+        if len(choice.by_component) > 1:
+            results[ONE_SET_ROW] = _run_tocsin(train, test, choice.applied(config, per_component=False))
+        if source_graph is not None:
+            train_graph = _configured_edges(train) + list(source_graph)
+            test_graph = _configured_edges(test) + list(source_graph)
+            choice = _select_rca(train, config, topology=train_graph)
+            _record_rca(
+                f"{scenario}, call graph from source as topology (labels: entry chain)", train, test, choice
+            )
+            results[SOURCE_GRAPH_SELECTED_ROW] = _run_tocsin(
+                train, test, choice.applied(config), topology=test_graph
+            )
         heavy = dataclasses.replace(config.root_cause, dependents=3.0)
         results[HEAVY_DEPENDENTS_ROW] = _run_tocsin(
             train, test, dataclasses.replace(config, root_cause=heavy)
@@ -477,6 +565,19 @@ def _score_pairs(
     return pooled
 
 
+def _record_rca(scenario: str, train: EvalDay, test: EvalDay, choice: RcaChoice) -> None:
+    """One line per component of the root-cause weights selected on the training day (and, with more
+    than one component, the one set selected over all faults)."""
+    rows = [(f"component of {key}", w) for key, w in choice.by_component]
+    if len(rows) != 1:
+        rows.append(("one set for all", choice.overall))
+    for component, w in rows:
+        RCA_SELECTED.setdefault(scenario, []).append(
+            f"| {scenario} | {test.day} | {train.day} | {component} | {w.dependents} | {w.metrics} "
+            f"| {w.probe_scale} | {w.callers} |"
+        )
+
+
 def _callers_sensitivity(
     pairs: Sequence[tuple[EvalDay, EvalDay]], config: CorrelationConfig
 ) -> list[tuple[float, int, Pooled, Pooled]]:
@@ -491,7 +592,9 @@ def _callers_sensitivity(
         selected, fixed = Pooled(), Pooled()
         for train, test in pairs:
             base = dataclasses.replace(config.root_cause, callers_threshold=th, callers_samples=n)
-            rca, hits = _select_rca_with_hits(train, config, base)
+            # One system, one component: the overall set is the one its component would get.
+            chosen_here = _select_rca(train, config, base)
+            rca, hits = chosen_here.overall, chosen_here.hits
             if test.day not in best or hits > best[test.day][0]:
                 best[test.day] = (hits, rca)
             only = dataclasses.replace(base, callers=2.0, metrics=0.0)
@@ -520,6 +623,30 @@ def _pool(
     p.pred += [f"{test.day}/{x}" for x in pred]
     p.rankings.update({f"{test.day}/{k}": v for k, v in rankings.items()})
     p.targets.update({f.fault_id: f.service for f in test.faults})
+
+
+def _merged_by_system(scenario: str, pooled: dict[str, Pooled]) -> list[str]:
+    """Rows of the by-system table: the root-cause rows of a merged stream, scored on one system's
+    faults at a time (the other system's faults count as background: they are not scored)."""
+    rows = []
+    for method in (
+        "tocsin",
+        "tocsin, root-cause weights selected on the training day",
+        ONE_SET_ROW,
+        SOURCE_GRAPH_SELECTED_ROW,
+    ):
+        p = pooled.get(method)
+        if p is None:
+            continue
+        cells = []
+        for system in SYSTEM_DAYS:
+            truth = [t if t.startswith(f"{system}/") else BACKGROUND for t in p.truth]
+            names = {iid: [s for s, _ in ranked] for iid, ranked in p.rankings.items()}
+            top1, top3, n = root_cause_hits(truth, p.pred, p.targets, names)
+            ties, _ = root_cause_expected_hits(truth, p.pred, p.targets, p.rankings, 3)
+            cells += [f"{top1}/{n}", f"{top3}/{n}", f"{ties:.1f}/{n}"]
+        rows.append(f"| {scenario} | {method} | {' | '.join(cells)} |")
+    return rows
 
 
 def _top3(p: Pooled) -> str:
@@ -655,14 +782,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             (_merge(ob[ob2], tt_src[tt2]), _merge(ob[ob1], tt_src[tt1])),
         ],
     }
+    by_system: list[str] = []
     for system, pairs in scenarios.items():
-        pooled = _score_pairs(system, pairs, config, tt_calls if system == "TrainTicket" else None)
+        # TrainTicket's call graph from source as topology where the labels keep the entry chain.
+        source_graph = tt_calls if system in ("TrainTicket", "both systems, one stream") else None
+        pooled = _score_pairs(system, pairs, config, source_graph)
+        if system.startswith("both systems"):
+            by_system += _merged_by_system(system, pooled)
         # Of the swept gaps, keep only the one with the best pooled F1: a baseline tuned in hindsight.
         sweep = {m: pooled.pop(m) for m in list(pooled) if m.startswith("time window ")}
         best = max(sweep, key=lambda m: pairwise_scores(sweep[m].truth, sweep[m].pred).f1)
         pooled[f"{best} (best gap in hindsight)"] = sweep[best]
         for method, p in pooled.items():
             print("| " + " | ".join(_result_row(system, method, p)) + " |")
+
+    print(
+        "\nRoot cause in the merged streams, each system's faults apart "
+        "(the same runs as the rows above, scored on one system's faults at a time):\n"
+    )
+    cols = [f"{s} {m}" for s in SYSTEM_DAYS for m in ("top-1", "top-3", "top-3, ties split")]
+    print("| " + " | ".join(["scenario", "method", *cols]) + " |")
+    print("|" + "---|" * (2 + len(cols)))
+    print("\n".join(by_system))
 
     print("\nWeights selected on the training day (grid: join_threshold × w_topology × w_coincidence):\n")
     print("| scenario | scored day | training day | join_threshold | w_topology | w_coincidence |")
@@ -673,9 +814,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\nRoot-cause weights selected on the training day "
         "(grid: dependents × metrics × probe_scale × callers, by top-3 with ties split):\n"
     )
-    print("| scenario | scored day | training day | dependents | metrics | probe_scale | callers |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(RCA_SELECTED))
+    rca_head = (
+        "scenario",
+        "scored day",
+        "training day",
+        "weights for",
+        "dependents",
+        "metrics",
+        "probe_scale",
+    )
+    print("| " + " | ".join((*rca_head, "callers")) + " |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(row for rows in RCA_SELECTED.values() for row in rows))
 
     print(
         f"\nRoot cause on {TT_SRC} by the callers' signal's threshold and persistence "
@@ -710,11 +860,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("OnlineBoutique", TT_SRC),
         (TT_SRC, "OnlineBoutique"),
     ):
-        chosen, f1_other = _select_on_other_system(scenarios[other])
+        picked, f1_other = _select_on_other_system(scenarios[other])
         grid = sorted(_pooled_f1(scenarios[scored], cfg) for cfg in GRID)
         print(
-            f"| {scored} | {other} | {chosen.join_threshold} | {chosen.w_topology} | {chosen.w_coincidence} "
-            f"| {_fmt(f1_other)} | {_fmt(_pooled_f1(scenarios[scored], chosen))} "
+            f"| {scored} | {other} | {picked.join_threshold} | {picked.w_topology} | {picked.w_coincidence} "
+            f"| {_fmt(f1_other)} | {_fmt(_pooled_f1(scenarios[scored], picked))} "
             f"| {_fmt(grid[0])} / {_fmt(grid[len(grid) // 2])} / {_fmt(grid[-1])} |"
         )
 

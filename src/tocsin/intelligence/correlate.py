@@ -25,7 +25,9 @@ instance ended) goes back to the incident it is in.
 Root causes (``Correlator.root_causes``) rank the incident's alerting services and the services
 they call, optionally with weak evidence from a :class:`MetricProbe` (how far each service's own
 metrics deviated during the incident, alert or no alert); see ``correlation/rootcause.py``. The
-probe is consulted only when root causes are asked for, never while alerts are grouped.
+probe is consulted only when root causes are asked for, never while alerts are grouped. The
+ranking's weights may differ per component of the service graph (separate systems behind one
+correlator; ``root_cause_by_component``, see ``correlation/component_weights.py``).
 
 State is bounded: an incident closes when it has been idle for ``idle_close_s`` (event time), only
 ``max_open_incidents`` stay open (the least recently active closes first), and only
@@ -39,6 +41,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from tocsin.intelligence.correlation.component_weights import (
+    ComponentResolver,
+    ComponentWeights,
+    check_component_weights,
+)
 from tocsin.intelligence.correlation.cooccurrence import CooccurrenceModel, alert_key
 from tocsin.intelligence.correlation.metric_probe import MetricProbe
 from tocsin.intelligence.correlation.rootcause import (
@@ -85,8 +92,16 @@ class CorrelationConfig:
     #: A signal below this is left out of the explanation: it did not help the join.
     explain_floor: float = 0.05
     root_cause: RootCauseWeights = field(default_factory=RootCauseWeights)
+    #: Root-cause weights for some components of the service graph (systems that do not call each
+    #: other), each named by one of its services; incidents elsewhere use ``root_cause``. See
+    #: ``correlation/component_weights.py`` (``component_weights_from_mapping`` reads it from YAML).
+    root_cause_by_component: ComponentWeights = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.root_cause, RootCauseWeights):
+            kind = type(self.root_cause).__name__
+            raise ValueError(f"correlation config: root_cause must be RootCauseWeights, got {kind}")
+        check_component_weights(self.root_cause_by_component)
         positive = ("max_gap_s", "time_scale_s", "idle_close_s")
         for name in positive:
             value = getattr(self, name)
@@ -261,6 +276,7 @@ class Correlator:
         self._now = float("-inf")
         self.graph: ServiceGraph | None = None
         self._learned_edges: list[tuple[str, str]] = []
+        self._components: ComponentResolver | None = None
         self.use_history(history, idf)
 
     def use_history(self, history: CooccurrenceModel | None, idf: IdfWeights | None = None) -> None:
@@ -280,6 +296,12 @@ class Correlator:
             else:
                 graph = ServiceGraph(learned) if learned else None
             self._learned_edges = learned
+        # Which root-cause weights apply where follows the graph; a configured graph is checked
+        # against the configuration here, at construction, so a typo is an error, not a silent default.
+        if self._components is None or graph is not self.graph:
+            self._components = ComponentResolver(
+                self.config.root_cause_by_component, graph, self._graph_complete
+            )
         self.graph = graph
         self.idf = idf or IdfWeights()
         w = self.config
@@ -382,13 +404,21 @@ class Correlator:
             raise ValueError(f"top must be >= 1, got {top}")
         inc = self.incident(incident_id)
         services = {name: replace(ev) for name, ev in inc.services.items()}
-        graph, weights, directions = self.graph, self.config.root_cause, self._graph_complete
+        _, weights = self.root_cause_weights(incident_id)
+        graph, directions = self.graph, self._graph_complete
         use = probe if probe is not None else self.probe
 
         def rank() -> list[RootCauseCandidate]:
             return rank_root_causes(services, graph, weights, use, graph_has_directions=directions)[:top]
 
         return rank
+
+    def root_cause_weights(self, incident_id: str) -> tuple[str | None, RootCauseWeights]:
+        """The root-cause weights that rank this incident and the service naming their component
+        in ``root_cause_by_component`` (None: the default ``root_cause``)."""
+        inc = self.incident(incident_id)
+        assert self._components is not None
+        return self._components.for_incident(inc.services, self.config.root_cause)
 
     def advance(self, now: float) -> None:
         """Move event time forward without an alert, closing incidents idle since before ``now``."""

@@ -152,6 +152,51 @@ def test_the_signal_is_off_without_weight_directions_or_client_series() -> None:
     assert "gateway" not in caller_evidence(GRAPH, p, ["gateway"], T0 - 180, T0 + 120)
 
 
+def test_the_base_rate_is_taken_within_the_candidate_s_component() -> None:
+    # Another system behind the same correlator, which calls nothing of this one, slows down
+    # everywhere at the same time: its rises must not make T's three rising callers look common.
+    other_edges = [("x-gateway", f"x{i}") for i in range(9)]
+    both = ServiceGraph([*EDGES, *other_edges])
+    modes = {"a": "rise", "b": "rise", "c": "rise"}
+    client = [(s, client_series(modes.get(s, "quiet"), i)) for i, s in enumerate(ALL)]
+    client += [(s, client_series("rise", 100 + i)) for i, s in enumerate(sorted(both.component("x-gateway")))]
+    p = SeriesProbe([], client_series=client)
+    alone = caller_evidence(GRAPH, probe(modes), ["T"], T0 - 180, T0 + 120)
+    ev = caller_evidence(both, p, ["T", "x0"], T0 - 180, T0 + 120)
+    assert (ev["T"].base_rising, ev["T"].base_measured) == (3, len(ALL))
+    assert ev["T"].score == pytest.approx(alone["T"].score)
+    # In the other system every caller rose along with everything else: little surprise there.
+    assert (ev["x0"].base_rising, ev["x0"].base_measured) == (10, 10)
+    assert ev["x0"].score < ev["T"].score / 2
+
+
+class _Unlisted:
+    """A client-latency probe that cannot list its services in advance (as a metrics store)."""
+
+    def __init__(self, inner: SeriesProbe) -> None:
+        self.inner = inner
+        self.asked: list[str] = []
+
+    @property
+    def client_services(self) -> list[str] | None:
+        return None
+
+    def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:
+        self.asked.append(service)
+        return self.inner.client_rise(service, start, end, samples)
+
+
+def test_a_probe_that_cannot_list_its_services_is_asked_about_every_service() -> None:
+    listed = probe({"a": "rise", "b": "rise", "c": "rise"})
+    # "gateway" has no client series behind the unlisted probe: it is not measured, not quiet.
+    partial = SeriesProbe([], client_series=[(s, listed._client[s][0]) for s in ALL if s != "gateway"])
+    unlisted = _Unlisted(partial)
+    ev = caller_evidence(GRAPH, unlisted, ["T", "a"], T0 - 180, T0 + 120)
+    assert sorted(unlisted.asked) == ALL
+    assert ev["T"].base_measured == len(ALL) - 1 and ev["T"].base_rising == 3
+    assert "a" not in ev  # its one caller, the gateway, is not measured
+
+
 def test_shifted_and_combined_probes_answer_client_latency() -> None:
     p = probe({"a": "rise"})
     later = p.shifted(1000.0)

@@ -11,7 +11,8 @@ than one whose only caller also calls five other services.
 For a candidate ``C`` with ``n`` callers (from the graph, those the probe measures), ``m`` of which
 had a client-latency rise during the incident, the evidence is how unlikely ``m`` or more rising
 callers would be by chance, given the share ``p`` of all measured services whose client latency
-rose in the same window (Laplace-smoothed: ``(rising + 1) / (measured + 2)``)::
+rose in the same window in ``C``'s component of the graph (Laplace-smoothed:
+``(rising + 1) / (measured + 2)``)::
 
     tail = P(Binomial(n, p) >= m),   e = -log10(tail),   score = e / (e + 1)   (0 when m = 0)
 
@@ -69,22 +70,40 @@ def caller_evidence(
         raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    measured = set(probe.client_services) & set(graph.services)
+    # A probe that cannot list its services in advance (a metrics store queried per window) is asked
+    # about every service of the graph; those it has no client-latency series for are not measured.
+    known = probe.client_services
+    asked = set(graph.services) if known is None else set(known) & set(graph.services)
+    measured: set[str] = set()
     rising: set[str] = set()
-    for svc in measured:
+    for svc in sorted(asked):
         rise = probe.client_rise(svc, start, end, samples)
-        if rise is not None and rise > threshold:
+        if rise is None:
+            continue
+        measured.add(svc)
+        if rise > threshold:
             rising.add(svc)
     if not measured:
         return {}
-    p = (len(rising) + 1) / (len(measured) + 2)
+    # The base rate is taken within the candidate's component of the graph: a system that does not
+    # call this one (another team's, behind the same alert manager) says nothing about how common a
+    # rise is here.
+    measured_in: dict[int | None, int] = {}
+    rising_in: dict[int | None, int] = {}
+    for svc in measured:
+        component = graph.component_id(svc)
+        measured_in[component] = measured_in.get(component, 0) + 1
+        rising_in[component] = rising_in.get(component, 0) + (svc in rising)
     out: dict[str, CallerEvidence] = {}
     for cand in candidates:
         callers = [c for c in graph.callers(cand) if c in measured]
         if not callers:
             continue
+        component = graph.component_id(cand)
+        base_rising, base_measured = rising_in[component], measured_in[component]
+        p = (base_rising + 1) / (base_measured + 2)
         m = sum(1 for c in callers if c in rising)
         tail = binomial_tail(len(callers), m, p)
         e = -math.log10(max(tail, 1e-300)) if m else 0.0
-        out[cand] = CallerEvidence(e / (e + 1.0), m, len(callers), tail, len(rising), len(measured))
+        out[cand] = CallerEvidence(e / (e + 1.0), m, len(callers), tail, base_rising, base_measured)
     return out

@@ -45,8 +45,10 @@ class ClientLatencyProbe(Protocol):
         ...
 
     @property
-    def client_services(self) -> list[str]:
-        """The services whose client latency the probe knows."""
+    def client_services(self) -> list[str] | None:
+        """The services whose client latency the probe knows; None when it cannot say in advance
+        (a metrics store queried per window): then every service is asked, and those answered with
+        ``None`` count as unmeasured."""
         ...
 
 
@@ -239,11 +241,14 @@ class CombinedProbe:
         self.probes = tuple(probes)
 
     @property
-    def client_services(self) -> list[str]:
+    def client_services(self) -> list[str] | None:
         found: set[str] = set()
         for p in self.probes:
             if isinstance(p, ClientLatencyProbe):
-                found.update(p.client_services)
+                known = p.client_services
+                if known is None:  # one probe that cannot list them: ask about every service
+                    return None
+                found.update(known)
         return sorted(found)
 
     def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:

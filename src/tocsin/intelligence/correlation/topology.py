@@ -42,6 +42,24 @@ class ServiceGraph:
         adjacent = {node: sorted(self._neighbours(node)) for node in self._callees}
         for node in self._callees:
             self._bfs(node, adjacent)
+        # Connected components without the hop limit: separate systems behind one correlator are
+        # separate components, and root-cause weights can be configured per component.
+        self._component_of: dict[str, int] = {}
+        self._components: list[frozenset[str]] = []
+        for node in sorted(self._callees):
+            if node in self._component_of:
+                continue
+            index = len(self._components)
+            members = {node}
+            stack = [node]
+            while stack:
+                for nxt in adjacent[stack.pop()]:
+                    if nxt not in members:
+                        members.add(nxt)
+                        stack.append(nxt)
+            for member in members:
+                self._component_of[member] = index
+            self._components.append(frozenset(members))
 
     def _neighbours(self, node: str) -> set[str]:
         return self._callees.get(node, set()) | self._callers.get(node, set())
@@ -102,6 +120,16 @@ class ServiceGraph:
         for x, y in pairwise(nodes):
             text += f" → {y}" if y in self._callees.get(x, ()) else f" ← {y}"
         return text
+
+    def component_id(self, service: str) -> int | None:
+        """The index of the connected component (calls in either direction, any number of hops)
+        holding ``service``; None when the graph does not hold it."""
+        return self._component_of.get(service)
+
+    def component(self, service: str) -> frozenset[str]:
+        """Every service connected to ``service`` (itself included); empty when unknown."""
+        index = self._component_of.get(service)
+        return self._components[index] if index is not None else frozenset()
 
     def callees(self, service: str) -> list[str]:
         """The services ``service`` calls directly, sorted."""
