@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import socket
 import struct
@@ -402,6 +403,7 @@ def _settle_all(futs: list[asyncio.Future[None]], error: BaseException | None) -
 def child_main(fd: int) -> int:
     """Open the database named by the first frame, then commit each batch and answer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
     sock = socket.socket(fileno=fd)
     from tocsin.storage.open import open_storage
     from tocsin.storage.sqlite import SQLiteStorage
@@ -440,6 +442,10 @@ def child_main(fd: int) -> int:
             except EOFError:
                 break  # the parent closed the socket: everything it sent is committed
             seq, live_alerts, batch = decode_batch(frame)
+            if os.getppid() != parent:
+                # The server died (kill -9) after sending this: nobody was told it is durable, and
+                # a server started since may have written newer rows that this one would follow.
+                break
             error = None
             try:
                 storage.commit(batch)
