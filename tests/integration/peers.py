@@ -6,6 +6,7 @@ that started it. Output goes to a log file next to its data so a failing test ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -196,6 +198,25 @@ def prometheus_process(config_file: Path, workdir: Path) -> Server:
         "--rules.alert.resend-delay=1s",
     ]
     return Server("prometheus", argv, workdir, port)
+
+
+@contextlib.contextmanager
+def backfilled_prometheus(work: Path, openmetrics: str) -> Iterator[str]:
+    """A real Prometheus over the series of ``openmetrics`` (text ending in ``# EOF``), written
+    into a TSDB under ``work`` by ``promtool``; yields its URL. The caller skips when
+    ``missing_binaries(PROMETHEUS, "promtool")`` says so."""
+    (work / "series.om").write_text(openmetrics)
+    argv = ["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q"]
+    subprocess.run([*argv, str(work / "series.om"), str(work / "tsdb")], check=True, capture_output=True)
+    config = work / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1m}\n")
+    server = prometheus_process(config, work)
+    server.start()
+    try:
+        server.wait_http_ok(f"{server.url}/-/ready")
+        yield server.url
+    finally:
+        server.stop()
 
 
 @dataclass

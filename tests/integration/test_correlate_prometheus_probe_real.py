@@ -11,13 +11,12 @@ own-service probe).
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from peers import PROMETHEUS, missing_binaries, prometheus_process
+from peers import PROMETHEUS, backfilled_prometheus, missing_binaries
 
 from tocsin.intelligence.correlation.prometheus_probe import PrometheusProbe
 from tocsin.intelligence.correlation.rootcause import RootCauseWeights, ServiceEvidence, rank_root_causes
@@ -71,30 +70,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = missing_binaries(PROMETHEUS, "promtool")
     if missing:
         pytest.skip(missing)
-    work = tmp_path_factory.mktemp("prom")
-    (work / "series.om").write_text(openmetrics())
-    subprocess.run(
-        [
-            "promtool",
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "-q",
-            str(work / "series.om"),
-            str(work / "tsdb"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    config = work / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 1m}\n")
-    server = prometheus_process(config, work)
-    server.start()
-    try:
-        server.wait_http_ok(f"{server.url}/-/ready")
-        yield server.url
-    finally:
-        server.stop()
+    with backfilled_prometheus(tmp_path_factory.mktemp("prom"), openmetrics()) as url:
+        yield url
 
 
 @pytest.fixture

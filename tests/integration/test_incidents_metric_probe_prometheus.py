@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from peers import PROMETHEUS, missing_binaries, prometheus_process
+from peers import PROMETHEUS, backfilled_prometheus, missing_binaries
 
 from tocsin.engine.clock import ManualClock
 from tocsin.incidents.config import load_incidents_text
@@ -69,30 +68,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = missing_binaries(PROMETHEUS, "promtool")
     if missing:
         pytest.skip(missing)
-    work = tmp_path_factory.mktemp("prom")
-    (work / "series.om").write_text(openmetrics())
-    subprocess.run(
-        [
-            "promtool",
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "-q",
-            str(work / "series.om"),
-            str(work / "tsdb"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    config = work / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 1m}\n")
-    server = prometheus_process(config, work)
-    server.start()
-    try:
-        server.wait_http_ok(f"{server.url}/-/ready")
-        yield server.url
-    finally:
-        server.stop()
+    with backfilled_prometheus(tmp_path_factory.mktemp("prom"), openmetrics()) as url:
+        yield url
 
 
 def alert(name: str, service: str, at: float) -> Alert:
