@@ -15,7 +15,7 @@ replaces) and sends them over a socket; the child commits and answers; a reader 
 loop settles the waiters. One batch is in flight at a time, so commits keep their order, and
 batches queued meanwhile are merged into the next one, as before.
 
-The child runs ``python -m tocsin.storage.commit_process`` with only the storage modules imported,
+The child runs ``python -m tocsin.storage.commit_child`` with only the storage modules imported,
 opens the same database from a URL sent over the socket (never on its command line, where ``ps``
 would show a password), and ends when its socket closes. If it dies, the batch in flight fails with
 an error that says so and the next write starts a new child.
@@ -25,12 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import os
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -40,86 +36,13 @@ from collections.abc import Callable
 
 import msgspec
 
-from tocsin.model import Alert
-from tocsin.storage.base import DeliveryRecord, Doc, StorageError, WriteBatch
+from tocsin.storage.base import StorageError, WriteBatch
+from tocsin.storage.commit_child import encode_batch, recv_frame, send_frame
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!I")
-#: how long an idle child waits for a batch before its next step of housekeeping (seconds)
-_IDLE_STEP = 0.005
 #: how long a new child may take to import and open the database
 _START_TIMEOUT = 60.0
-_STOP = -1
-
-
-# --- wire format (msgpack arrays; both sides are this module) ---------------------------------
-
-
-def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch) -> bytes:
-    alerts = [
-        [t, fp]
-        if a is None
-        else [
-            t,
-            fp,
-            a.labels,
-            a.annotations,
-            a.starts_at,
-            a.ends_at,
-            a.generator_url,
-            a.updated_at,
-            a.timeout,
-        ]
-        for (t, fp), a in batch.alerts.items()
-    ]
-    docs = [
-        [kind, t, key, None] if d is None else [kind, t, key, d.data, d.expires_at]
-        for (kind, t, key), d in batch.docs.items()
-    ]
-    deliveries = [dataclasses.astuple(d) for d in batch.deliveries]  # a few per flush at most
-    return msgspec.msgpack.encode([seq, live_alerts, alerts, docs, deliveries, batch.purge_deliveries_before])
-
-
-def decode_batch(data: bytes) -> tuple[int, int | None, WriteBatch]:
-    seq, live_alerts, alerts, docs, deliveries, purge = msgspec.msgpack.decode(data)
-    batch = WriteBatch(purge_deliveries_before=purge)
-    for row in alerts:
-        t, fp = row[0], row[1]
-        if len(row) == 2:
-            batch.alerts[(t, fp)] = None
-            continue
-        labels, annotations, starts, ends, url, updated, timeout = row[2:]
-        # The fingerprint travels with the alert: Alert only computes one when it is 0.
-        batch.alerts[(t, fp)] = Alert(labels, annotations, starts, ends, url, updated, timeout, t, fp)
-    for row in docs:
-        kind, tenant, key, content = row[:4]
-        batch.docs[(kind, tenant, key)] = None if content is None else Doc(tenant, key, content, row[4])
-    batch.deliveries = [DeliveryRecord(*row) for row in deliveries]
-    return seq, live_alerts, batch
-
-
-def _send_frame(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(_HEADER.pack(len(payload)) + payload)
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    parts: list[bytes] = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("the other side closed the connection")
-        parts.append(chunk)
-        n -= len(chunk)
-    return b"".join(parts)
-
-
-def _recv_frame(sock: socket.socket) -> bytes:
-    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    return _recv_exact(sock, size)
-
-
-# --- the parent's side ------------------------------------------------------------------------
 
 
 class CommitProcess:
@@ -152,7 +75,7 @@ class CommitProcess:
         parent, child = socket.socketpair()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tocsin.storage.commit_process", str(child.fileno())],
+                [sys.executable, "-m", "tocsin.storage.commit_child", str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 # Ctrl-C in a terminal reaches the whole process group; the parent decides when
@@ -161,10 +84,10 @@ class CommitProcess:
             )
         finally:
             child.close()
-        _send_frame(parent, self.url.encode())
+        send_frame(parent, self.url.encode())
         parent.settimeout(_START_TIMEOUT)
         try:
-            answer = _recv_frame(parent).decode()
+            answer = recv_frame(parent).decode()
         except (OSError, EOFError) as e:
             parent.close()
             raise StorageError(f"the storage writer process did not start: {e}") from None
@@ -305,7 +228,7 @@ class CommitProcess:
                 # The child is idle (nothing in flight), so it is reading: a blocking send of a
                 # batch fits the socket's buffer or is drained at once.
                 self._sock.setblocking(True)
-                _send_frame(self._sock, payload)
+                send_frame(self._sock, payload)
                 self._sock.setblocking(False)
             except OSError as e:
                 self._child_gone(f"send failed: {e}")
@@ -317,7 +240,7 @@ class CommitProcess:
             return
         try:
             sock.setblocking(True)  # a reply is small and, once readable, arrives whole
-            seq, error = msgspec.msgpack.decode(_recv_frame(sock))
+            seq, error = msgspec.msgpack.decode(recv_frame(sock))
             sock.setblocking(False)
         except (OSError, EOFError) as e:
             self._child_gone(f"reply lost: {e}")
@@ -395,72 +318,3 @@ def _settle_all(futs: list[asyncio.Future[None]], error: BaseException | None) -
             fut.set_result(None)
         else:
             fut.set_exception(error)
-
-
-# --- the child's side -------------------------------------------------------------------------
-
-
-def child_main(fd: int) -> int:
-    """Open the database named by the first frame, then commit each batch and answer."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-    sock = socket.socket(fileno=fd)
-    from tocsin.storage.open import open_storage
-    from tocsin.storage.sqlite import SQLiteStorage
-
-    try:
-        url = _recv_frame(sock).decode()
-        storage = open_storage(url=url)
-    except Exception as e:  # reported to the parent, which raises it as the start-up error
-        with contextlib.suppress(OSError):
-            _send_frame(sock, f"the storage writer process cannot open the database: {e}".encode())
-        return 1
-    if isinstance(storage, SQLiteStorage):
-        # This connection appends to the alert log (which needs only the log's last pages) and
-        # rewrites the notification-log and group-timer documents; 4 MiB holds those for thousands
-        # of groups. The server's 16 MiB made this process the largest part of the memory it added
-        # (peak 50 MiB against 34 at 250k alerts).
-        storage.set_page_cache(4096)
-    _send_frame(sock, b"ready")
-    more = False  # housekeeping has work left
-    live_alerts: int | None = None  # as the parent last counted them
-    try:
-        while True:
-            if more:
-                sock.settimeout(_IDLE_STEP)
-                try:
-                    header = sock.recv(_HEADER.size, socket.MSG_PEEK)
-                except TimeoutError:
-                    more = bool(storage.maintain(live_alerts))
-                    continue
-                finally:
-                    sock.settimeout(None)
-                if not header:
-                    break
-            try:
-                frame = _recv_frame(sock)
-            except EOFError:
-                break  # the parent closed the socket: everything it sent is committed
-            seq, live_alerts, batch = decode_batch(frame)
-            if os.getppid() != parent:
-                # The server died (kill -9) after sending this: nobody was told it is durable, and
-                # a server started since may have written newer rows that this one would follow.
-                break
-            error = None
-            try:
-                storage.commit(batch)
-            except Exception as e:
-                error = str(e) or type(e).__name__
-            _send_frame(sock, msgspec.msgpack.encode([seq, error]))
-            try:
-                more = bool(storage.maintain(live_alerts))
-            except Exception as e:
-                more = False
-                print(f"tocsin storage writer: maintenance failed: {e}", file=sys.stderr)
-    finally:
-        storage.close()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(child_main(int(sys.argv[1])))

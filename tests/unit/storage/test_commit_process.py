@@ -13,7 +13,8 @@ import pytest
 from tocsin.model import Alert
 from tocsin.storage import Storage, StorageError, WriteBatch, open_storage
 from tocsin.storage.base import DeliveryRecord, Doc
-from tocsin.storage.commit_process import CommitProcess, decode_batch, encode_batch
+from tocsin.storage.commit_child import decode_batch, encode_batch
+from tocsin.storage.commit_process import CommitProcess
 from tocsin.storage.sqlite import SQLiteStorage
 
 
