@@ -141,7 +141,10 @@ def child_main(fd: int) -> int:
                 storage.commit(batch)
             except Exception as e:
                 error = str(e) or type(e).__name__
-            send_frame(sock, msgspec.msgpack.encode([seq, error]))
+            try:
+                send_frame(sock, msgspec.msgpack.encode([seq, error]))
+            except OSError:
+                break  # the server is gone: nobody is left to answer
             try:
                 more = bool(storage.maintain(live_alerts))
             except Exception as e:
