@@ -154,3 +154,30 @@ class Harness:
         self.engine.writer.flush()
         self.engine.writer.close()
         self.engine.storage.close()
+
+
+#: incidents.yml with one user, one policy and correlation probing Prometheus at {url} with one
+#: latency query; format with url=, timeout= and (optionally) query=
+PROBE_QUERY = 'svc_latency_seconds{service="$service"}'
+PROBE_INCIDENTS = """
+users:
+  - {{id: ana, email: ana@example.com}}
+escalation_policies:
+  - name: main
+    levels:
+      - {{targets: [{{user: ana}}], wait: 10m}}
+default_policy: main
+correlation:
+  topology:
+    frontend: [cart, checkout]
+  prometheus:
+    url: {url}
+    queries: ['{query}']
+    step: 15s
+    baseline: 20m
+    timeout: {timeout}
+"""
+
+
+def probe_incidents(url: str, timeout: str, query: str = PROBE_QUERY) -> str:
+    return PROBE_INCIDENTS.format(url=url, timeout=timeout, query=query)

@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 #: The worktree's src, found from this file so a fresh clone (CI) runs its own code, not an install.
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -203,8 +205,11 @@ def prometheus_process(config_file: Path, workdir: Path) -> Server:
 @contextlib.contextmanager
 def backfilled_prometheus(work: Path, openmetrics: str) -> Iterator[str]:
     """A real Prometheus over the series of ``openmetrics`` (text ending in ``# EOF``), written
-    into a TSDB under ``work`` by ``promtool``; yields its URL. The caller skips when
-    ``missing_binaries(PROMETHEUS, "promtool")`` says so."""
+    into a TSDB under ``work`` by ``promtool``; yields its URL. Skips the test where either
+    binary is missing."""
+    missing = missing_binaries(PROMETHEUS, "promtool")
+    if missing:
+        pytest.skip(missing)
     (work / "series.om").write_text(openmetrics)
     argv = ["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q"]
     subprocess.run([*argv, str(work / "series.om"), str(work / "tsdb")], check=True, capture_output=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from peers import PROMETHEUS, backfilled_prometheus, missing_binaries
+from peers import backfilled_prometheus
 
 from tocsin.intelligence.correlation.prometheus_probe import PrometheusProbe
 from tocsin.intelligence.correlation.rootcause import RootCauseWeights, ServiceEvidence, rank_root_causes
@@ -67,9 +67,6 @@ def openmetrics() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = missing_binaries(PROMETHEUS, "promtool")
-    if missing:
-        pytest.skip(missing)
     with backfilled_prometheus(tmp_path_factory.mktemp("prom"), openmetrics()) as url:
         yield url
 

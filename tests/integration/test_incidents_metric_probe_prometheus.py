@@ -17,32 +17,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from peers import PROMETHEUS, backfilled_prometheus, missing_binaries
+from peers import backfilled_prometheus
 
+from testkit import probe_incidents
 from tocsin.engine.clock import ManualClock
 from tocsin.incidents.config import load_incidents_text
 from tocsin.incidents.service import IncidentService
 from tocsin.model import Alert
 
-QUERY = 'svc_latency_seconds{service="$service"}'
-INCIDENTS = """
-users:
-  - {{id: ana, email: ana@example.com}}
-escalation_policies:
-  - name: main
-    levels:
-      - {{targets: [{{user: ana}}], wait: 10m}}
-default_policy: main
-correlation:
-  topology:
-    frontend: [cart, checkout]
-  prometheus:
-    url: {url}
-    queries: ['{query}']
-    step: 15s
-    baseline: 20m
-    timeout: {timeout}
-"""
 # Aligned to Prometheus' two-hour blocks and within its default retention.
 HOUR = 3600.0
 T_INCIDENT = (time.time() // 7200) * 7200 - 2 * HOUR + 45 * 60  # 45 min into a past block
@@ -65,9 +47,6 @@ def openmetrics() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = missing_binaries(PROMETHEUS, "promtool")
-    if missing:
-        pytest.skip(missing)
     with backfilled_prometheus(tmp_path_factory.mktemp("prom"), openmetrics()) as url:
         yield url
 
@@ -79,7 +58,7 @@ def alert(name: str, service: str, at: float) -> Alert:
 
 
 def service_for(url: str, timeout: str = "5s") -> tuple[IncidentService, list[dict[str, Any]]]:
-    setup = load_incidents_text(INCIDENTS.format(url=url, query=QUERY, timeout=timeout))
+    setup = load_incidents_text(probe_incidents(url, timeout))
     saved: list[dict[str, Any]] = []
 
     async def persist(state: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from testkit import probe_incidents
 from tocsin.engine.clock import ManualClock
 from tocsin.incidents.cause_probe import CauseProbe
 from tocsin.incidents.config import load_incidents_text
@@ -26,24 +27,6 @@ from tocsin.incidents.service import IncidentService
 from tocsin.model import Alert
 
 T_INCIDENT = 1_700_000_000.0
-INCIDENTS = """
-users:
-  - {{id: ana, email: ana@example.com}}
-escalation_policies:
-  - name: main
-    levels:
-      - {{targets: [{{user: ana}}], wait: 10m}}
-default_policy: main
-correlation:
-  topology:
-    frontend: [cart, checkout]
-  prometheus:
-    url: {url}
-    queries: ['svc_latency_seconds{{service="$service"}}']
-    step: 15s
-    baseline: 20m
-    timeout: {timeout}
-"""
 
 
 class FakePrometheus:
@@ -114,7 +97,7 @@ def service_for(url: str, timeout: str = "5s") -> IncidentService:
     async def deliver(d: Any, inc: Any) -> tuple[bool, str]:
         return True, "ok"
 
-    setup = load_incidents_text(INCIDENTS.format(url=url, timeout=timeout))
+    setup = load_incidents_text(probe_incidents(url, timeout))
     return IncidentService(setup, clock=ManualClock(T_INCIDENT + 30), deliver=deliver, persist=persist)
 
 
@@ -145,7 +128,7 @@ async def test_a_reload_during_a_query_closes_the_old_client_once_the_ranking_re
     svc = service_for(prometheus.url)
     old = await ranking_in_flight(svc, prometheus)
     # The reload points the probe elsewhere: a new probe and client, the old one still in use.
-    await svc.reload(load_incidents_text(INCIDENTS.format(url=prometheus.url + "/", timeout="5s")))
+    await svc.reload(load_incidents_text(probe_incidents(prometheus.url + "/", "5s")))
     new = svc._probe
     assert new is not None and new is not old
     assert not old.closed and not old.prometheus.client.is_closed  # not under the running request
@@ -167,7 +150,7 @@ async def test_a_reload_that_drops_the_probe_closes_its_client_after_the_ranking
 ) -> None:
     svc = service_for(prometheus.url)
     old = await ranking_in_flight(svc, prometheus)
-    without = INCIDENTS.format(url=prometheus.url, timeout="5s").split("  prometheus:")[0]
+    without = probe_incidents(prometheus.url, "5s").split("  prometheus:")[0]
     await svc.reload(load_incidents_text(without))
     assert svc._probe is None and not old.closed
     prometheus.release.set()
