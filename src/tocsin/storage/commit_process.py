@@ -38,6 +38,7 @@ import msgspec
 
 from tocsin.storage.base import StorageError, WriteBatch
 from tocsin.storage.commit_child import encode_batch, recv_frame, send_frame
+from tocsin.storage.writer import Queue, settle_all, take_queued
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class CommitProcess:
         self.max_batch = max_batch
         self.commits = 0
         self.batches = 0
-        self._queue: deque[tuple[WriteBatch, asyncio.Future[None] | None]] = deque()
+        self._queue: Queue = deque()
         self._in_flight: list[asyncio.Future[None]] | None = None
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,7 +119,7 @@ class CommitProcess:
         log.error("%s", message)
         self._drop_socket()
         waiters, self._in_flight = self._in_flight or [], None
-        _settle_all(waiters, StorageError(message))
+        settle_all(waiters, StorageError(message))
         if self._closed:
             return
         try:
@@ -127,7 +128,7 @@ class CommitProcess:
             log.error("%s", e)
             queued = [fut for _, fut in self._queue if fut is not None]
             self._queue.clear()
-            _settle_all(queued, e)
+            settle_all(queued, e)
             return
         self._pump()
 
@@ -177,16 +178,7 @@ class CommitProcess:
             self._watch(loop)
 
     def _take(self) -> tuple[WriteBatch, list[asyncio.Future[None]]] | None:
-        if not self._queue:
-            return None
-        merged = WriteBatch()
-        waiters: list[asyncio.Future[None]] = []
-        while self._queue and len(merged) < self.max_batch:
-            batch, fut = self._queue.popleft()
-            merged.absorb(batch)
-            if fut is not None:
-                waiters.append(fut)
-        return merged, waiters
+        return take_queued(self._queue, self.max_batch) if self._queue else None
 
     def _encode(self, merged: WriteBatch, waiters: list[asyncio.Future[None]]) -> bytes | None:
         self._seq += 1
@@ -194,7 +186,7 @@ class CommitProcess:
         try:
             return encode_batch(self._seq, live, merged)
         except (TypeError, ValueError, OverflowError) as e:  # a value msgpack cannot carry
-            _settle_all(waiters, StorageError(f"cannot encode a write for the storage writer: {e}"))
+            settle_all(waiters, StorageError(f"cannot encode a write for the storage writer: {e}"))
             return None
 
     def _soon(self) -> None:
@@ -251,10 +243,10 @@ class CommitProcess:
             return
         if error is None:
             self.commits += 1
-            _settle_all(waiters, None)
+            settle_all(waiters, None)
         else:
             log.error("storage commit failed: %s", error)
-            _settle_all(waiters, StorageError(error))
+            settle_all(waiters, StorageError(error))
         self._pump()
 
     def _drain_blocking(self) -> None:
@@ -308,13 +300,3 @@ class CommitProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _settle_all(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for fut in futs:
-        if fut.done() or fut.get_loop().is_closed():
-            continue
-        if error is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(error)

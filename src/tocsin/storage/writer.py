@@ -19,6 +19,9 @@ from tocsin.storage.base import Storage, WriteBatch
 
 log = logging.getLogger(__name__)
 
+#: batches waiting for a commit, each with the future of its writer (None: nobody waits)
+Queue = deque[tuple[WriteBatch, "asyncio.Future[None] | None"]]
+
 #: how long an idle writer waits for writes before its next step of housekeeping (seconds)
 _IDLE_STEP = 0.005
 
@@ -46,7 +49,7 @@ class GroupCommitWriter:
         #: how many alerts the engine holds (what a compacted alert log would keep)
         self.live_alerts = live_alerts
         self.max_batch = max_batch
-        self._queue: deque[tuple[WriteBatch, asyncio.Future[None] | None]] = deque()
+        self._queue: Queue = deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._busy = False
@@ -96,12 +99,7 @@ class GroupCommitWriter:
                 if not self._queue and self._stopping:
                     return
                 if self._queue:
-                    merged = WriteBatch()
-                    while self._queue and len(merged) < self.max_batch:
-                        batch, fut = self._queue.popleft()
-                        merged.absorb(batch)
-                        if fut is not None:
-                            waiters.append(fut)
+                    merged, waiters = take_queued(self._queue, self.max_batch)
                 self._busy = True
             if merged is not None:
                 self._commit(merged, waiters)
@@ -130,7 +128,7 @@ class GroupCommitWriter:
         for fut in waiters:
             by_loop.setdefault(fut.get_loop(), []).append(fut)
         for loop, futs in by_loop.items():
-            loop.call_soon_threadsafe(_settle_all, futs, error)
+            loop.call_soon_threadsafe(settle_all, futs, error)
 
     def flush(self) -> None:
         """Block until everything queued so far is committed (used at shutdown and in tests)."""
@@ -145,9 +143,23 @@ class GroupCommitWriter:
         self._thread.join(timeout=30)
 
 
-def _settle_all(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
+def take_queued(queue: Queue, max_batch: int) -> tuple[WriteBatch, list[asyncio.Future[None]]]:
+    """Merge queued batches, oldest first, into one of up to about ``max_batch`` changes (later
+    changes to a key win), with the futures of those that wait for it."""
+    merged = WriteBatch()
+    waiters: list[asyncio.Future[None]] = []
+    while queue and len(merged) < max_batch:
+        batch, fut = queue.popleft()
+        merged.absorb(batch)
+        if fut is not None:
+            waiters.append(fut)
+    return merged, waiters
+
+
+def settle_all(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """Answer the waiters of one commit (on their event loop); a closed loop's are forgotten."""
     for fut in futs:
-        if fut.done():
+        if fut.done() or fut.get_loop().is_closed():
             continue
         if error is None:
             fut.set_result(None)
