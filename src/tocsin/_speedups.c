@@ -442,8 +442,8 @@ static int put_text(buf_t *b, PyObject *s) {
 }
 
 /* A JSON string as msgspec writes it (raw UTF-8; \" \\ \b \f \n \r \t, other controls as \u00XX),
- * then with every backslash doubled for COPY. */
-static int put_json_string(buf_t *b, PyObject *s) {
+ * with every backslash doubled when ``copy`` (COPY's own escaping on top of JSON's). */
+static int put_json_string_as(buf_t *b, PyObject *s, int copy) {
     static const char hex[] = "0123456789abcdef";
     Py_ssize_t n;
     if (!PyUnicode_Check(s)) {
@@ -461,10 +461,13 @@ static int put_json_string(buf_t *b, PyObject *s) {
             continue;
         }
         *o++ = '\\';
-        *o++ = '\\';
+        if (copy) *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\\':
+            *o++ = '\\';
+            if (copy) *o++ = '\\';
+            break;
         case '\b': *o++ = 'b'; break;
         case '\f': *o++ = 'f'; break;
         case '\n': *o++ = 'n'; break;
@@ -481,7 +484,7 @@ static int put_json_string(buf_t *b, PyObject *s) {
     return 0;
 }
 
-static int put_json_map(buf_t *b, PyObject *m) {
+static int put_json_map_as(buf_t *b, PyObject *m, int copy) {
     if (!PyDict_Check(m)) {
         PyErr_Format(PyExc_TypeError, "expected dict, got %.100s", Py_TYPE(m)->tp_name);
         return -1;
@@ -493,10 +496,14 @@ static int put_json_map(buf_t *b, PyObject *m) {
     while (PyDict_Next(m, &pos, &k, &v)) {
         if (!first && buf_put(b, ",", 1) < 0) return -1;
         first = 0;
-        if (put_json_string(b, k) < 0 || buf_put(b, ":", 1) < 0 || put_json_string(b, v) < 0) return -1;
+        if (put_json_string_as(b, k, copy) < 0 || buf_put(b, ":", 1) < 0 || put_json_string_as(b, v, copy) < 0)
+            return -1;
     }
     return buf_put(b, "}", 1);
 }
+
+/* A map as a JSON field of a COPY row. */
+static int put_json_map(buf_t *b, PyObject *m) { return put_json_map_as(b, m, 1); }
 
 /* The fingerprint as PostgreSQL's signed BIGINT (storage/sql.py to_signed). */
 static int put_fingerprint(buf_t *b, PyObject *fp) {
@@ -600,12 +607,98 @@ error:
     return NULL;
 }
 
+/* --- log_rows: parameter rows for the SQLite alert log ------------------------------------------ */
+
+/* A str->str map as compact JSON text (what msgspec's encoder writes), as a str. */
+static PyObject *json_map_text(buf_t *b, PyObject *m) {
+    b->len = 0;
+    if (put_json_map_as(b, m, 0) < 0) return NULL;
+    return PyUnicode_DecodeUTF8(b->p, b->len, "strict");
+}
+
+/* The fingerprint as a signed 64-bit int (storage/sql.py to_signed). */
+static PyObject *signed_fingerprint(PyObject *fp) {
+    unsigned long long v = PyLong_AsUnsignedLongLong(fp);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    return PyLong_FromLongLong((long long)v);
+}
+
+static PyObject *log_row(buf_t *b, PyObject *a) {
+    PyObject *v[10] = {NULL};
+    PyObject *row = NULL;
+    PyObject *const plain[3] = {s_starts_at, s_ends_at, s_updated_at};
+    PyObject *fp = NULL, *m = NULL, *t = NULL;
+    if ((v[0] = PyObject_GetAttr(a, s_tenant_id)) == NULL) goto done;
+    if ((fp = PyObject_GetAttr(a, s_fingerprint)) == NULL || (v[1] = signed_fingerprint(fp)) == NULL) goto done;
+    if ((m = PyObject_GetAttr(a, s_labels)) == NULL || (v[2] = json_map_text(b, m)) == NULL) goto done;
+    Py_CLEAR(m);
+    if ((m = PyObject_GetAttr(a, s_annotations)) == NULL || (v[3] = json_map_text(b, m)) == NULL) goto done;
+    for (int i = 0; i < 3; i++)
+        if ((v[4 + i] = PyObject_GetAttr(a, plain[i])) == NULL) goto done;
+    if ((t = PyObject_GetAttr(a, s_timeout)) == NULL) goto done;
+    int timeout = PyObject_IsTrue(t);
+    if (timeout < 0) goto done;
+    v[7] = PyLong_FromLong(timeout);
+    if ((v[8] = PyObject_GetAttr(a, s_generator_url)) == NULL) goto done;
+    v[9] = PyLong_FromLong(0);
+    if (v[7] == NULL || v[9] == NULL) goto done;
+    row = PyTuple_New(10);
+    if (row == NULL) goto done;
+    for (int i = 0; i < 10; i++) {
+        PyTuple_SET_ITEM(row, i, v[i]); /* steals the reference */
+        v[i] = NULL;
+    }
+done:
+    for (int i = 0; i < 10; i++) Py_XDECREF(v[i]);
+    Py_XDECREF(fp);
+    Py_XDECREF(m);
+    Py_XDECREF(t);
+    return row;
+}
+
+static PyObject *py_log_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
+    if (!PyDict_Check(alerts)) {
+        PyErr_SetString(PyExc_TypeError, "log_rows() takes a dict");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    buf_t b = {NULL, 0, 0};
+    Py_ssize_t pos = 0;
+    PyObject *key, *a, *row = NULL;
+    /* Nothing below runs Python code (Alert is a slotted dataclass), so the dict cannot change. */
+    while (PyDict_Next(alerts, &pos, &key, &a)) {
+        if (a != Py_None) {
+            row = log_row(&b, a);
+        } else if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
+            PyErr_SetString(PyExc_TypeError, "log_rows(): keys must be (tenant_id, fingerprint)");
+            goto error;
+        } else {
+            /* A tombstone: the key, empty texts, zero times, deleted = 1 (sql.py _tombstone). */
+            PyObject *sfp = signed_fingerprint(PyTuple_GET_ITEM(key, 1));
+            if (sfp == NULL) goto error;
+            row = Py_BuildValue("(ONssdddisi)", PyTuple_GET_ITEM(key, 0), sfp, "", "", 0.0, 0.0, 0.0, 0, "", 1);
+        }
+        if (row == NULL || PyList_Append(out, row) < 0) goto error;
+        Py_CLEAR(row);
+    }
+    PyMem_Free(b.p);
+    return out;
+error:
+    Py_XDECREF(row);
+    PyMem_Free(b.p);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"fingerprint", (PyCFunction)py_fingerprint, METH_O, "Prometheus's fingerprint of a label set."},
     {"convert", (PyCFunction)(void (*)(void))py_convert, METH_FASTCALL,
      "The loop of alerts_codec.to_alerts (see that function)."},
     {"copy_rows", (PyCFunction)py_copy_rows, METH_O,
      "Alert-log rows in PostgreSQL's COPY text format (see storage/postgres.py)."},
+    {"log_rows", (PyCFunction)py_log_rows, METH_O,
+     "Alert-log rows as SQL parameters, labels and annotations as JSON text (see storage/sql.py)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -70,9 +70,10 @@ class Engine:
         self.storage = storage
         self.writer: CommitWriter
         reopen = getattr(storage, "reopen_url", None)
-        if commit_process and reopen is not None:
+        encode_alerts = getattr(storage, "encode_alert_log", None)
+        if commit_process and reopen is not None and encode_alerts is not None:
             # The server's default: commits in a child process (storage/commit_process.py).
-            self.writer = CommitProcess(reopen(), live_alerts=lambda: len(self.store))
+            self.writer = CommitProcess(reopen(), encode_alerts, live_alerts=lambda: len(self.store))
             set_page_cache = getattr(storage, "set_page_cache", None)
             if set_page_cache is not None:
                 # This process's connection now only reads, front to back (start-up's load).

@@ -52,6 +52,9 @@ class WriteBatch:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     #: delete delivery history older than this (0: keep)
     purge_deliveries_before: float = 0.0
+    #: (count, payload): alerts already in the storage's own row form (``encode_alert_log``), as
+    #: the commit process's child receives them; such a batch is committed as it is, never merged
+    encoded_alerts: tuple[int, Any] | None = None
 
     def put_alert(self, alert: Alert) -> None:
         self.alerts[(alert.tenant_id, alert.fingerprint)] = alert
@@ -68,7 +71,14 @@ class WriteBatch:
     def delete_doc(self, kind: str, tenant_id: str, key: str) -> None:
         self.docs[(kind, tenant_id, key)] = None
 
+    def alert_count(self) -> int:
+        """Alerts and tombstones in the batch, encoded ones included."""
+        return len(self.alerts) + (self.encoded_alerts[0] if self.encoded_alerts is not None else 0)
+
     def absorb(self, other: WriteBatch) -> None:
+        if self.encoded_alerts is not None or other.encoded_alerts is not None:
+            # Only the commit process's child holds such batches, and it commits each as it is.
+            raise ValueError("a batch with encoded alerts cannot be merged")
         self.alerts.update(other.alerts)
         self.docs.update(other.docs)
         self.deliveries.extend(other.deliveries)
@@ -76,7 +86,7 @@ class WriteBatch:
 
     def __len__(self) -> int:
         purge = 1 if self.purge_deliveries_before else 0
-        return len(self.alerts) + len(self.docs) + len(self.deliveries) + purge
+        return self.alert_count() + len(self.docs) + len(self.deliveries) + purge
 
 
 class Storage(Protocol):

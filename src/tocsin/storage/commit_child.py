@@ -13,6 +13,8 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -27,23 +29,14 @@ _IDLE_STEP = 0.005
 # --- wire format (msgpack arrays; both sides are this module) ---------------------------------
 
 
-def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch) -> bytes:
-    alerts = [
-        [t, fp]
-        if a is None
-        else [
-            t,
-            fp,
-            a.labels,
-            a.annotations,
-            a.starts_at,
-            a.ends_at,
-            a.generator_url,
-            a.updated_at,
-            a.timeout,
-        ]
-        for (t, fp), a in batch.alerts.items()
-    ]
+#: turns a batch's alerts into the storage's own row form (``SQLStorage.encode_alert_log``)
+EncodeAlerts = Callable[[dict[tuple[str, int], Alert | None]], Any]
+
+
+def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch, encode_alerts: EncodeAlerts) -> bytes:
+    """The frame for ``batch``: its alerts already as log rows (``encode_alerts``), so that the
+    child appends them as they come."""
+    alerts = [len(batch.alerts), encode_alerts(batch.alerts)] if batch.alerts else None
     docs = [
         [kind, t, key, None] if d is None else [kind, t, key, d.data, d.expires_at]
         for (kind, t, key), d in batch.docs.items()
@@ -55,14 +48,8 @@ def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch) -> bytes:
 def decode_batch(data: bytes) -> tuple[int, int | None, WriteBatch]:
     seq, live_alerts, alerts, docs, deliveries, purge = msgspec.msgpack.decode(data)
     batch = WriteBatch(purge_deliveries_before=purge)
-    for row in alerts:
-        t, fp = row[0], row[1]
-        if len(row) == 2:
-            batch.alerts[(t, fp)] = None
-            continue
-        labels, annotations, starts, ends, url, updated, timeout = row[2:]
-        # The fingerprint travels with the alert: Alert only computes one when it is 0.
-        batch.alerts[(t, fp)] = Alert(labels, annotations, starts, ends, url, updated, timeout, t, fp)
+    if alerts is not None:
+        batch.encoded_alerts = (alerts[0], alerts[1])
     for row in docs:
         kind, tenant, key, content = row[:4]
         batch.docs[(kind, tenant, key)] = None if content is None else Doc(tenant, key, content, row[4])

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import msgspec
 
 from tocsin.storage.base import StorageError, WriteBatch
-from tocsin.storage.commit_child import encode_batch, recv_frame, send_frame
+from tocsin.storage.commit_child import EncodeAlerts, encode_batch, recv_frame, send_frame
 from tocsin.storage.writer import Queue, settle_all, take_queued
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,14 @@ class CommitProcess:
     ``url`` is what ``open_storage`` accepts for the same database the server opened."""
 
     def __init__(
-        self, url: str, live_alerts: Callable[[], int] | None = None, max_batch: int = 20_000
+        self,
+        url: str,
+        encode_alerts: EncodeAlerts,
+        live_alerts: Callable[[], int] | None = None,
+        max_batch: int = 20_000,
     ) -> None:
         self.url = url
+        self.encode_alerts = encode_alerts
         self.live_alerts = live_alerts
         self.max_batch = max_batch
         self.commits = 0
@@ -184,7 +189,7 @@ class CommitProcess:
         self._seq += 1
         live = None if self.live_alerts is None else self.live_alerts()
         try:
-            return encode_batch(self._seq, live, merged)
+            return encode_batch(self._seq, live, merged, self.encode_alerts)
         except (TypeError, ValueError, OverflowError) as e:  # a value msgpack cannot carry
             settle_all(waiters, StorageError(f"cannot encode a write for the storage writer: {e}"))
             return None

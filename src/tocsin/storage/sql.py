@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from tocsin.model import Alert
+from tocsin.model import Alert, speedups
 from tocsin.storage.base import DOC_KINDS, DeliveryRecord, Doc, StorageError, WriteBatch
 
 _U64 = 1 << 64
@@ -163,6 +163,16 @@ def _tombstone(tenant_id: str, fp: int) -> tuple[Any, ...]:
     return (tenant_id, to_signed(fp), "", "", 0.0, 0.0, 0.0, 0, "", 1)
 
 
+def py_log_rows(alerts: dict[tuple[str, int], Alert | None]) -> list[tuple[Any, ...]]:
+    """One ``ALERT_COLUMNS`` parameter row per alert, a tombstone for None."""
+    return [_alert_row(a) if a is not None else _tombstone(t, fp) for (t, fp), a in alerts.items()]
+
+
+# The same rows built in C: the commit process's parent builds them on the event loop (see
+# SQLStorage.encode_alert_log), where this costs 0.6 us per alert less than the Python loop.
+log_rows = speedups.log_rows if speedups is not None else py_log_rows
+
+
 # Rows per multi-row INSERT: a commit's rows go out in statements of these sizes, largest first
 # (347 rows: 250 + 50 + 4 x 10 + 7 x 1). sqlite3 keeps every distinct statement it prepared in a
 # cache of 128, and a prepared 500-row statement is hundreds of KiB: one statement per commit size
@@ -258,12 +268,22 @@ class SQLStorage:
         if rows:
             cur.executemany(self._sql(statement), rows)
 
+    @staticmethod
+    def encode_alert_log(alerts: dict[tuple[str, int], Alert | None]) -> Any:
+        """The log rows of ``alerts`` (None: a tombstone) in the form ``_append_encoded`` takes.
+
+        The commit process's parent calls this and sends the result, so that its child appends
+        rows without first rebuilding Alerts (msgpack-decoding their maps and re-encoding them as
+        JSON cost the child 7 us per alert, against 1.1 for the parent to build the rows)."""
+        return log_rows(alerts)
+
     def _append_alerts(self, cur: Any, alerts: dict[tuple[str, int], Alert | None]) -> None:
-        """Append one log row per alert (None: a tombstone) with multi-row statements rather than
-        ``executemany``'s one per row: the sqlite3 module releases the GIL around every statement
-        step and must win it back from a busy event loop afterwards; multi-row statements do that
-        once per statement."""
-        rows = [_alert_row(a) if a is not None else _tombstone(t, fp) for (t, fp), a in alerts.items()]
+        self._append_encoded(cur, self.encode_alert_log(alerts))
+
+    def _append_encoded(self, cur: Any, rows: Sequence[Sequence[Any]]) -> None:
+        """Append the rows with multi-row statements rather than ``executemany``'s one per row:
+        the sqlite3 module releases the GIL around every statement step and must win it back from
+        a busy event loop afterwards; multi-row statements do that once per statement."""
         i = 0
         for size in _STATEMENT_ROWS:
             statement = _values_insert(size)
@@ -332,8 +352,7 @@ class SQLStorage:
         if not len(batch):
             return
         with self._transaction("write") as cur:
-            if batch.alerts:
-                self._append_alerts(cur, batch.alerts)
+            self._append_log(cur, batch)
             for kind in DOC_KINDS:
                 puts = [
                     (d.tenant_id, d.key, _dumps(d.data), d.expires_at)
@@ -372,7 +391,14 @@ class SQLStorage:
             if batch.purge_deliveries_before:
                 purge = self._sql("DELETE FROM deliveries WHERE finished_at < ?")
                 cur.execute(purge, (batch.purge_deliveries_before,))
-        self.log_rows += len(batch.alerts)
+        self.log_rows += batch.alert_count()
+
+    def _append_log(self, cur: Any, batch: WriteBatch) -> None:
+        """The batch's alerts, as Alerts or already encoded (from the commit process's parent)."""
+        if batch.alerts:
+            self._append_alerts(cur, batch.alerts)
+        if batch.encoded_alerts is not None:
+            self._append_encoded(cur, batch.encoded_alerts[1])
 
     def maintain(self, live_alerts: int | None = None) -> bool:
         """Compact the alert log a slice at a time; the writer thread calls this between commits

@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,21 +32,41 @@ def _one(alert: Alert) -> WriteBatch:
     return b
 
 
-def test_a_batch_survives_the_wire_unchanged() -> None:
+def _writer(storage: Storage, **kw: Any) -> CommitProcess:
+    return CommitProcess(storage.reopen_url(), storage.encode_alert_log, **kw)  # type: ignore[attr-defined]
+
+
+def test_a_batch_survives_the_wire_unchanged(storage: Storage) -> None:
     b = WriteBatch(purge_deliveries_before=12.5)
     b.put_alerts(_alerts(3))
     b.delete_alert("t", (1 << 64) - 1)  # the largest fingerprint, and a tombstone
     b.put_doc("silences", Doc("t", "s1", {"matchers": [{"name": "a", "value": "b"}], "n": 1.5}, 99.0))
     b.delete_doc("nflog", "t", "k")
     b.deliveries.append(DeliveryRecord("t", "r", "webhook[0]", "{}:{}", "new", 3, True, 1, "", 1.0, 2.0))
-    seq, live, back = decode_batch(encode_batch(7, 42, b))
+    b.put_alert(Alert({"alertname": "gone"}, {}, 1.0, 2.0, "", 1.5, False, "t"))
+    b.delete_alert("t", b.alerts.popitem()[0][1])  # an alert put, then deleted in the same batch
+    seq, live, back = decode_batch(encode_batch(7, 42, b, storage.encode_alert_log))  # type: ignore[attr-defined]
     assert (seq, live) == (7, 42)
-    assert back == b
-    assert [a.fingerprint for a in back.alerts.values() if a] == [a.fingerprint for a in _alerts(3)]
+    assert (back.docs, back.deliveries, back.purge_deliveries_before) == (b.docs, b.deliveries, 12.5)
+    # The alerts travel as the storage's rows: committed, they load back as they were sent.
+    assert back.alerts == {} and back.encoded_alerts is not None and back.encoded_alerts[0] == 5
+    assert len(back) == len(b)
+    storage.commit(back)
+    assert storage.load_alerts() == _alerts(3)
+
+
+def test_a_batch_with_encoded_alerts_is_not_merged(storage: Storage) -> None:
+    b = WriteBatch()
+    b.put_alerts(_alerts(2))
+    _, _, back = decode_batch(encode_batch(1, None, b, storage.encode_alert_log))  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="encoded alerts"):
+        WriteBatch().absorb(back)
+    with pytest.raises(ValueError, match="encoded alerts"):
+        back.absorb(WriteBatch())
 
 
 def test_concurrent_writes_share_commits_and_are_durable(storage: Storage) -> None:
-    writer = CommitProcess(storage.reopen_url(), live_alerts=lambda: 50)  # type: ignore[attr-defined]
+    writer = _writer(storage, live_alerts=lambda: 50)
 
     async def run() -> None:
         # Writes issued in one turn of the event loop share one commit.
@@ -66,7 +87,7 @@ def test_concurrent_writes_share_commits_and_are_durable(storage: Storage) -> No
 
 def test_writes_without_an_event_loop_are_committed_at_once(tmp_path: Path) -> None:
     storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
-    writer = CommitProcess(storage.reopen_url())  # type: ignore[attr-defined]
+    writer = _writer(storage)
     try:
         writer.write_nowait(_one(_alerts(1)[0]))  # start-up code, before the loop runs
         assert storage.load_alerts() == _alerts(1)
@@ -82,7 +103,7 @@ def test_writes_without_an_event_loop_are_committed_at_once(tmp_path: Path) -> N
 def test_a_failed_commit_reaches_its_waiters_and_later_writes_go_on(tmp_path: Path) -> None:
     storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
     assert isinstance(storage, SQLiteStorage)
-    writer = CommitProcess(storage.reopen_url())
+    writer = _writer(storage)
 
     async def run() -> None:
         other = sqlite3.connect(storage.path)
@@ -109,7 +130,7 @@ def test_a_failed_commit_reaches_its_waiters_and_later_writes_go_on(tmp_path: Pa
 
 def test_a_child_that_dies_fails_the_write_in_flight_and_is_replaced(tmp_path: Path) -> None:
     storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
-    writer = CommitProcess(storage.reopen_url())  # type: ignore[attr-defined]
+    writer = _writer(storage)
 
     async def run() -> None:
         await writer.write(_one(_alerts(1)[0]))
@@ -136,12 +157,12 @@ def test_a_child_that_dies_fails_the_write_in_flight_and_is_replaced(tmp_path: P
 
 def test_a_database_the_child_cannot_open_is_named_at_start() -> None:
     with pytest.raises(StorageError, match=r"cannot open the database: cannot connect to PostgreSQL at"):
-        CommitProcess("postgresql://u@127.0.0.1:1/x")
+        CommitProcess("postgresql://u@127.0.0.1:1/x", lambda alerts: b"")
 
 
 def test_the_child_ends_with_the_writer_and_ignores_ctrl_c(tmp_path: Path) -> None:
     storage = open_storage(url=f"sqlite:///{tmp_path}/t.db")
-    writer = CommitProcess(storage.reopen_url())  # type: ignore[attr-defined]
+    writer = _writer(storage)
     proc = writer._proc
     assert proc is not None
     os.kill(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends the whole group

@@ -1,5 +1,5 @@
-"""PostgreSQL's alert-log rows in COPY text format: the compiled builder against the Python one,
-and what COPY reads back from either."""
+"""The alert-log rows, PostgreSQL's in COPY text format and SQLite's as parameters: the compiled
+builders against the Python ones, and what COPY reads back."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from testkit import PG_URL, postgres_available
 from tocsin.model import Alert, speedups
-from tocsin.storage import WriteBatch, open_storage
+from tocsin.storage import WriteBatch, open_storage, sql
 from tocsin.storage import postgres as pg
 from tocsin.storage.base import Doc, StorageError
 
@@ -183,3 +183,29 @@ def test_a_refused_copy_names_the_problem_and_later_commits_stay_atomic(postgres
     ok.put_alert(good)
     postgres.commit(ok)
     assert postgres.load_alerts() == [good]
+
+
+@needs_speedups
+@settings(max_examples=150)
+@given(_rows)
+def test_sqlite_log_rows_are_the_same_compiled_or_not(items: list[Alert | tuple[str, int]]) -> None:
+    # SQLite's rows (parameters, not COPY text) share the JSON writer with copy_rows, without
+    # COPY's doubled backslashes.
+    assert speedups is not None
+    alerts = _batch(items)
+    compiled = speedups.log_rows(alerts)
+    assert compiled == sql.py_log_rows(alerts)
+    for row, a in zip(compiled, alerts.values(), strict=True):
+        if a is not None:
+            assert msgspec.json.decode(row[2]) == a.labels and msgspec.json.decode(row[3]) == a.annotations
+
+
+@needs_speedups
+def test_sqlite_log_rows_refuse_what_is_not_an_alert_batch() -> None:
+    assert speedups is not None
+    with pytest.raises(TypeError, match="takes a dict"):
+        speedups.log_rows([])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="keys must be"):
+        speedups.log_rows({"k": None})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="expected dict"):
+        speedups.log_rows({("t", 1): Alert("not a map", fingerprint=1)})  # type: ignore[arg-type]
