@@ -107,6 +107,9 @@ class PostgresStorage(SQLStorage):
         comes, with no work of its own per alert."""
         return copy_rows(alerts)
 
+    def _append_alerts(self, cur: Any, alerts: dict[tuple[str, int], Alert | None]) -> None:
+        self._append_encoded(cur, copy_rows(alerts))
+
     def _append_encoded(self, cur: Any, rows: Any) -> None:
         with cur.copy(_COPY_APPEND) as copy:
             copy.write(rows)

@@ -190,14 +190,16 @@ def test_a_refused_copy_names_the_problem_and_later_commits_stay_atomic(postgres
 @given(_rows)
 def test_sqlite_log_rows_are_the_same_compiled_or_not(items: list[Alert | tuple[str, int]]) -> None:
     # SQLite's rows (parameters, not COPY text) share the JSON writer with copy_rows, without
-    # COPY's doubled backslashes.
+    # COPY's doubled backslashes; the compiled builder writes them as msgpack directly.
     assert speedups is not None
     alerts = _batch(items)
-    compiled = speedups.log_rows(alerts)
-    assert compiled == sql.py_log_rows(alerts)
-    for row, a in zip(compiled, alerts.values(), strict=True):
+    rows = msgspec.msgpack.decode(speedups.log_rows(alerts))
+    assert rows == [list(r) for r in sql.py_log_rows(alerts)]
+    assert msgspec.msgpack.decode(sql._py_log_rows_msgpack(alerts)) == rows
+    for row, a in zip(rows, alerts.values(), strict=True):
         if a is not None:
             assert msgspec.json.decode(row[2]) == a.labels and msgspec.json.decode(row[3]) == a.annotations
+            assert [type(x) for x in row[4:7]] == [float] * 3
 
 
 @needs_speedups
