@@ -344,12 +344,14 @@ class Engine:
         batch.put_doc("outbox", Doc(tenant_id, key, record, self.clock.now() + self.retention))
         await self.writer.write(batch)
 
-    async def sent(self, tenant_id: str, key: str, entry: Entry) -> None:
+    async def sent(
+        self, tenant_id: str, key: str, entry: Entry, hex_lists: tuple[list[str], list[str]] | None = None
+    ) -> None:
         # Not awaited: the entry is committed with the next group commit either way, and until
         # it is, the outbox record (durable before the send) makes a restart re-send with the same
         # idempotency key. Waiting only held the flush task for one more loop hand-over.
         batch = WriteBatch()
-        batch.put_doc("nflog", Doc(tenant_id, key, entry.to_doc(), entry.expires_at))
+        batch.put_doc("nflog", Doc(tenant_id, key, entry.to_doc(hex_lists), entry.expires_at))
         batch.delete_doc("outbox", tenant_id, key)
         self.writer.write_nowait(batch)
 

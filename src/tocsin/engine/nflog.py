@@ -17,13 +17,15 @@ class Entry:
     timestamp: float
     expires_at: float
 
-    def to_doc(self) -> dict[str, Any]:
+    def to_doc(self, hex_lists: tuple[list[str], list[str]] | None = None) -> dict[str, Any]:
+        """``hex_lists``: the sorted hex lists of ``firing`` and ``resolved`` when the caller has
+        them already (the flush that logs this entry formatted them for its outbox record)."""
         # Fingerprints as hex strings: JSON numbers cannot hold unsigned 64-bit values portably.
-        return {
-            "firing": sorted(f"{x:016x}" for x in self.firing),
-            "resolved": sorted(f"{x:016x}" for x in self.resolved),
-            "timestamp": self.timestamp,
-        }
+        firing, resolved = hex_lists or (
+            sorted(f"{x:016x}" for x in self.firing),
+            sorted(f"{x:016x}" for x in self.resolved),
+        )
+        return {"firing": firing, "resolved": resolved, "timestamp": self.timestamp}
 
     @classmethod
     def from_doc(cls, d: dict[str, Any], expires_at: float) -> Entry:
