@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-LAZY = ("apprise", "holidays", "icalendar", "markdown_it", "css_inline")
+LAZY = ("apprise", "holidays", "icalendar", "markdown_it", "css_inline", "httpx")
 
 
 def test_the_server_module_does_not_import_optional_libraries() -> None:

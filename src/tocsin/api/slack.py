@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -31,6 +30,8 @@ from starlette.routing import Route
 from tocsin.matchers import Matcher, MatchType
 
 if TYPE_CHECKING:
+    import httpx
+
     from tocsin.engine.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ def slack_routes(
     verifier = SignatureVerifier(signing_secret, clock)
 
     async def tell(response_url: str, text: str) -> None:
+        import httpx  # only when someone clicks: see notify/retry_http
+
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
         try:
             if client is not None:

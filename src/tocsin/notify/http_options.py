@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx  # imported when a client is first made (see retry_http)
 
 
 def _read(inline: Any, path: str | None) -> str | None:
@@ -54,6 +55,8 @@ def is_plain(http_config: Any) -> bool:
 
 def make_client(http_config: Any) -> httpx.AsyncClient:
     """An httpx client honouring tls_config, proxy_url and follow_redirects."""
+    import httpx
+
     kwargs: dict[str, Any] = {"follow_redirects": False}
     if http_config is not None:
         kwargs["follow_redirects"] = bool(getattr(http_config, "follow_redirects", False))

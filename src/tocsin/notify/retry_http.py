@@ -15,13 +15,16 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from tocsin.notify.base import Integration, NotifyError
 from tocsin.notify.circuit import CircuitBreaker
+
+if TYPE_CHECKING:
+    # Imported when a channel first needs a client: with its CLI's rich and pygments, httpx is
+    # 10 MiB of resident memory, which a server sending only plain-HTTP webhooks never needs.
+    import httpx
 
 #: Longest Retry-After honoured; a provider asking for more gets retried by the engine's schedule.
 MAX_RETRY_AFTER = 300.0
@@ -32,6 +35,8 @@ _URL_RE = re.compile(r"https?://[^\s'\"<>]+")
 def default_tls() -> ssl.SSLContext:
     """One TLS context (httpx's default trust store) for every channel client: building one
     reads the whole CA bundle, which is slow enough to matter with many receivers."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -153,6 +158,8 @@ class HTTPIntegration(Integration):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(follow_redirects=self.follow_redirects, verify=default_tls())
         return self._client
 
@@ -170,6 +177,8 @@ class HTTPIntegration(Integration):
 
         A reply that is not ok but that ``ok`` inspected (e.g. Slack's ``{"ok": false}``) is
         returned to the caller to classify when ``ok`` is given and returns True."""
+        import httpx  # loaded by now: self.client() made an httpx client, or was handed one
+
         self.breaker.before_call(self.provider)
         try:
             resp = await self.client().request(

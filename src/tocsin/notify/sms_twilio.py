@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-import httpx
-
 from tocsin.notify.base import Notification
 from tocsin.notify.retry_http import HTTPIntegration, http_kwargs
 from tocsin.notify.sms_text import fit_sms
@@ -53,7 +51,7 @@ class TwilioIntegration(HTTPIntegration):
                 form["From"] = c.from_
             if c.status_callback:
                 form["StatusCallback"] = str(c.status_callback)
-            await self.request("POST", url, data=form, auth=httpx.BasicAuth(c.account_sid, token))
+            await self.request("POST", url, data=form, auth=(c.account_sid, token))  # HTTP Basic
             done.add(number)
         self.delivered.pop(n.idempotency_key, None)
         while len(self.delivered) > MAX_TRACKED:

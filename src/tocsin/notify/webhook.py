@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 
 from tocsin.notify.base import Integration, Notification, NotifyError, common
@@ -18,11 +19,22 @@ from tocsin.notify.payload import webhook_payload
 from tocsin.notify.retry_http import redact_url, retry_after
 from tocsin.notify.signing import message_id, signature_headers
 
+if TYPE_CHECKING:
+    import httpx  # imported when a client is first needed (see retry_http)
+
 _encode = msgspec.json.Encoder().encode
 
 #: Requests in flight per webhook. httpx's pool rescans every queued request on each state change,
 #: so a thousand groups flushing together cost quadratic time there; waiting here is O(1).
 MAX_IN_FLIGHT = 64
+
+
+def _network_errors() -> tuple[type[Exception], ...]:
+    """What a failed POST raises. httpx's errors count only once httpx is loaded: until then no
+    request went through it, and importing it here would load it for plain-HTTP webhooks too."""
+    httpx = sys.modules.get("httpx")
+    return (OSError, TimeoutError) if httpx is None else (httpx.HTTPError, OSError, TimeoutError)
+
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
@@ -96,6 +108,8 @@ class WebhookIntegration(Integration):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(follow_redirects=False)
         return self._client
 
@@ -130,7 +144,7 @@ class WebhookIntegration(Integration):
                     )
                     status, text = resp.status_code, resp.text[:200]
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-        except (httpx.HTTPError, OSError, TimeoutError) as e:
+        except _network_errors() as e:
             message = f"webhook POST failed: {type(e).__name__} ({redact_url(url)})"
             self.breaker.record(failure=True, error=message)
             raise NotifyError(message, retryable=True) from None
