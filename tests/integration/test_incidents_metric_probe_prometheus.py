@@ -30,17 +30,27 @@ HOUR = 3600.0
 T_INCIDENT = (time.time() // 7200) * 7200 - 2 * HOUR + 45 * 60  # 45 min into a past block
 
 
+#: callers of the quiet ``ledger`` whose client latency (the calls they make) rises in the incident
+LEDGER_CALLERS = ("frontend", "web", "mobile")
+CLIENT_SERVICES = (*LEDGER_CALLERS, "checkout", "payment", "search", "ads", "ledger")
+
+
 def openmetrics() -> str:
-    """An hour of 15 s samples for three services, flat but for cart's latency jump at the incident."""
-    lines = ["# TYPE svc_latency_seconds gauge"]
+    """An hour of 15 s samples: each service's latency, flat but for cart's jump at the incident;
+    and each service's client-side latency, flat but for the jump at ledger's callers."""
     start = T_INCIDENT - 45 * 60
+    in_incident = [T_INCIDENT - 120 <= start + 15 * i <= T_INCIDENT + 600 for i in range(240)]
+    lines = ["# TYPE svc_latency_seconds gauge"]
     for service in ("frontend", "cart", "checkout"):
         for i in range(240):
-            t = start + 15 * i
-            value = 0.1
-            if service == "cart" and T_INCIDENT - 120 <= t <= T_INCIDENT + 600:
-                value = 1.5
-            lines.append(f'svc_latency_seconds{{service="{service}"}} {value} {t:.0f}')
+            value = 1.5 if service == "cart" and in_incident[i] else 0.1
+            lines.append(f'svc_latency_seconds{{service="{service}"}} {value} {start + 15 * i:.0f}')
+    lines.append("# TYPE svc_client_latency_seconds gauge")
+    for service in CLIENT_SERVICES:
+        for i in range(240):
+            # a little noise, so that a robust spread exists
+            value = (2.0 if service in LEDGER_CALLERS and in_incident[i] else 0.2) + 0.01 * (i % 3)
+            lines.append(f'svc_client_latency_seconds{{app="{service}"}} {value} {start + 15 * i:.0f}')
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
@@ -153,3 +163,59 @@ async def test_a_prometheus_that_never_answers_costs_the_budget_not_the_incident
         assert elapsed < 3.0
         assert any("budget spent" in r.message for r in caplog.records), caplog.text
         await svc.stop()
+
+
+CALLERS_INCIDENTS = """
+users:
+  - {{id: ana, email: ana@example.com}}
+escalation_policies:
+  - name: main
+    levels:
+      - {{targets: [{{user: ana}}], wait: 10m}}
+default_policy: main
+correlation:
+  topology:
+    frontend: [ledger, checkout]
+    web: [ledger]
+    mobile: [ledger]
+    checkout: [payment]
+    search: [ads]
+  root_cause: {{metrics: 0, callers: 4}}
+  prometheus:
+    url: {url}
+    queries: ['svc_latency_seconds{{service="$service"}}']
+    step: 15s
+    baseline: 20m
+    timeout: 5s
+{client}
+"""
+
+
+async def ranked_with_callers(url: str, client_queries: bool) -> list[dict[str, Any]]:
+    client = (
+        "    client_queries: ['svc_client_latency_seconds']\n    client_label: app" if client_queries else ""
+    )
+    setup = load_incidents_text(CALLERS_INCIDENTS.format(url=url, client=client))
+
+    async def deliver(d: Any, inc: Any) -> tuple[bool, str]:
+        return True, "ok"
+
+    async def persist(state: dict[str, Any]) -> None:
+        pass
+
+    svc = IncidentService(setup, clock=ManualClock(T_INCIDENT + 30), deliver=deliver, persist=persist)
+    incident_id = await open_incident(svc)
+    await svc.idle()
+    ranked = svc.manager.get(incident_id).probable_causes
+    await svc.stop()
+    return ranked
+
+
+async def test_client_latency_of_the_callers_names_the_quiet_service_they_all_call(prometheus: str) -> None:
+    # ledger raised nothing and its own latency is not measured; only the frontend alerted. Its
+    # three callers' client latency rose together, against one of the five other services.
+    ranked = await ranked_with_callers(prometheus, client_queries=True)
+    assert ranked[0]["service"] == "ledger", ranked
+    assert any("client latency rose at 3 of its 3 callers" in r for r in ranked[0]["reasons"]), ranked[0]
+    # The same incidents.yml without client_queries: the alerting frontend stays first.
+    assert (await ranked_with_callers(prometheus, client_queries=False))[0]["service"] == "frontend"

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tocsin.incidents.setup import PrometheusSetup
-from tocsin.intelligence.correlation.metric_probe import MetricProbe
+from tocsin.intelligence.correlation.metric_probe import ClientLatencyProbe, MetricProbe
 from tocsin.intelligence.correlation.prometheus_probe import PrometheusProbe
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ T = TypeVar("T")
 
 
 class BudgetProbe:
-    """A :class:`MetricProbe` that answers "nothing known" once ``budget_s`` has passed."""
+    """A :class:`MetricProbe` that answers "nothing known" once ``budget_s`` has passed; also a
+    :class:`ClientLatencyProbe` (the callers' signal) when the probe it wraps is one."""
 
     def __init__(
         self, probe: MetricProbe, budget_s: float, clock: Callable[[], float] = time.monotonic
@@ -50,6 +51,19 @@ class BudgetProbe:
             return 0.0, ""
         return self.probe.deviation(service, start, end)
 
+    @property
+    def client_services(self) -> list[str] | None:
+        # A probe without client-latency series knows none; a Prometheus cannot say in advance.
+        return self.probe.client_services if isinstance(self.probe, ClientLatencyProbe) else []
+
+    def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:
+        if not isinstance(self.probe, ClientLatencyProbe):
+            return None
+        if self.clock() >= self.deadline:
+            self.skipped.append(service)
+            return None  # unmeasured, as a service without series
+        return self.probe.client_rise(service, start, end, samples)
+
 
 class CauseProbe:
     """The configured Prometheus probe and the limits of one ranking."""
@@ -59,7 +73,14 @@ class CauseProbe:
 
         self.setup = setup
         client = httpx.Client(base_url=setup.url, timeout=setup.timeout)
-        self.prometheus = PrometheusProbe(client, setup.queries, step_s=setup.step, baseline_s=setup.baseline)
+        self.prometheus = PrometheusProbe(
+            client,
+            setup.queries,
+            step_s=setup.step,
+            baseline_s=setup.baseline,
+            client_queries=setup.client_queries,
+            client_label=setup.client_label,
+        )
         # Rankings run on worker threads and close() on the event loop: the count of rankings
         # holding the client and the pending close are shared between them.
         self._lock = threading.Lock()
@@ -94,7 +115,7 @@ class CauseProbe:
                 "metric probe for incident %s: %gs budget spent, no metrics read for %s",
                 incident_id,
                 self.setup.timeout,
-                ", ".join(used.skipped),
+                ", ".join(dict.fromkeys(used.skipped)),
             )
 
     def start(self, job: Callable[[], T]) -> asyncio.Future[T]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -34,6 +34,9 @@ from tocsin.incidents.setup import (
     PrometheusSetup,
 )
 from tocsin.incidents.timeutil import parse_hhmm, parse_local_or_instant, parse_weekdays, zone
+
+if TYPE_CHECKING:
+    from tocsin.intelligence.correlation.rootcause import RootCauseWeights
 
 Loc = tuple[str | int, ...]
 
@@ -289,6 +292,9 @@ class PrometheusConfigModel(StrictModel):
     step: Duration = 60.0
     baseline: Duration = 1800.0
     timeout: Duration = 10.0
+    #: PromQL returning every service's client-side latency at once, labelled with client_label
+    client_queries: list[str] = Field(default_factory=list)
+    client_label: str = "service"
 
     @field_validator("url")
     @classmethod
@@ -307,6 +313,26 @@ class PrometheusConfigModel(StrictModel):
                 )
         return v
 
+    @field_validator("client_queries")
+    @classmethod
+    def _client_queries(cls, v: list[str]) -> list[str]:
+        for i, q in enumerate(v):
+            if not q.strip():
+                raise ValueError(f"client_queries[{i}] is empty")
+            if "$service" in q:
+                raise ValueError(
+                    f"client_queries[{i}] must return every service's series at once, each labelled"
+                    f" with client_label, not name one service with $service: {q!r}"
+                )
+        return v
+
+    @field_validator("client_label")
+    @classmethod
+    def _client_label(cls, v: str) -> str:
+        if not v:
+            raise ValueError("client_label must name the label that carries the service")
+        return v
+
     @field_validator("step", "baseline", "timeout")
     @classmethod
     def _durations(cls, v: float, info: ValidationInfo) -> float:
@@ -323,6 +349,10 @@ class CorrelationConfigModel(StrictModel):
     max_gap: Duration = 240.0
     history: HistoryConfigModel = Field(default_factory=HistoryConfigModel)
     prometheus: PrometheusConfigModel | None = None
+    #: root-cause weights by name (RootCauseWeights' fields); checked when the setup is built
+    root_cause: dict[str, Any] = Field(default_factory=dict)
+    #: service -> weights for the component of the graph holding it (overriding root_cause)
+    root_cause_by_component: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("join_threshold")
     @classmethod
@@ -540,21 +570,68 @@ def _build(cfg: IncidentsConfig, probs: _Problems) -> IncidentsSetup | None:
         link_secrets=tuple(secrets),
         link_ttl=cfg.links.ttl,
         contact_receivers={str(k): v for k, v in cfg.contact_receivers.items()},
-        correlation=_correlation(cfg.correlation),
+        correlation=_correlation(cfg.correlation, probs),
     )
 
 
-def _correlation(c: CorrelationConfigModel | None) -> CorrelationSetup | None:
+def _correlation(c: CorrelationConfigModel | None, probs: _Problems) -> CorrelationSetup | None:
     if c is None:
         return None
+    edges = tuple((caller, callee) for caller, callees in c.topology.items() for callee in callees)
+    root_cause, by_component = _root_cause_weights(c, edges, probs)
     return CorrelationSetup(
-        edges=tuple((caller, callee) for caller, callees in c.topology.items() for callee in callees),
+        edges=edges,
         service_labels=tuple(c.service_labels),
         join_threshold=c.join_threshold,
         max_gap=c.max_gap,
         history=_history(c.history),
         prometheus=_prometheus(c.prometheus),
+        root_cause=root_cause,
+        root_cause_by_component=by_component,
     )
+
+
+def _root_cause_weights(
+    c: CorrelationConfigModel, edges: tuple[tuple[str, str], ...], probs: _Problems
+) -> tuple[RootCauseWeights | None, tuple[tuple[str, RootCauseWeights], ...]]:
+    """``root_cause`` and ``root_cause_by_component`` as weights, every mistake reported at its
+    place. The correlation code (and numpy) is imported only when either is set."""
+    if not c.root_cause and not c.root_cause_by_component:
+        return None, ()
+    from tocsin.intelligence.correlation.component_weights import weights_from_mapping
+    from tocsin.intelligence.correlation.topology import ServiceGraph
+
+    base = None
+    try:
+        base = weights_from_mapping(c.root_cause, where="root_cause")
+    except ValueError as e:
+        probs.add(("correlation", "root_cause"), _without_prefix(str(e), "root_cause"))
+    # With a configured graph, each entry names one service of its component (its system).
+    graph = ServiceGraph(edges) if edges else None
+    named: dict[int | None, str] = {}
+    out = []
+    for service, values in c.root_cause_by_component.items():
+        loc: Loc = ("correlation", "root_cause_by_component", service)
+        if graph is not None:
+            if service not in graph:
+                probs.add(loc, f"service {service!r} is not in the topology")
+                continue
+            other = named.setdefault(graph.component_id(service), service)
+            if other != service:
+                probs.add(
+                    loc, f"{service!r} is in the same part of the topology as {other!r}: name one of them"
+                )
+                continue
+        try:
+            out.append((service, weights_from_mapping(values, base, where=service)))
+        except ValueError as e:
+            probs.add(loc, _without_prefix(str(e), service))
+    return base, tuple(out)
+
+
+def _without_prefix(message: str, where: str) -> str:
+    # The library names the field as `where.field: ...`; the location already says `where`.
+    return message[len(where) + 1 :].lstrip(". ") if message.startswith(where) else message
 
 
 def _history(h: HistoryConfigModel) -> HistorySetup | None:
@@ -575,7 +652,13 @@ def _prometheus(p: PrometheusConfigModel | None) -> PrometheusSetup | None:
         return None
     assert p.url is not None  # the validator refuses a missing url
     return PrometheusSetup(
-        url=p.url, queries=tuple(p.queries), step=p.step, baseline=p.baseline, timeout=p.timeout
+        url=p.url,
+        queries=tuple(p.queries),
+        step=p.step,
+        baseline=p.baseline,
+        timeout=p.timeout,
+        client_queries=tuple(p.client_queries),
+        client_label=p.client_label,
     )
 
 

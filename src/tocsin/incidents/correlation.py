@@ -171,6 +171,8 @@ def build_correlator(setup: CorrelationSetup) -> Correlator:
     """A correlator for the setup, without history: a tenant's learned history joins it once it
     is large enough (``GroupCorrelator._maybe_refresh``). numpy and the correlation code load
     only when correlation is configured."""
+    from dataclasses import replace
+
     from tocsin.intelligence.correlate import CorrelationConfig, Correlator
     from tocsin.intelligence.correlation.topology import ServiceGraph
 
@@ -178,5 +180,8 @@ def build_correlator(setup: CorrelationSetup) -> Correlator:
         join_threshold=setup.join_threshold,
         max_gap_s=setup.max_gap,
         service_labels=setup.service_labels,
+        root_cause_by_component=setup.root_cause_by_component,
     )
+    if setup.root_cause is not None:
+        config = replace(config, root_cause=setup.root_cause)
     return Correlator(config, graph=ServiceGraph(setup.edges) if setup.edges else None)

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tocsin.incidents.business_hours import BusinessHours
 from tocsin.incidents.escalation import Policy, SlaTarget, TargetKind, policy_cycle
 from tocsin.incidents.people import Directory, Urgency
 from tocsin.incidents.schedules import Layer, Schedule
 from tocsin.matchers import Matcher, matches_all
+
+if TYPE_CHECKING:
+    # numpy and the correlation code load only when correlation is configured
+    from tocsin.intelligence.correlation.rootcause import RootCauseWeights
 
 DEFAULT_SEVERITY_PRIORITY = {"critical": "P1", "error": "P2", "warning": "P3", "info": "P4"}
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
@@ -74,6 +79,10 @@ class PrometheusSetup:
     baseline: float = 1800.0
     #: the longest one ranking spends querying (seconds); each request times out after it too
     timeout: float = 10.0
+    #: PromQL returning every service's client-side latency at once (the latency of the calls it
+    #: makes), each series labelled with ``client_label``; read for the callers' signal
+    client_queries: tuple[str, ...] = ()
+    client_label: str = "service"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,10 @@ class CorrelationSetup:
     history: HistorySetup | None = field(default_factory=HistorySetup)
     #: metrics for root-cause ranking (None: the alerts and the graph only)
     prometheus: PrometheusSetup | None = None
+    #: root-cause weights (None: the library's defaults)
+    root_cause: RootCauseWeights | None = None
+    #: weights for the component of the graph holding each named service (its system)
+    root_cause_by_component: tuple[tuple[str, RootCauseWeights], ...] = ()
 
 
 @dataclass(slots=True)

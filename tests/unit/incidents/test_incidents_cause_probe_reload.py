@@ -186,3 +186,33 @@ async def test_a_closed_probe_closes_its_client_at_once_and_starts_no_ranking(
         await probe.start(lambda: None)
     probe.close()  # twice is harmless
     assert prometheus.requests == 0
+
+
+class _ClientProbe:
+    """A probe with client-latency series for ``api`` only."""
+
+    client_services = None
+
+    def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
+        return 0.0, ""
+
+    def client_rise(self, service: str, start: float, end: float, samples: int) -> float | None:
+        return 5.0 if service == "api" else None
+
+
+class _OwnOnlyProbe:
+    def deviation(self, service: str, start: float, end: float) -> tuple[float, str]:
+        return 0.0, ""
+
+
+def test_the_budget_covers_client_latency_and_a_plain_probe_measures_no_callers() -> None:
+    from tocsin.incidents.cause_probe import BudgetProbe
+
+    now = [0.0]
+    probe = BudgetProbe(_ClientProbe(), 1.0, clock=lambda: now[0])
+    assert probe.client_services is None  # a metrics store: every service is asked
+    assert probe.client_rise("api", 0, 60, 2) == 5.0 and probe.client_rise("db", 0, 60, 2) is None
+    now[0] = 2.0  # the budget is spent: unmeasured, and named in the log's list
+    assert probe.client_rise("api", 0, 60, 2) is None and probe.skipped == ["api"]
+    plain = BudgetProbe(_OwnOnlyProbe(), 1.0, clock=lambda: 0.0)
+    assert plain.client_services == [] and plain.client_rise("api", 0, 60, 2) is None

@@ -137,6 +137,28 @@ def test_joined_groups_and_causes_survive_the_state_round_trip() -> None:
         ("correlation:\n  service_labels: []\n", "service_labels must name at least one label"),
         ("correlation:\n  topology: {frontend: ['']}\n", "service names must not be empty"),
         ("correlation:\n  max_gap: soon\n", "max_gap"),
+        (
+            "correlation:\n  root_cause: {callers: high}\n",
+            "root_cause: callers: expected a finite number, got 'high'",
+        ),
+        ("correlation:\n  root_cause: {bogus: 1}\n", "unknown root-cause weight 'bogus'"),
+        (
+            "correlation:\n  topology: {a: [b]}\n  root_cause_by_component: {z: {callers: 2}}\n",
+            "root_cause_by_component.z: service 'z' is not in the topology",
+        ),
+        (
+            "correlation:\n  topology: {a: [b]}\n  root_cause_by_component: {a: {}, b: {}}\n",
+            "'b' is in the same part of the topology as 'a'",
+        ),
+        (
+            "correlation:\n  topology: {a: [b]}\n  root_cause_by_component: {a: {callers_samples: 1.5}}\n",
+            "root_cause_by_component.a: callers_samples: expected a whole number",
+        ),
+        (
+            "correlation:\n  prometheus: {url: 'http://p:9090', queries: ['up{s=\"$service\"}'],"
+            " client_queries: ['lat{s=\"$service\"}']}\n",
+            "client_queries[0] must return every service's series at once",
+        ),
     ],
 )
 def test_bad_correlation_settings_are_refused_with_their_name(section: str, message: str) -> None:
@@ -166,3 +188,32 @@ def test_an_alert_storm_feeds_a_few_of_each_kind_and_every_alert_shares_their_de
     assert m.by_group == {"g-latency": "INC-1", "g-storm": "INC-1"}
     assert not correlator.observe("default", storm, [])
     assert correlator.joined_incident("default", storm[-1:]) is not None
+
+
+def test_root_cause_weights_reach_the_correlator() -> None:
+    from tocsin.incidents.correlation import build_correlator
+    from tocsin.intelligence.correlation.rootcause import RootCauseWeights
+
+    setup = load_incidents_text(
+        BASE
+        + """
+correlation:
+  topology: {frontend: [cart], ts-ui: [ts-order]}
+  root_cause: {metrics: 0.5}
+  root_cause_by_component:
+    ts-order: {callers: 2, callers_samples: 3}
+  prometheus:
+    url: http://prometheus:9090
+    queries: ['lat{service="$service"}']
+    client_queries: ['client_lat']
+    client_label: app
+"""
+    ).correlation
+    assert setup is not None and setup.prometheus is not None
+    assert setup.prometheus.client_queries == ("client_lat",) and setup.prometheus.client_label == "app"
+    c = build_correlator(setup)
+    assert c.config.root_cause == RootCauseWeights(metrics=0.5)
+    # The entry overrides root_cause field by field; metrics comes from root_cause.
+    ((service, weights),) = c.config.root_cause_by_component
+    assert service == "ts-order"
+    assert weights == RootCauseWeights(metrics=0.5, callers=2.0, callers_samples=3)
