@@ -156,18 +156,21 @@ class Harness:
         self.engine.storage.close()
 
 
-#: incidents.yml with one user, one policy and correlation probing Prometheus at {url} with one
-#: latency query; format with url=, timeout= and (optionally) query=
-PROBE_QUERY = 'svc_latency_seconds{service="$service"}'
-PROBE_INCIDENTS = """
+#: the head of an incidents.yml: one user and one escalation policy paging her
+INCIDENTS_HEAD = """
 users:
-  - {{id: ana, email: ana@example.com}}
+  - {id: ana, email: ana@example.com}
 escalation_policies:
   - name: main
     levels:
-      - {{targets: [{{user: ana}}], wait: 10m}}
+      - {targets: [{user: ana}], wait: 10m}
 default_policy: main
-correlation:
+"""
+
+#: incidents.yml correlation probing Prometheus at {url} with one latency query; format with
+#: url=, timeout= and (optionally) query=
+PROBE_QUERY = 'svc_latency_seconds{service="$service"}'
+PROBE_CORRELATION = """correlation:
   topology:
     frontend: [cart, checkout]
   prometheus:
@@ -180,4 +183,5 @@ correlation:
 
 
 def probe_incidents(url: str, timeout: str, query: str = PROBE_QUERY) -> str:
-    return PROBE_INCIDENTS.format(url=url, timeout=timeout, query=query)
+    """INCIDENTS_HEAD with PROBE_CORRELATION."""
+    return INCIDENTS_HEAD + PROBE_CORRELATION.format(url=url, timeout=timeout, query=query)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from peers import backfilled_prometheus
 
-from testkit import probe_incidents
+from testkit import INCIDENTS_HEAD, probe_incidents
 from tocsin.engine.clock import ManualClock
 from tocsin.incidents.config import load_incidents_text
 from tocsin.incidents.service import IncidentService
@@ -165,15 +165,7 @@ async def test_a_prometheus_that_never_answers_costs_the_budget_not_the_incident
         await svc.stop()
 
 
-CALLERS_INCIDENTS = """
-users:
-  - {{id: ana, email: ana@example.com}}
-escalation_policies:
-  - name: main
-    levels:
-      - {{targets: [{{user: ana}}], wait: 10m}}
-default_policy: main
-correlation:
+CALLERS_CORRELATION = """correlation:
   topology:
     frontend: [ledger, checkout]
     web: [ledger]
@@ -195,7 +187,7 @@ async def ranked_with_callers(url: str, client_queries: bool) -> list[dict[str, 
     client = (
         "    client_queries: ['svc_client_latency_seconds']\n    client_label: app" if client_queries else ""
     )
-    setup = load_incidents_text(CALLERS_INCIDENTS.format(url=url, client=client))
+    setup = load_incidents_text(INCIDENTS_HEAD + CALLERS_CORRELATION.format(url=url, client=client))
 
     async def deliver(d: Any, inc: Any) -> tuple[bool, str]:
         return True, "ok"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
 import os
 import signal
 import socket
@@ -29,6 +30,10 @@ _IDLE_STEP = 0.005
 # --- wire format (msgpack arrays; both sides are this module) ---------------------------------
 
 
+# DeliveryRecord's fields in order, as a tuple: ``dataclasses.astuple`` copies each value deeply,
+# which with 25,000 groups (a record per flush) was 1.6% of the event loop.
+_delivery_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(DeliveryRecord)))
+
 #: turns a batch's alerts into the storage's own row form (``SQLStorage.encode_alert_log``)
 EncodeAlerts = Callable[[dict[tuple[str, int], Alert | None]], Any]
 
@@ -41,7 +46,7 @@ def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch, encode_al
         [kind, t, key, None] if d is None else [kind, t, key, d.data, d.expires_at]
         for (kind, t, key), d in batch.docs.items()
     ]
-    deliveries = [dataclasses.astuple(d) for d in batch.deliveries]  # a few per flush at most
+    deliveries = [_delivery_fields(d) for d in batch.deliveries]  # one per flush
     return msgspec.msgpack.encode([seq, live_alerts, alerts, docs, deliveries, batch.purge_deliveries_before])
 
 
