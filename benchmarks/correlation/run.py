@@ -36,15 +36,22 @@ from tocsin.intelligence.correlation.nezha_eval import (
     to_jsonl,
 )
 from tocsin.intelligence.correlation.nezha_metrics import nezha_probe
-from tocsin.intelligence.correlation.rootcause import RootCauseCandidate, RootCauseWeights, rank_root_causes
+from tocsin.intelligence.correlation.rootcause import (
+    RootCauseCandidate,
+    RootCauseWeights,
+    ServiceEvidence,
+    rank_root_causes,
+)
 from tocsin.intelligence.correlation.scoring import (
     BACKGROUND,
     adjusted_rand_index,
+    expected_hit,
     incident_for_fault,
     pairwise_scores,
     root_cause_expected_hits,
     root_cause_hits,
 )
+from tocsin.intelligence.correlation.silent_culprit import HiddenOwnMetrics, silenced_incident
 from tocsin.intelligence.correlation.text import IdfWeights
 from tocsin.intelligence.correlation.topology import ServiceGraph
 from tocsin.model import Alert
@@ -68,11 +75,16 @@ CALLERS_ONLY_ROW = (
     "tocsin, callers' client latency instead of the own-pod probe (callers 2.0, metrics 0; "
     "set looking at the scored days)"
 )
+# The amended protocol (SILENT_PROTOCOL): root-cause weights selected on the training day with copies of
+# its faults in which the culprit stayed silent breaking the real faults' ties; every scenario gets it,
+# beside the unchanged protocol row.
+SILENT_ROW = "tocsin, root-cause weights selected on the training day, silenced culprits break ties"
 METHODS = (
     "tocsin",
     "tocsin, root cause from alerts only (no metric probe)",
     "tocsin, metric probe over every pod column",
     "tocsin, root-cause weights selected on the training day",
+    SILENT_ROW,
     HEAVY_DEPENDENTS_ROW,
     WALK_ROW,
     CALLERS_ROW,
@@ -90,6 +102,18 @@ SOURCE_GRAPH_ROW = "tocsin, call graph from source as topology (labels: entry ch
 SOURCE_GRAPH_SELECTED_ROW = (
     "tocsin, call graph from source as topology, root-cause weights selected on the training day "
     "(labels: entry chain)"
+)
+# ... and with the amended protocol (SILENT_ROW).
+SOURCE_GRAPH_SILENT_ROW = (
+    "tocsin, call graph from source as topology, root-cause weights selected on the training day, "
+    "silenced culprits break ties (labels: entry chain)"
+)
+# The call graph from source as topology with the root-cause weights selected on the training day
+# labelled with that graph (its faults then include those seen only at a target's callers in the graph):
+# the training day's labels follow the configured topology, as they do in every other scenario.
+SOURCE_GRAPH_TRAIN_LABELS_ROW = (
+    "tocsin, call graph from source as topology, root-cause weights selected on the training day "
+    "labelled with that graph (labels: entry chain)"
 )
 # The same, with the callers' client-latency weights of CALLERS_ONLY_ROW (set looking at the scored days).
 SOURCE_GRAPH_CALLERS_ROW = (
@@ -137,6 +161,9 @@ SELECTED: list[str] = []  # one markdown row per scored day, printed after the r
 # selected series, and (for the comparison row) every pod column.
 PROBES: dict[str, MetricProbe] = {}
 PROBES_ALL: dict[str, MetricProbe] = {}
+# ... and the series measured outside each service (none of its own pod's): what a silenced culprit's
+# callers still see of it.
+OUTSIDE_PROBES: dict[str, MetricProbe] = {}
 #: scenario → its rows of the root-cause selection table (printed grouped by scenario)
 RCA_SELECTED: dict[str, list[str]] = {}
 # Root-cause weights selected on the training day: the weight of the metric evidence and the
@@ -157,8 +184,9 @@ class RcaChoice:
     component of the service graph (named by its entry service) over the faults ranked there."""
 
     overall: RootCauseWeights
-    #: the overall set's (top-3 ties split, top-1 ties split) hits on the training day
-    hits: tuple[float, float]
+    #: the overall set's (top-3 ties split, top-1 ties split) hits on the training day; with silenced
+    #: copies, theirs follow (breaking ties) or are added in (pooled)
+    hits: tuple[float, ...]
     by_component: ComponentWeights
 
     def applied(self, config: CorrelationConfig, per_component: bool = True) -> CorrelationConfig:
@@ -171,11 +199,14 @@ def _select_rca(
     config: CorrelationConfig,
     base: RootCauseWeights | None = None,
     topology: Sequence[tuple[str, str]] | None = None,
+    silent: SilentCopies | None = None,
 ) -> RcaChoice:
     """Grid search on the training day's own labels, by (top-3, top-1) with ties split; the first grid
     point wins a tie. ``base``: the weights the grid's points are varied from (the callers' threshold
     and persistence). Per component, only the faults whose incident is ranked with that component's
-    weights count; a component with no such fault on the training day keeps the overall set."""
+    weights count; a component with no such fault on the training day keeps the overall set.
+    ``silent``: also score copies of the training faults in which the culprit stayed silent
+    (:class:`SilentCopies`)."""
     grid = RCA_GRID
     if base is not None:
         grid = [
@@ -199,8 +230,9 @@ def _select_rca(
     for named, _ in probe_config.root_cause_by_component:
         if named in component.values():
             parts[named] = [t if component.get(t, "") == named else BACKGROUND for t in truth]
+    copies = _silent_copies(correlator, truth, pred, targets, component, silent, train.day) if silent else []
     best = dict.fromkeys(parts, config.root_cause)
-    best_hits = dict.fromkeys(parts, (-1.0, -1.0))
+    best_hits: dict[str | None, tuple[float, ...]] = dict.fromkeys(parts, (-1.0, -1.0))
     for weights in grid:
         scored = {
             iid: [
@@ -211,14 +243,109 @@ def _select_rca(
             ]
             for iid in set(pred)
         }
+        copy_hits = _copy_hits(correlator, copies, weights)
         for key, part in parts.items():
             # Ties count at their expected value: a name order must not decide the selection.
             top3, _ = root_cause_expected_hits(part, pred, targets, scored, 3)
             top1, _ = root_cause_expected_hits(part, pred, targets, scored, 1)
-            if (top3, top1) > best_hits[key]:
-                best[key], best_hits[key] = weights, (top3, top1)
+            copy3 = sum(c3 for where, c3, _ in copy_hits if key is None or where == key)
+            copy1 = sum(c1 for where, _, c1 in copy_hits if key is None or where == key)
+            hits: tuple[float, ...] = (top3, top1)
+            if silent is not None:
+                hits = (top3, top1, copy3, copy1) if silent.break_ties_only else (top3 + copy3, top1 + copy1)
+            if hits > best_hits[key]:
+                best[key], best_hits[key] = weights, hits
     by_component = tuple((key, w) for key, w in best.items() if key is not None)
     return RcaChoice(best[None], best_hits[None], by_component)
+
+
+@dataclass(frozen=True)
+class SilentCopies:
+    """How the root-cause selection adds copies of the training faults in which the culprit stayed
+    silent (``correlation/silent_culprit.py``): a training day whose culprits all alerted shows nothing
+    of what the evidence for a silent culprit is worth, and its ties fall to the grid's first point.
+
+    A copy is made of each training fault whose culprit alerted in its incident: the culprit's alerts
+    are taken away (``move_to_callers``: and seen at its direct callers in the configured graph
+    instead), and its own metrics hidden from the probe (``outside_metrics``: but the series measured
+    outside it, OnlineBoutique's per-edge latency, still answer for it). ``break_ties_only``: the
+    copies only order grid points that the real training faults score alike (by top-3, then top-1,
+    both with ties split), so no real training hit is ever traded for a hypothetical one; otherwise
+    they are pooled with the real faults."""
+
+    move_to_callers: bool = True
+    break_ties_only: bool = True
+    outside_metrics: bool = False
+
+    @property
+    def label(self) -> str:
+        where = "seen at its callers" if self.move_to_callers else "alerts removed"
+        metrics = ", callers' view of it kept" if self.outside_metrics else ""
+        how = "breaking ties" if self.break_ties_only else "pooled with the real faults"
+        return f"silenced culprits ({where}{metrics}) {how}"
+
+
+#: The amended protocol's choice: the culprit's alerts seen at its callers (faults travel from callee to
+#: callers, the rule the labels themselves follow), its own metrics hidden, and the copies consulted only
+#: where the real training faults cannot decide. It is not the first variant that was scored: README.md
+#: ("Silenced culprits") gives the order in which they were tried and what each gave.
+SILENT_PROTOCOL = SilentCopies()
+#: Every variant tried, the protocol's first (README.md, "Silenced culprits"; silent_variants.py).
+SILENT_VARIANTS = (
+    SILENT_PROTOCOL,
+    SilentCopies(move_to_callers=False),
+    SilentCopies(break_ties_only=False),
+    SilentCopies(move_to_callers=False, break_ties_only=False),
+    SilentCopies(outside_metrics=True),
+    SilentCopies(break_ties_only=False, outside_metrics=True),
+)
+
+
+#: A silenced copy of a training fault: (the name of the component whose weights rank it, the culprit,
+#: the incident's evidence as if the culprit had not alerted, the probe with its own metrics hidden).
+SilentCopy = tuple[str | None, str, dict[str, ServiceEvidence], MetricProbe | None]
+
+
+def _silent_copies(
+    correlator: Correlator,
+    truth: list[str],
+    pred: list[str],
+    targets: dict[str, str],
+    component: dict[str, str | None],
+    silent: SilentCopies,
+    day: str,
+) -> list[SilentCopy]:
+    """One copy per training fault whose culprit alerted in its incident (see :class:`SilentCopies`)."""
+    out: list[SilentCopy] = []
+    for fault, iid in incident_for_fault(truth, pred).items():
+        culprit = targets[fault]
+        services = silenced_incident(
+            correlator.incident(iid).services, culprit, correlator.graph, silent.move_to_callers
+        )
+        if services is None:
+            continue
+        probe = correlator.probe
+        outside = None
+        if silent.outside_metrics:
+            # Filled by silent_variants.py, the only user of this variant.
+            if day not in OUTSIDE_PROBES:
+                raise KeyError(f"no probe of the series measured outside the services for {day}")
+            outside = OUTSIDE_PROBES[day]
+        hidden = HiddenOwnMetrics(probe, frozenset({culprit}), outside) if probe is not None else None
+        out.append((component.get(fault), culprit, services, hidden))
+    return out
+
+
+def _copy_hits(
+    correlator: Correlator, copies: list[SilentCopy], weights: RootCauseWeights
+) -> list[tuple[str | None, float, float]]:
+    """Per silenced copy: the name of its component, and the culprit's top-3 and top-1 hits (ties
+    split)."""
+    out = []
+    for where, culprit, services, probe in copies:
+        ranked = [(c.service, c.score) for c in rank_root_causes(services, correlator.graph, weights, probe)]
+        out.append((where, expected_hit(ranked, culprit, 3), expected_hit(ranked, culprit, 1)))
+    return out
 
 
 def _keyed(
@@ -463,26 +590,25 @@ def _score_pairs(
     pairs: Sequence[tuple[EvalDay, EvalDay]],
     config: CorrelationConfig,
     source_graph: Sequence[tuple[str, str]] | None = None,
+    graph_labelled_train: Sequence[EvalDay] = (),
 ) -> dict[str, Pooled]:
     """Score every method on each (train, test) pair and pool the test days. With ``source_graph``
-    also the row that takes it as topology while the labels stay as built."""
+    also the rows that take it as topology while the labels stay as built; ``graph_labelled_train``
+    (one per pair) is each training day labelled with that graph, for SOURCE_GRAPH_TRAIN_LABELS_ROW."""
     merged = len(pairs[0][1].system.split("+")) > 1
     extra: tuple[str, ...] = ()
     if source_graph is not None:
         # Merged streams get only the protocol's row with the call graph; the fixed-weight rows are
         # TrainTicket's alone.
-        extra = (
-            (SOURCE_GRAPH_SELECTED_ROW,)
-            if merged
-            else (SOURCE_GRAPH_ROW, SOURCE_GRAPH_SELECTED_ROW, SOURCE_GRAPH_CALLERS_ROW)
-        )
+        protocol_rows = (SOURCE_GRAPH_SELECTED_ROW, SOURCE_GRAPH_SILENT_ROW, SOURCE_GRAPH_TRAIN_LABELS_ROW)
+        extra = protocol_rows if merged else (SOURCE_GRAPH_ROW, *protocol_rows, SOURCE_GRAPH_CALLERS_ROW)
     methods = list(METHODS)
     if merged:
         methods.insert(
             methods.index("tocsin, root-cause weights selected on the training day") + 1, ONE_SET_ROW
         )
     pooled = {m: Pooled() for m in (*methods, *extra, *ABLATIONS, *(f"time window {g:.0f} s" for g in SWEEP))}
-    for train, test in pairs:
+    for index, (train, test) in enumerate(pairs):
         truth = [la.truth for la in test.alerts]
         results = {
             "tocsin": _run_tocsin(train, test, config),
@@ -525,16 +651,28 @@ def _score_pairs(
         )
         if len(choice.by_component) > 1:
             results[ONE_SET_ROW] = _run_tocsin(train, test, choice.applied(config, per_component=False))
+        choice = _select_rca(train, config, silent=SILENT_PROTOCOL)
+        _record_rca(f"{scenario}, silenced culprits break ties", train, test, choice)
+        results[SILENT_ROW] = _run_tocsin(train, test, choice.applied(config))
         if source_graph is not None:
             train_graph = _configured_edges(train) + list(source_graph)
             test_graph = _configured_edges(test) + list(source_graph)
-            choice = _select_rca(train, config, topology=train_graph)
-            _record_rca(
-                f"{scenario}, call graph from source as topology (labels: entry chain)", train, test, choice
-            )
-            results[SOURCE_GRAPH_SELECTED_ROW] = _run_tocsin(
-                train, test, choice.applied(config), topology=test_graph
-            )
+            as_topology = f"{scenario}, call graph from source as topology (labels: entry chain)"
+            for row, label, silent, labelled in (
+                (SOURCE_GRAPH_SELECTED_ROW, "", None, None),
+                (SOURCE_GRAPH_SILENT_ROW, ", silenced culprits break ties", SILENT_PROTOCOL, None),
+                (
+                    SOURCE_GRAPH_TRAIN_LABELS_ROW,
+                    ", training day labelled with that graph",
+                    None,
+                    graph_labelled_train[index],
+                ),
+            ):
+                # The same alerts either way: only the training day's labels differ.
+                on = train if labelled is None else labelled
+                choice = _select_rca(on, config, topology=train_graph, silent=silent)
+                _record_rca(f"{as_topology}{label}", train, test, choice)
+                results[row] = _run_tocsin(train, test, choice.applied(config), topology=test_graph)
         heavy = dataclasses.replace(config.root_cause, dependents=3.0)
         results[HEAVY_DEPENDENTS_ROW] = _run_tocsin(
             train, test, dataclasses.replace(config, root_cause=heavy)
@@ -633,7 +771,10 @@ def _merged_by_system(scenario: str, pooled: dict[str, Pooled]) -> list[str]:
         "tocsin",
         "tocsin, root-cause weights selected on the training day",
         ONE_SET_ROW,
+        SILENT_ROW,
         SOURCE_GRAPH_SELECTED_ROW,
+        SOURCE_GRAPH_SILENT_ROW,
+        SOURCE_GRAPH_TRAIN_LABELS_ROW,
     ):
         p = pooled.get(method)
         if p is None:
@@ -782,11 +923,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             (_merge(ob[ob2], tt_src[tt2]), _merge(ob[ob1], tt_src[tt1])),
         ],
     }
+    # The training day of each pair of the entry-chain scenarios labelled with the call graph from source
+    # (the same alerts): for the row whose training labels follow the configured call graph.
+    graph_labelled = {
+        "TrainTicket": [train for train, _ in scenarios[TT_SRC]],
+        "both systems, one stream": [train for train, _ in scenarios[BOTH_SRC]],
+    }
     by_system: list[str] = []
     for system, pairs in scenarios.items():
         # TrainTicket's call graph from source as topology where the labels keep the entry chain.
         source_graph = tt_calls if system in ("TrainTicket", "both systems, one stream") else None
-        pooled = _score_pairs(system, pairs, config, source_graph)
+        pooled = _score_pairs(system, pairs, config, source_graph, graph_labelled.get(system, ()))
         if system.startswith("both systems"):
             by_system += _merged_by_system(system, pooled)
         # Of the swept gaps, keep only the one with the best pooled F1: a baseline tuned in hindsight.

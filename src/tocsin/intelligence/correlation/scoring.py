@@ -124,11 +124,18 @@ def root_cause_expected_hits(
     for fault, incident in chosen.items():
         if fault not in targets:
             raise ValueError(f"fault {fault!r} has no target service")
-        scores = dict(scored_of.get(incident, ()))
-        target = targets[fault]
-        if target not in scores:
-            continue
-        above = sum(1 for s in scores.values() if s > scores[target])
-        tied = sum(1 for s in scores.values() if s == scores[target]) - 1
-        hits += max(0.0, min(1.0, (k - above) / (tied + 1)))
+        hits += expected_hit(scored_of.get(incident, ()), targets[fault], k)
     return hits, len(chosen)
+
+
+def expected_hit(scored: Sequence[tuple[str, float]], target: str, k: int = 3) -> float:
+    """The chance that ``target`` is among the first ``k`` of ``scored`` when candidates with equal
+    scores are ordered at random (0 when it is not a candidate)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    scores = dict(scored)
+    if target not in scores:
+        return 0.0
+    above = sum(1 for s in scores.values() if s > scores[target])
+    tied = sum(1 for s in scores.values() if s == scores[target]) - 1
+    return max(0.0, min(1.0, (k - above) / (tied + 1)))
