@@ -857,17 +857,32 @@ def _result_row(system: str, method: str, p: Pooled) -> list[str]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def data_arguments(description: str | None) -> argparse.ArgumentParser:
+    """The options every script of this folder takes: where the data set and TrainTicket's call
+    graph are."""
+    ap = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the nezha/ folder")
-    ap.add_argument("--repeats", type=int, default=200, help="copies of a scored day replayed for throughput")
-    ap.add_argument("--dump", type=Path, help="write each day's labelled alert stream as JSONL here")
     ap.add_argument(
         "--tt-calls", type=Path, default=TT_CALLS, help="TrainTicket's call graph read from source (CSV)"
     )
+    return ap
+
+
+def data_folder_error(data: Path) -> str | None:
+    if not (data / "rca_data").is_dir():
+        return f"error: {data} is not the nezha data folder (no rca_data/ inside)"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = data_arguments(__doc__)
+    ap.add_argument("--repeats", type=int, default=200, help="copies of a scored day replayed for throughput")
+    ap.add_argument("--dump", type=Path, help="write each day's labelled alert stream as JSONL here")
     args = ap.parse_args(argv)
-    if not (args.data / "rca_data").is_dir():
-        print(f"error: {args.data} is not the nezha data folder (no rca_data/ inside)", file=sys.stderr)
+    if error := data_folder_error(args.data):
+        print(error, file=sys.stderr)
         return 2
     if args.repeats < 1:
         print(f"error: --repeats must be >= 1, got {args.repeats}", file=sys.stderr)

@@ -11,16 +11,12 @@ again. Kept beside ``run.py`` so the numbers of the variants tried and dropped c
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from run import (
-    DEFAULT_DATA,
     OUTSIDE_PROBES,
     PROBES,
-    TT_CALLS,
     Pooled,
     SilentCopies,
     _configured_edges,
@@ -28,6 +24,8 @@ from run import (
     _run_tocsin,
     _select_rca,
     _top3,
+    data_arguments,
+    data_folder_error,
 )
 from run import SILENT_VARIANTS as VARIANTS
 
@@ -57,14 +55,9 @@ def _row(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the nezha/ folder")
-    ap.add_argument(
-        "--tt-calls", type=Path, default=TT_CALLS, help="TrainTicket's call graph read from source"
-    )
-    args = ap.parse_args(argv)
-    if not (args.data / "rca_data").is_dir():
-        print(f"error: {args.data} is not the nezha data folder (no rca_data/ inside)", file=sys.stderr)
+    args = data_arguments(__doc__).parse_args(argv)
+    if error := data_folder_error(args.data):
+        print(error, file=sys.stderr)
         return 2
     config = CorrelationConfig()
     tt_calls = load_call_edges(args.tt_calls)
