@@ -185,3 +185,18 @@ PROBE_CORRELATION = """correlation:
 def probe_incidents(url: str, timeout: str, query: str = PROBE_QUERY) -> str:
     """INCIDENTS_HEAD with PROBE_CORRELATION."""
     return INCIDENTS_HEAD + PROBE_CORRELATION.format(url=url, timeout=timeout, query=query)
+
+
+#: A call graph for the callers' client-latency signal: a gateway calls a..e; the target T is called
+#: by a, b and c; the bystander B by c, d and e; the bystander L by a alone. With only the gateway
+#: alerting, T, B and L all explain it equally: only the callers' client latency tells them apart.
+CALLEE_EDGES = [
+    *(("gateway", s) for s in "abcde"),
+    ("a", "T"),
+    ("b", "T"),
+    ("c", "T"),
+    ("c", "B"),
+    ("d", "B"),
+    ("e", "B"),
+    ("a", "L"),
+]

@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -202,15 +202,34 @@ def prometheus_process(config_file: Path, workdir: Path) -> Server:
     return Server("prometheus", argv, workdir, port)
 
 
+def backfill_incident_time() -> float:
+    """An instant 45 minutes into a past two-hour TSDB block (``promtool`` writes whole blocks),
+    within Prometheus' default retention: where a test places its incident among backfilled series."""
+    return (time.time() // 7200) * 7200 - 2 * 3600 + 45 * 60
+
+
+def gauge_hour(
+    metric: str, label: str, services: Iterable[str], start: float, value: Callable[[str, float, int], float]
+) -> list[str]:
+    """OpenMetrics lines of an hour of 15 s samples of gauge ``metric`` from ``start``, one series
+    per service (named by ``label``), each sample ``value(service, time, index)``."""
+    lines = [f"# TYPE {metric} gauge"]
+    for service in services:
+        for i in range(240):
+            t = start + 15 * i
+            lines.append(f'{metric}{{{label}="{service}"}} {value(service, t, i)} {t:.0f}')
+    return lines
+
+
 @contextlib.contextmanager
-def backfilled_prometheus(work: Path, openmetrics: str) -> Iterator[str]:
-    """A real Prometheus over the series of ``openmetrics`` (text ending in ``# EOF``), written
-    into a TSDB under ``work`` by ``promtool``; yields its URL. Skips the test where either
-    binary is missing."""
+def backfilled_prometheus(work: Path, openmetrics: Iterable[str]) -> Iterator[str]:
+    """A real Prometheus over the series of ``openmetrics`` (OpenMetrics lines, ``gauge_hour``'s;
+    the ``# EOF`` is added here), written into a TSDB under ``work`` by ``promtool``; yields its
+    URL. Skips the test where either binary is missing."""
     missing = missing_binaries(PROMETHEUS, "promtool")
     if missing:
         pytest.skip(missing)
-    (work / "series.om").write_text(openmetrics)
+    (work / "series.om").write_text("\n".join([*openmetrics, "# EOF"]) + "\n")
     argv = ["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q"]
     subprocess.run([*argv, str(work / "series.om"), str(work / "tsdb")], check=True, capture_output=True)
     config = work / "prometheus.yml"

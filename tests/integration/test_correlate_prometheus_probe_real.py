@@ -11,58 +11,42 @@ own-service probe).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from peers import backfilled_prometheus
+from peers import backfill_incident_time, backfilled_prometheus, gauge_hour
 
+from testkit import CALLEE_EDGES
 from tocsin.intelligence.correlation.prometheus_probe import PrometheusProbe
 from tocsin.intelligence.correlation.rootcause import RootCauseWeights, ServiceEvidence, rank_root_causes
 from tocsin.intelligence.correlation.topology import ServiceGraph
 
 pytestmark = pytest.mark.slow
 
-EDGES = [
-    *(("gateway", s) for s in "abcde"),
-    ("a", "T"),
-    ("b", "T"),
-    ("c", "T"),
-    ("c", "B"),
-    ("d", "B"),
-    ("e", "B"),
-    ("a", "L"),
-]
+EDGES = CALLEE_EDGES
 SERVICES = ["gateway", "a", "b", "c", "d", "e", "T", "B", "L"]
 SERVER_QUERY = 'svc_server_latency_seconds{service="$service"}'
 CLIENT_QUERY = "max by (service) (svc_client_latency_seconds)"
-# Aligned to Prometheus' two-hour blocks and within its default retention.
-HOUR = 3600.0
-T_INCIDENT = (time.time() // 7200) * 7200 - 2 * HOUR + 45 * 60  # 45 min into a past block
+T_INCIDENT = backfill_incident_time()
 WINDOW = (T_INCIDENT - 180.0, T_INCIDENT + 60.0)  # what ranking asks for an incident starting then
 
 
-def openmetrics() -> str:
+def openmetrics() -> list[str]:
     """An hour of 15 s samples per service, flat with a little jitter, except: from two minutes
     before the incident, a, b and c's client latency (the calls they make) is ten times higher, and
     L's server latency twenty times."""
     start = T_INCIDENT - 45 * 60
-    lines = []
-    for metric in ("svc_server_latency_seconds", "svc_client_latency_seconds"):
-        lines.append(f"# TYPE {metric} gauge")
-        for service in SERVICES:
-            for i in range(240):
-                t = start + 15 * i
-                value = 0.1 + 0.002 * (i % 3)
-                rising = t >= T_INCIDENT - 120
-                if rising and metric == "svc_client_latency_seconds" and service in "abc":
-                    value = 1.0
-                if rising and metric == "svc_server_latency_seconds" and service == "L":
-                    value = 2.0
-                lines.append(f'{metric}{{service="{service}"}} {value} {t:.0f}')
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
+
+    def server(service: str, t: float, i: int) -> float:
+        return 2.0 if service == "L" and t >= T_INCIDENT - 120 else 0.1 + 0.002 * (i % 3)
+
+    def client(service: str, t: float, i: int) -> float:
+        return 1.0 if service in "abc" and t >= T_INCIDENT - 120 else 0.1 + 0.002 * (i % 3)
+
+    lines = gauge_hour("svc_server_latency_seconds", "service", SERVICES, start, server)
+    lines += gauge_hour("svc_client_latency_seconds", "service", SERVICES, start, client)
+    return lines
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from peers import backfilled_prometheus
+from peers import backfill_incident_time, backfilled_prometheus, gauge_hour
 
 from testkit import INCIDENTS_HEAD, probe_incidents
 from tocsin.engine.clock import ManualClock
@@ -25,9 +25,8 @@ from tocsin.incidents.config import load_incidents_text
 from tocsin.incidents.service import IncidentService
 from tocsin.model import Alert
 
-# Aligned to Prometheus' two-hour blocks and within its default retention.
 HOUR = 3600.0
-T_INCIDENT = (time.time() // 7200) * 7200 - 2 * HOUR + 45 * 60  # 45 min into a past block
+T_INCIDENT = backfill_incident_time()
 
 
 #: callers of the quiet ``ledger`` whose client latency (the calls they make) rises in the incident
@@ -35,24 +34,22 @@ LEDGER_CALLERS = ("frontend", "web", "mobile")
 CLIENT_SERVICES = (*LEDGER_CALLERS, "checkout", "payment", "search", "ads", "ledger")
 
 
-def openmetrics() -> str:
+def openmetrics() -> list[str]:
     """An hour of 15 s samples: each service's latency, flat but for cart's jump at the incident;
     and each service's client-side latency, flat but for the jump at ledger's callers."""
     start = T_INCIDENT - 45 * 60
     in_incident = [T_INCIDENT - 120 <= start + 15 * i <= T_INCIDENT + 600 for i in range(240)]
-    lines = ["# TYPE svc_latency_seconds gauge"]
-    for service in ("frontend", "cart", "checkout"):
-        for i in range(240):
-            value = 1.5 if service == "cart" and in_incident[i] else 0.1
-            lines.append(f'svc_latency_seconds{{service="{service}"}} {value} {start + 15 * i:.0f}')
-    lines.append("# TYPE svc_client_latency_seconds gauge")
-    for service in CLIENT_SERVICES:
-        for i in range(240):
-            # a little noise, so that a robust spread exists
-            value = (2.0 if service in LEDGER_CALLERS and in_incident[i] else 0.2) + 0.01 * (i % 3)
-            lines.append(f'svc_client_latency_seconds{{app="{service}"}} {value} {start + 15 * i:.0f}')
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
+
+    def latency(service: str, t: float, i: int) -> float:
+        return 1.5 if service == "cart" and in_incident[i] else 0.1
+
+    def client(service: str, t: float, i: int) -> float:
+        # a little noise, so that a robust spread exists
+        return (2.0 if service in LEDGER_CALLERS and in_incident[i] else 0.2) + 0.01 * (i % 3)
+
+    lines = gauge_hour("svc_latency_seconds", "service", ("frontend", "cart", "checkout"), start, latency)
+    lines += gauge_hour("svc_client_latency_seconds", "app", CLIENT_SERVICES, start, client)
+    return lines
 
 
 @pytest.fixture(scope="module")

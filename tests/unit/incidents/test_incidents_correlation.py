@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from testkit import INCIDENTS_HEAD
 from tocsin.config.errors import ConfigError
 from tocsin.incidents.actions import Notify
 from tocsin.incidents.config import load_incidents_text
@@ -16,15 +17,7 @@ from tocsin.model import Alert
 
 T0 = datetime(2026, 1, 7, 10, tzinfo=UTC).timestamp()
 
-BASE = """
-users:
-  - {id: ana, email: ana@example.com}
-escalation_policies:
-  - name: main
-    levels:
-      - {targets: [{user: ana}], wait: 10m}
-default_policy: main
-"""
+BASE = INCIDENTS_HEAD
 
 CORRELATION = """
 correlation:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit import PG_URL, Harness, postgres_available
+from testkit import INCIDENTS_HEAD, PG_URL, Harness, postgres_available
 from tocsin.config.errors import ConfigError
 from tocsin.engine.engine import Engine
 from tocsin.engine.pipeline import Backoff
@@ -30,20 +30,15 @@ receivers:
     webhook_configs: [{url: "http://127.0.0.1:1/unused"}]
 """
 
-INCIDENTS = """
-users:
-  - {id: ana, email: ana@example.com}
-escalation_policies:
-  - name: main
-    levels:
-      - {targets: [{user: ana}], wait: 10m}
-default_policy: main
-reopen_window: 1m
+INCIDENTS = (
+    INCIDENTS_HEAD
+    + """reopen_window: 1m
 correlation:
   history:
     min_alerts: 20
     save_interval: 10m
 """
+)
 
 
 class StoreHarness(Harness):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from testkit import CALLEE_EDGES
 from tocsin.intelligence.correlation.callee_attribution import binomial_tail, caller_evidence
 from tocsin.intelligence.correlation.metric_probe import CombinedProbe, Series, SeriesProbe, held_rise
 from tocsin.intelligence.correlation.nezha_metrics import nezha_probe
@@ -16,22 +17,7 @@ from tocsin.intelligence.correlation.topology import ServiceGraph
 
 T0 = 1_700_000_000.0
 NEZHA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "nezha"
-# gateway calls everything below it. The target T is called by a, b and c; the bystander B by c, d and
-# e; the bystander L by a alone. Only gateway alerts, so T, B and L all explain it equally.
-EDGES = [
-    ("gateway", "a"),
-    ("gateway", "b"),
-    ("gateway", "c"),
-    ("gateway", "d"),
-    ("gateway", "e"),
-    ("a", "T"),
-    ("b", "T"),
-    ("c", "T"),
-    ("c", "B"),
-    ("d", "B"),
-    ("e", "B"),
-    ("a", "L"),
-]
+EDGES = CALLEE_EDGES  # T, B and L explain the alerting gateway equally (see testkit)
 GRAPH = ServiceGraph(EDGES)
 ALL = sorted(GRAPH.services)
 
