@@ -598,7 +598,7 @@ def _root_cause_weights(
     place. The correlation code (and numpy) is imported only when either is set."""
     if not c.root_cause and not c.root_cause_by_component:
         return None, ()
-    from tocsin.intelligence.correlation.component_weights import weights_from_mapping
+    from tocsin.intelligence.correlation.component_weights import component_claims, weights_from_mapping
     from tocsin.intelligence.correlation.topology import ServiceGraph
 
     base = None
@@ -607,21 +607,20 @@ def _root_cause_weights(
     except ValueError as e:
         probs.add(("correlation", "root_cause"), _without_prefix(str(e), "root_cause"))
     # With a configured graph, each entry names one service of its component (its system).
-    graph = ServiceGraph(edges) if edges else None
-    named: dict[int | None, str] = {}
+    entries = c.root_cause_by_component
+    claims = component_claims(entries, ServiceGraph(edges)) if edges else ((s, True, None) for s in entries)
     out = []
-    for service, values in c.root_cause_by_component.items():
+    for service, in_graph, earlier in claims:
         loc: Loc = ("correlation", "root_cause_by_component", service)
-        if graph is not None:
-            if service not in graph:
-                probs.add(loc, f"service {service!r} is not in the topology")
-                continue
-            other = named.setdefault(graph.component_id(service), service)
-            if other != service:
-                probs.add(
-                    loc, f"{service!r} is in the same part of the topology as {other!r}: name one of them"
-                )
-                continue
+        if not in_graph:
+            probs.add(loc, f"service {service!r} is not in the topology")
+            continue
+        if earlier is not None:
+            probs.add(
+                loc, f"{service!r} is in the same part of the topology as {earlier!r}: name one of them"
+            )
+            continue
+        values = entries[service]
         try:
             out.append((service, weights_from_mapping(values, base, where=service)))
         except ValueError as e:

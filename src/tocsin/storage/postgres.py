@@ -77,7 +77,8 @@ class PostgresStorage(SQLStorage):
 
     def commit(self, batch: WriteBatch) -> None:
         alerts = batch.alert_count()
-        if alerts != len(batch) or not alerts:
+        # Alerts in both forms would be two COPYs, which only a transaction keeps atomic.
+        if alerts != len(batch) or not alerts or (batch.alerts and batch.encoded_alerts is not None):
             super().commit(batch)
             return
         # Only alerts (what ingest writes): the one COPY is atomic by itself, so it runs in
@@ -86,13 +87,7 @@ class PostgresStorage(SQLStorage):
         with self._lock:
             self._conn.autocommit = True
             try:
-                cur = self._conn.cursor()
-                if batch.alerts and batch.encoded_alerts is not None:
-                    # Two COPYs are two statements: a transaction keeps them atomic.
-                    with self._conn.transaction():
-                        self._append_log(cur, batch)
-                else:
-                    self._append_log(cur, batch)
+                self._append_log(self._conn.cursor(), batch)
             except Exception as e:
                 raise self._fail("write", e) from e
             finally:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from tocsin.intelligence.correlation.rootcause import RootCauseWeights, ServiceEvidence
 from tocsin.intelligence.correlation.topology import ServiceGraph
@@ -124,15 +124,33 @@ def component_weights_from_mapping(
     return check_component_weights(tuple(out))
 
 
+def component_claims(services: Iterable[str], graph: ServiceGraph) -> Iterator[tuple[str, bool, str | None]]:
+    """For each named service in order: whether the graph holds it, and the service named earlier
+    for the same component (None when this one is the first)."""
+    claimed: dict[int, str] = {}  # component → the service that named it
+    for service in services:
+        component = graph.component_id(service) if service in graph else None
+        if component is None:
+            yield service, False, None
+            continue
+        yield service, True, claimed.get(component)
+        claimed.setdefault(component, service)
+
+
 class ComponentResolver:
     """Which configured weights apply to which services, for one service graph."""
 
     def __init__(self, entries: ComponentWeights, graph: ServiceGraph | None, graph_complete: bool) -> None:
         self._by_service: dict[str, tuple[str, RootCauseWeights]] = {}
-        claimed: dict[int, str] = {}  # component → the service that named it
-        for service, weights in entries:
-            if graph is None or service not in graph:
-                if graph is not None and graph_complete:
+        weights_of = dict(entries)
+        if graph is None:
+            for service, weights in entries:
+                self._by_service.setdefault(service, (service, weights))
+            return
+        for service, in_graph, earlier in component_claims(weights_of, graph):
+            weights = weights_of[service]
+            if not in_graph:
+                if graph_complete:
                     raise ValueError(
                         f"correlation config: root_cause_by_component names {service!r}, which the "
                         "configured service graph does not have"
@@ -140,16 +158,13 @@ class ComponentResolver:
                 # Not in the graph (yet): a component of its own.
                 self._by_service.setdefault(service, (service, weights))
                 continue
-            component = graph.component_id(service)
-            assert component is not None
-            if component in claimed:
+            if earlier is not None:
                 if graph_complete:
                     raise ValueError(
-                        f"correlation config: root_cause_by_component names {claimed[component]!r} and "
+                        f"correlation config: root_cause_by_component names {earlier!r} and "
                         f"{service!r}, which are in the same component of the service graph"
                     )
                 continue  # a learned graph joined them: the first named keeps the component
-            claimed[component] = service
             for member in graph.component(service):
                 self._by_service[member] = (service, weights)
 
