@@ -25,6 +25,7 @@
 
 static PyObject *s_labels, *s_annotations, *s_startsAt, *s_endsAt, *s_generatorURL, *s_empty;
 static PyObject *s_tenant_id, *s_fingerprint, *s_starts_at, *s_ends_at, *s_updated_at, *s_timeout, *s_generator_url;
+static PyObject *s_annotations_json, *s_empty_json; /* the slot's name; b"{}" */
 
 static inline uint64_t fnv_bytes(uint64_t h, const char *p, Py_ssize_t n) {
     const unsigned char *b = (const unsigned char *)p;
@@ -222,18 +223,20 @@ error:
     return NULL;
 }
 
+static PyObject *annotations_json_of(PyObject *raw, PyObject *known);
+
 /* model.Alert's fields in the order of its constructor's parameters. */
-static PyObject **const alert_fields[9] = {&s_labels,        &s_annotations, &s_starts_at,
+static PyObject **const alert_fields[9] = {&s_labels,        &s_annotations_json, &s_starts_at,
                                            &s_ends_at,       &s_generator_url, &s_updated_at,
                                            &s_timeout,       &s_tenant_id,   &s_fingerprint};
 static PyObject *layout_type = NULL; /* the type the offsets below were read from */
 static Py_ssize_t layout_offsets[9];
 static int layout_direct = 0;
 
-/* Whether alert_type is a class of exactly these nine object slots (model.Alert, a slots=True
- * dataclass), whose instances new_alert can then fill directly: its generated __init__ only
- * assigns them and its __post_init__ only fills a zero fingerprint, which fast_alert never
- * passes. Anything else (a subclass, a changed layout) is called as a type. */
+/* Whether alert_type is a class of exactly these nine object slots (model.Alert), whose
+ * instances new_alert can then fill directly: its __init__ only assigns them, encodes a mapping
+ * of annotations (fast_alert passes them encoded) and fills a zero fingerprint (fast_alert never
+ * passes one). Anything else (a subclass, a changed layout) is called as a type. */
 static int direct_layout(PyObject *alert_type) {
     if (alert_type == layout_type) return layout_direct;
     Py_XSETREF(layout_type, Py_NewRef(alert_type));
@@ -297,7 +300,7 @@ static PyObject *fast_alert(PyObject *p, PyObject *now, PyObject *default_ends, 
     if (labels == NULL) goto done;
     raw = PyObject_GetAttr(p, s_annotations);
     if (raw == NULL) goto done;
-    annotations = shared_map(raw, share, known);
+    annotations = annotations_json_of(raw, known);
     Py_CLEAR(raw);
     if (annotations == NULL) goto done;
 
@@ -417,15 +420,9 @@ static inline int buf_put(buf_t *b, const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* A text field: COPY's own escapes for backslash, tab, newline and carriage return. */
-static int put_text(buf_t *b, PyObject *s) {
-    Py_ssize_t n;
-    if (!PyUnicode_Check(s)) {
-        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
-        return -1;
-    }
-    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
-    if (u == NULL || buf_grow(b, 2 * n) < 0) return -1;
+/* Text as a COPY field: COPY's own escapes for backslash, tab, newline and carriage return. */
+static int put_copy_escaped(buf_t *b, const char *u, Py_ssize_t n) {
+    if (buf_grow(b, 2 * n) < 0) return -1;
     char *o = b->p + b->len;
     for (Py_ssize_t i = 0; i < n; i++) {
         char c = u[i];
@@ -439,6 +436,26 @@ static int put_text(buf_t *b, PyObject *s) {
     }
     b->len = o - b->p;
     return 0;
+}
+
+/* A text field. */
+static int put_text(buf_t *b, PyObject *s) {
+    Py_ssize_t n;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    return u == NULL ? -1 : put_copy_escaped(b, u, n);
+}
+
+/* An Alert's annotations (JSON text as bytes) as a COPY field. */
+static int put_json_bytes(buf_t *b, PyObject *s) {
+    if (!PyBytes_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected bytes, got %.100s", Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    return put_copy_escaped(b, PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s));
 }
 
 /* A JSON string as msgspec writes it (raw UTF-8; \" \\ \b \f \n \r \t, other controls as \u00XX),
@@ -522,6 +539,63 @@ static int put_json_map_as(buf_t *b, PyObject *m, int copy) {
 /* A map as a JSON field of a COPY row. */
 static int put_json_map(buf_t *b, PyObject *m) { return put_json_map_as(b, m, 1); }
 
+/* Reused by annotations_json_of, which runs under the GIL and calls no Python code while
+ * writing: one buffer instead of an allocation per alert. */
+static buf_t annotations_buf = {NULL, 0, 0};
+
+/* The annotations of a posted alert as model.Alert holds them (model.encode_annotations: compact
+ * JSON with the names sorted, empty values left out). NULL with no exception set when a name is
+ * not known valid, a value is not a str or the text is not valid UTF-8 (slow path), NULL with
+ * one on error. */
+static PyObject *annotations_json_of(PyObject *raw, PyObject *known) {
+    if (raw == Py_None) return Py_NewRef(s_empty_json);
+    if (!PyDict_Check(raw)) return NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(raw);
+    if (n == 0) return Py_NewRef(s_empty_json);
+    PyObject *stack[2 * 16], **kv = stack; /* borrowed (name, value) pairs, sorted by name */
+    if (n > 16) {
+        kv = PyMem_Malloc(sizeof(PyObject *) * 2 * (size_t)n);
+        if (kv == NULL) return PyErr_NoMemory();
+    }
+    PyObject *res = NULL, *k, *v;
+    Py_ssize_t m = 0, pos = 0;
+    while (PyDict_Next(raw, &pos, &k, &v)) {
+        if (!PyUnicode_Check(v) || !PyUnicode_Check(k)) goto done;
+        if (PyUnicode_GET_LENGTH(v) == 0) continue;
+        int ok = PySet_Contains(known, k);
+        if (ok <= 0) goto done; /* -1: the error stays set */
+        /* Insertion sort: an alert has a handful of annotations. Code-point order, which is the
+         * byte order of their UTF-8 (Go's and msgspec's order="sorted"). */
+        Py_ssize_t j = m++;
+        while (j > 0 && PyUnicode_Compare(kv[2 * (j - 1)], k) > 0) {
+            kv[2 * j] = kv[2 * j - 2];
+            kv[2 * j + 1] = kv[2 * j - 1];
+            j--;
+        }
+        kv[2 * j] = k;
+        kv[2 * j + 1] = v;
+    }
+    if (m == 0) {
+        res = Py_NewRef(s_empty_json);
+        goto done;
+    }
+    buf_t *b = &annotations_buf;
+    b->len = 0;
+    if (buf_put(b, "{", 1) < 0) goto done;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if ((i && buf_put(b, ",", 1) < 0) || put_json_string_as(b, kv[2 * i], 0) < 0 ||
+            buf_put(b, ":", 1) < 0 || put_json_string_as(b, kv[2 * i + 1], 0) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) PyErr_Clear(); /* the slow path says */
+            goto done;
+        }
+    }
+    if (buf_put(b, "}", 1) < 0) goto done;
+    res = PyBytes_FromStringAndSize(b->p, b->len);
+done:
+    if (kv != stack) PyMem_Free(kv);
+    return res;
+}
+
 /* The fingerprint as PostgreSQL's signed BIGINT (storage/sql.py to_signed). */
 static int put_fingerprint(buf_t *b, PyObject *fp) {
     unsigned long long v = PyLong_AsUnsignedLongLong(fp);
@@ -571,7 +645,7 @@ static int put_attr(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *,
 
 static int put_alert_row(buf_t *b, PyObject *a, float_memo_t memo[3]) {
     if (put_attr(b, a, s_tenant_id, put_text, "\t") < 0 || put_attr(b, a, s_fingerprint, put_fingerprint, "\t") < 0 ||
-        put_attr(b, a, s_labels, put_json_map, "\t") < 0 || put_attr(b, a, s_annotations, put_json_map, "\t") < 0)
+        put_attr(b, a, s_labels, put_json_map, "\t") < 0 || put_attr(b, a, s_annotations_json, put_json_bytes, "\t") < 0)
         return -1;
     PyObject *const names[3] = {s_starts_at, s_ends_at, s_updated_at};
     for (int i = 0; i < 3; i++) {
@@ -600,7 +674,7 @@ static PyObject *py_copy_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
     float_memo_t memo[3] = {{0}};
     Py_ssize_t pos = 0;
     PyObject *key, *a;
-    /* Nothing below runs Python code (Alert is a slotted dataclass), so the dict cannot change. */
+    /* Nothing below runs Python code (Alert's fields are plain slots), so the dict cannot change. */
     while (PyDict_Next(alerts, &pos, &key, &a)) {
         if (a != Py_None) {
             if (put_alert_row(&b, a, memo) < 0) goto error;
@@ -656,6 +730,17 @@ static int mp_str(buf_t *b, PyObject *s) {
     return buf_put(b, u, n);
 }
 
+/* JSON text already encoded (an Alert's annotations), as a msgpack str. */
+static int mp_json_bytes(buf_t *b, PyObject *s) {
+    if (!PyBytes_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected bytes, got %.100s", Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(s);
+    if ((uint64_t)n > UINT32_MAX || mp_u32(b, 0xdb, (uint32_t)n) < 0) return -1;
+    return buf_put(b, PyBytes_AS_STRING(s), n);
+}
+
 /* A str->str map as compact JSON text (as msgspec writes it), as a msgpack str. */
 static int mp_json_map(buf_t *b, PyObject *m) {
     if (mp_u32(b, 0xdb, 0) < 0) return -1; /* the length is patched in below */
@@ -696,7 +781,7 @@ static int mp_attr(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, 
 static int mp_alert_row(buf_t *b, PyObject *a) {
     if (buf_put(b, "\x9a", 1) < 0 || mp_attr(b, a, s_tenant_id, mp_str) < 0 ||
         mp_attr(b, a, s_fingerprint, mp_fingerprint) < 0 || mp_attr(b, a, s_labels, mp_json_map) < 0 ||
-        mp_attr(b, a, s_annotations, mp_json_map) < 0 || mp_attr(b, a, s_starts_at, mp_float) < 0 ||
+        mp_attr(b, a, s_annotations_json, mp_json_bytes) < 0 || mp_attr(b, a, s_starts_at, mp_float) < 0 ||
         mp_attr(b, a, s_ends_at, mp_float) < 0 || mp_attr(b, a, s_updated_at, mp_float) < 0)
         return -1;
     PyObject *t = PyObject_GetAttr(a, s_timeout);
@@ -717,7 +802,7 @@ static PyObject *py_log_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
     Py_ssize_t pos = 0;
     PyObject *key, *a;
     if (mp_u32(&b, 0xdd, (uint32_t)PyDict_GET_SIZE(alerts)) < 0) goto error;
-    /* Nothing below runs Python code (Alert is a slotted dataclass), so the dict cannot change. */
+    /* Nothing below runs Python code (Alert's fields are plain slots), so the dict cannot change. */
     while (PyDict_Next(alerts, &pos, &key, &a)) {
         if (a != Py_None) {
             if (mp_alert_row(&b, a) < 0) goto error;
@@ -766,11 +851,13 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         {&s_endsAt, "endsAt"},       {&s_generatorURL, "generatorURL"}, {&s_empty, ""},
         {&s_tenant_id, "tenant_id"}, {&s_fingerprint, "fingerprint"}, {&s_starts_at, "starts_at"},
         {&s_ends_at, "ends_at"},     {&s_updated_at, "updated_at"},   {&s_timeout, "timeout"},
-        {&s_generator_url, "generator_url"},
+        {&s_generator_url, "generator_url"}, {&s_annotations_json, "annotations_json"},
     };
     for (size_t i = 0; i < sizeof interned / sizeof interned[0]; i++) {
         *interned[i].name = PyUnicode_InternFromString(interned[i].text);
         if (*interned[i].name == NULL) return NULL;
     }
+    s_empty_json = PyBytes_FromStringAndSize("{}", 2);
+    if (s_empty_json == NULL) return NULL;
     return PyModule_Create(&module);
 }

@@ -11,9 +11,10 @@ import enum
 import math
 import re
 import types
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
+import msgspec
 from fnv_c.ext._fnv import lib as _fnv
 
 speedups: types.ModuleType | None
@@ -111,29 +112,94 @@ def validate_labels(labels: Labels) -> str | None:
     return None
 
 
-@dataclass(slots=True)
 class Alert:
     """One alert instance as stored and routed by the engine.
 
     ``ends_at`` is always set: an alert posted without one gets ``now + resolve_timeout`` and
     ``timeout=True`` (so a later re-post may extend it), exactly as Alertmanager does.
+
+    Annotations are held as their JSON text (``annotations_json``, keys sorted as Alertmanager's Go
+    maps print them), not as a dict: they are only ever written out (storage, payloads, API
+    answers) or read by templates, and at 250k alerts the dicts and their unique strings were a
+    sixth of the server's memory. ``annotations`` decodes a fresh dict on each access.
     """
 
-    labels: Labels
-    annotations: Labels = field(default_factory=dict)
-    starts_at: float = 0.0
-    ends_at: float = 0.0
-    generator_url: str = ""
-    updated_at: float = 0.0
-    timeout: bool = False
-    tenant_id: str = DEFAULT_TENANT
-    fingerprint: int = 0
+    # Nine plain slots, in the constructor's order: the compiled converter (_speedups.c,
+    # new_alert) fills them directly without calling __init__, passing a non-zero fingerprint and
+    # annotations already encoded; anything more done in __init__ must be done there.
+    __slots__ = (  # noqa: RUF023 - the constructor's order, which the compiled converter relies on
+        "labels",
+        "annotations_json",
+        "starts_at",
+        "ends_at",
+        "generator_url",
+        "updated_at",
+        "timeout",
+        "tenant_id",
+        "fingerprint",
+    )
 
-    def __post_init__(self) -> None:
-        # The compiled converter (_speedups.c, new_alert) fills these nine slots without calling
-        # __init__, passing a non-zero fingerprint: anything more done here must be done there.
-        if not self.fingerprint:
-            self.fingerprint = fingerprint(self.labels)
+    labels: Labels
+    annotations_json: bytes
+    starts_at: float
+    ends_at: float
+    generator_url: str
+    updated_at: float
+    timeout: bool
+    tenant_id: str
+    fingerprint: int
+
+    def __init__(
+        self,
+        labels: Labels,
+        annotations: Mapping[str, str] | bytes | None = None,
+        starts_at: float = 0.0,
+        ends_at: float = 0.0,
+        generator_url: str = "",
+        updated_at: float = 0.0,
+        timeout: bool = False,
+        tenant_id: str = DEFAULT_TENANT,
+        fingerprint: int = 0,
+    ) -> None:
+        """``annotations`` is a mapping, or bytes already made by :func:`encode_annotations`."""
+        self.labels = labels
+        if not isinstance(annotations, bytes):
+            annotations = encode_annotations(annotations)
+        self.annotations_json = annotations
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.generator_url = generator_url
+        self.updated_at = updated_at
+        self.timeout = timeout
+        self.tenant_id = tenant_id
+        self.fingerprint = fingerprint or _fingerprint(labels)
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The annotations as a new dict (changing it does not change the alert)."""
+        return _decode_annotations(self.annotations_json)
+
+    @annotations.setter
+    def annotations(self, value: Mapping[str, str]) -> None:
+        self.annotations_json = encode_annotations(value)
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self.__slots__, self._fields(), strict=True)
+            if name != "annotations_json"
+        )
+        return f"Alert({shown}, annotations={self.annotations!r})"
 
     @property
     def name(self) -> str:
@@ -147,6 +213,24 @@ class Alert:
         return "resolved" if self.resolved_at(now) else "firing"
 
 
+#: Sorted keys, compact, as msgspec and the compiled converter both write it (tests hold them equal).
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+_decode_annotations = msgspec.json.Decoder(dict[str, str]).decode
+EMPTY_ANNOTATIONS = b"{}"
+
+
+def encode_annotations(annotations: Mapping[str, str] | None) -> bytes:
+    """Annotations as an Alert holds them: compact JSON with sorted keys."""
+    if not annotations:
+        return EMPTY_ANNOTATIONS
+    return _encode_sorted(annotations)
+
+
+def canonical_annotations(text: str | bytes) -> bytes:
+    """Stored annotation JSON (written by any version) in the form an Alert holds."""
+    return encode_annotations(_decode_annotations(text))
+
+
 def merge(old: Alert, new: Alert, now: float) -> Alert:
     """Merge two instances of the same alert (same fingerprint) as Alertmanager does.
 
@@ -158,7 +242,7 @@ def merge(old: Alert, new: Alert, now: float) -> Alert:
         old, new = new, old
     res = Alert(
         labels=new.labels,
-        annotations=new.annotations,
+        annotations=new.annotations_json,
         starts_at=min(old.starts_at, new.starts_at),
         ends_at=new.ends_at,
         generator_url=new.generator_url,

@@ -164,7 +164,7 @@ def _brief(labels: dict[str, str]) -> str:
 
 def gettable_alert(a: Alert, st: AlertStatus) -> dict[str, Any]:
     return {
-        "annotations": a.annotations,
+        "annotations": msgspec.Raw(a.annotations_json),  # held as JSON already
         "endsAt": format_time(a.ends_at),
         "fingerprint": fingerprint_hex(a.fingerprint),
         "receivers": [{"name": r} for r in st.receivers],

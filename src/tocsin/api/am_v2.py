@@ -244,9 +244,7 @@ class V2:
             return Response(cached, media_type="application/json")
         parts = []
         until = epoch_until
-        for a in e.store.in_fingerprint_order():
-            if a.tenant_id != tenant:
-                continue
+        for a in e.store.in_fingerprint_order(tenant):
             if now < a.ends_at < until:
                 until = a.ends_at
             entry = accept(a)

@@ -19,7 +19,7 @@ from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
 from tocsin.engine.silences import Silences
 from tocsin.engine.throttle import Throttle
 from tocsin.model import Alert
-from tocsin.notify.base import Integration, Notification, NotifyError, common
+from tocsin.notify.base import Integration, Notification, NotifyError, common, common_annotations
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class Pipeline:
                 group_key=group_key,
                 group_labels=group_labels,
                 common_labels=common([a.labels for a in sent]),
-                common_annotations=common([a.annotations for a in sent]),
+                common_annotations=common_annotations(sent),
                 external_url=self.external_url,
                 now=now,
                 reason=reason,

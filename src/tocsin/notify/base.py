@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +43,26 @@ def common(maps: list[dict[str, str]]) -> dict[str, str]:
         return {}
     first = maps[0]
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+
+
+def common_annotations(alerts: Sequence[Alert]) -> dict[str, str]:
+    """The annotations every alert has with the same value (``common`` over their annotations).
+
+    Alerts hold annotations as JSON text: an alert whose text is the first one's is not decoded,
+    and the walk stops as soon as nothing is left in common.
+    """
+    if not alerts:
+        return {}
+    text = alerts[0].annotations_json
+    out = alerts[0].annotations
+    for a in alerts:
+        if a.annotations_json == text:
+            continue
+        other = a.annotations
+        out = {k: v for k, v in out.items() if other.get(k) == v}
+        if not out:
+            break
+    return out
 
 
 class NotifyError(Exception):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import msgspec
+
 from tocsin.model import Alert, fingerprint_hex
 from tocsin.model import format_time_nano as _format_time_nano
 from tocsin.notify.base import Notification
@@ -21,7 +23,8 @@ def alert_dict(a: Alert, now: float) -> dict[str, Any]:
     return {
         "status": "firing" if firing else "resolved",
         "labels": a.labels,
-        "annotations": a.annotations,
+        # Held as JSON already: written as it is (the webhook encodes this payload with msgspec).
+        "annotations": msgspec.Raw(a.annotations_json),
         "startsAt": format_time_nano(a.starts_at),
         # Firing alerts carry Go's zero time as their end, as Alertmanager sends them.
         "endsAt": GO_ZERO if firing else format_time_nano(a.ends_at),
@@ -31,6 +34,8 @@ def alert_dict(a: Alert, now: float) -> dict[str, Any]:
 
 
 def webhook_payload(n: Notification) -> dict[str, Any]:
+    """The payload for msgspec to encode (each alert's annotations are ``msgspec.Raw`` JSON):
+    :func:`webhook_body` is its JSON."""
     payload = {
         "receiver": n.receiver,
         "status": n.status,
@@ -48,3 +53,11 @@ def webhook_payload(n: Notification) -> dict[str, Any]:
         # notifications have no extra data, so their payload stays Alertmanager's exactly.
         payload["tocsin"] = dict(n.extra)
     return payload
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def webhook_body(n: Notification) -> bytes:
+    """The webhook's JSON body."""
+    return _encode(webhook_payload(n))

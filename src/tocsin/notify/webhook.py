@@ -10,19 +10,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import msgspec
-
-from tocsin.notify.base import Integration, Notification, NotifyError, common
+from tocsin.notify.base import Integration, Notification, NotifyError, common, common_annotations
 from tocsin.notify.circuit import CircuitBreaker
 from tocsin.notify.http1 import HTTP1Pool, HTTP1Response, plain_http_target
-from tocsin.notify.payload import webhook_payload
+from tocsin.notify.payload import webhook_body
 from tocsin.notify.retry_http import redact_url, retry_after
 from tocsin.notify.signing import message_id, signature_headers
 
 if TYPE_CHECKING:
     import httpx  # imported when a client is first needed (see retry_http)
 
-_encode = msgspec.json.Encoder().encode
 
 #: Requests in flight per webhook. httpx's pool rescans every queued request on each state change,
 #: so a thousand groups flushing together cost quadratic time there; waiting here is O(1).
@@ -50,7 +47,7 @@ def truncate(n: Notification, max_alerts: int) -> Notification:
         alerts=kept,
         status="firing" if any(a.ends_at > n.now for a in kept) else "resolved",
         common_labels=common([a.labels for a in kept]),
-        common_annotations=common([a.annotations for a in kept]),
+        common_annotations=common_annotations(kept),
         truncated_alerts=len(n.alerts) - max_alerts,
     )
 
@@ -120,7 +117,7 @@ class WebhookIntegration(Integration):
 
             content = render_string(self.body_template, template_data(shown), name="webhook body").encode()
         else:
-            content = _encode(webhook_payload(shown))
+            content = webhook_body(shown)
         headers = dict(self.headers)
         # The key is hashed: header values must be ASCII, and group keys may hold any label text.
         msg_id = message_id(n.idempotency_key or f"{n.group_key}\x1f{n.now}")

@@ -127,7 +127,7 @@ def py_copy_rows(alerts: dict[tuple[str, int], Alert | None]) -> bytes:
             out.append(f"{_copy_text(t)}\t{to_signed(fp)}\t{{}}\t{{}}\t0.0\t0.0\t0.0\t0\t\t1\n")
         else:
             labels = _copy_text(_encode(a.labels).decode())
-            annotations = _copy_text(_encode(a.annotations).decode())
+            annotations = _copy_text(a.annotations_json.decode())
             out.append(
                 f"{_copy_text(a.tenant_id)}\t{to_signed(a.fingerprint)}\t{labels}\t{annotations}\t"
                 f"{float(a.starts_at)!r}\t{float(a.ends_at)!r}\t{float(a.updated_at)!r}\t"

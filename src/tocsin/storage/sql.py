@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from tocsin.model import Alert, speedups
+from tocsin.model import Alert, canonical_annotations, speedups
 from tocsin.storage.base import DOC_KINDS, DeliveryRecord, Doc, StorageError, WriteBatch
 
 _U64 = 1 << 64
@@ -149,7 +149,7 @@ def _alert_row(a: Alert) -> tuple[Any, ...]:
         a.tenant_id,
         to_signed(a.fingerprint),
         _dumps(a.labels),
-        _dumps(a.annotations),
+        a.annotations_json.decode(),
         a.starts_at,
         a.ends_at,
         a.updated_at,
@@ -500,7 +500,7 @@ class SQLStorage:
         return [
             Alert(
                 labels=loads(r[2]),
-                annotations=loads(r[3]),
+                annotations=canonical_annotations(r[3]),
                 starts_at=float(r[4]),
                 ends_at=float(r[5]),
                 updated_at=float(r[6]),

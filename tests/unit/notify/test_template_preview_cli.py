@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tocsin.api.template_preview import template_routes
 from tocsin.cli import app
-from tocsin.notify.payload import webhook_payload
+from tocsin.notify.payload import webhook_body
 from tocsin.notify.templates import TemplateError, sample_notification
 from tocsin.notify.templates.preview import preview
 
@@ -63,7 +63,7 @@ def test_cli_renders_given_payload(tmp_path: Path) -> None:
     n = sample_notification()
     n.common_labels["alertname"] = "FromFile"
     data = tmp_path / "payload.json"
-    data.write_text(json.dumps(webhook_payload(n)))
+    data.write_bytes(webhook_body(n))
     r = runner.invoke(
         app,
         ["template", "render", "slack", "--data", str(data), "--set", "title={{ .CommonLabels.alertname }}"],

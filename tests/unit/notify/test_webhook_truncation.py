@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from tocsin.model import Alert
 from tocsin.notify.base import Notification
-from tocsin.notify.payload import webhook_payload
+from tocsin.notify.payload import webhook_body
 from tocsin.notify.webhook import truncate
 
 NOW = 1_700_000_000.0
@@ -37,7 +39,7 @@ def test_common_annotations_and_labels_come_from_the_kept_alerts() -> None:
     n = _notification(
         [_alert("a", "same", NOW + 60), _alert("b", "same", NOW + 60), _alert("c", "x", NOW + 60)]
     )
-    p = webhook_payload(truncate(n, 2))
+    p = msgspec.json.decode(webhook_body(truncate(n, 2)))
     assert p["truncatedAlerts"] == 1
     assert [a["labels"]["instance"] for a in p["alerts"]] == ["a", "b"]
     assert p["commonAnnotations"] == {"summary": "same", "runbook": "r"}
@@ -46,7 +48,7 @@ def test_common_annotations_and_labels_come_from_the_kept_alerts() -> None:
 
 def test_status_comes_from_the_kept_alerts() -> None:
     n = _notification([_alert("a", "s", NOW - 1), _alert("b", "s", NOW + 60)])
-    p = webhook_payload(truncate(n, 1))
+    p = msgspec.json.decode(webhook_body(truncate(n, 1)))
     assert p["status"] == "resolved"
     assert p["truncatedAlerts"] == 1
 

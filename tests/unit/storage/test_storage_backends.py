@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import re
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,7 +54,18 @@ def test_bulk_upsert_keeps_exact_floats_awkward_text_and_updates_in_place(storag
         batch.put_alert(a)
     storage.commit(batch)
     # The same keys again: updated in place, not duplicated.
-    changed = [replace(a, ends_at=a.ends_at + 0.1, annotations={"n": "2"}) for a in alerts[::2]]
+    changed = [
+        Alert(
+            a.labels,
+            {"n": "2"},
+            a.starts_at,
+            a.ends_at + 0.1,
+            a.generator_url,
+            a.updated_at,
+            tenant_id=a.tenant_id,
+        )
+        for a in alerts[::2]
+    ]
     batch = WriteBatch()
     for a in changed:
         batch.put_alert(a)
