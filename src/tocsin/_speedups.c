@@ -195,23 +195,26 @@ static int time_of(PyObject *value, PyObject *parse_time, PyObject **out) {
 static PyObject *shared_map(PyObject *raw, PyObject *share, PyObject *known) {
     if (raw == Py_None) return PyDict_New();
     if (!PyDict_Check(raw)) return NULL;
-#if PY_VERSION_HEX < 0x030E0000
-    /* Sized for every pair at once: growing a dict to nine labels resized it twice. */
-    PyObject *out = _PyDict_NewPresized(PyDict_GET_SIZE(raw));
-#else
-    PyObject *out = PyDict_New(); /* the presizing call is CPython's own, not promised beyond */
-#endif
+    /* A copy of the decoded dict, whose values are then replaced in place: its table is already
+     * sized for its pairs, with the compact entries of a dict of str keys. A dict presized for
+     * nine labels gets the general entries instead, 80 bytes more for every alert held. */
+    PyObject *out = PyDict_Copy(raw);
     if (out == NULL) return NULL;
     Py_ssize_t pos = 0;
     PyObject *k, *v;
+    /* The pairs are read from ``raw``, which nothing changes meanwhile: ``out`` is changed. */
     while (PyDict_Next(raw, &pos, &k, &v)) {
         if (!PyUnicode_Check(v) || !PyUnicode_Check(k)) goto slow;
-        if (PyUnicode_GET_LENGTH(v) == 0) continue;
         int ok = PySet_Contains(known, k);
         if (ok < 0) goto error;
         if (!ok) goto slow;
+        if (PyUnicode_GET_LENGTH(v) == 0) {
+            if (PyDict_DelItem(out, k) < 0) goto error;
+            continue;
+        }
         PyObject *s = PyDict_SetDefault(share, v, v); /* borrowed */
-        if (s == NULL || PyDict_SetItem(out, k, s) < 0) goto error;
+        if (s == NULL) goto error;
+        if (s != v && PyDict_SetItem(out, k, s) < 0) goto error;
     }
     return out;
 slow:
