@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-LAZY = ("apprise", "holidays", "icalendar", "markdown_it", "css_inline", "httpx", "jinja2")
+LAZY = ("apprise", "holidays", "icalendar", "markdown_it", "css_inline", "httpx", "jinja2", "rich")
 
 #: The benchmark's configuration (benchmarks/alerts/workload.py): one plain-HTTP webhook.
 WEBHOOK_CONFIG = """\
