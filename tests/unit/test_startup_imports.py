@@ -7,7 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-LAZY = ("apprise", "holidays", "icalendar", "markdown_it", "css_inline", "httpx", "jinja2", "rich")
+LAZY = (
+    "apprise",
+    "holidays",
+    "icalendar",
+    "markdown_it",
+    "css_inline",
+    "httpx",
+    "jinja2",
+    "rich",
+    "dateutil",
+    # the incidents subsystem, loaded with --incidents.file
+    "tocsin.incidents",
+)
 
 #: The benchmark's configuration (benchmarks/alerts/workload.py): one plain-HTTP webhook.
 WEBHOOK_CONFIG = """\
