@@ -17,6 +17,8 @@ LAZY = (
     "jinja2",
     "rich",
     "dateutil",
+    # RE2, loaded at the first regex matcher
+    "re2",
     # the incidents subsystem, loaded with --incidents.file
     "tocsin.incidents",
 )
