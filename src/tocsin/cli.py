@@ -8,13 +8,14 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from tocsin import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="tocsin: self-hosted alert management and incident response, a durable drop-in for "
@@ -28,8 +29,25 @@ app.add_typer(silence_app, name="silence")
 incidents_app = typer.Typer(help="List incidents and act on them on a running tocsin.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 
-err = Console(stderr=True)
-out = Console()
+
+class _LazyConsole:
+    """A rich Console made when first used: ``tocsin serve`` prints nothing through one unless
+    it fails to start, and rich (2.8 MiB resident) would stay loaded in the server for nothing."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+err = cast("Console", _LazyConsole(stderr=True))
+out = cast("Console", _LazyConsole())
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="TOCSIN_URL", help="Base URL of the tocsin server.")]
 TenantOpt = Annotated[
@@ -263,6 +281,8 @@ def alerts(
     if as_json:
         print(json.dumps(items, indent=2))
         return
+    from rich.table import Table
+
     table = Table("Alertname", "Starts at", "Labels", "State", "Fingerprint")
     for a in items:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(a["labels"].items()) if k != "alertname")
@@ -328,6 +348,8 @@ def silence_query(
     if as_json:
         print(json.dumps(items, indent=2))
         return
+    from rich.table import Table
+
     table = Table("ID", "Matchers", "Ends at", "State", "Created by", "Comment")
     for s in items:
         ms = " ".join(
@@ -430,6 +452,8 @@ def deliveries(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table("Finished", "Receiver", "Integration", "Status", "Alerts", "Attempts", "Reason", "Error")
     for d in rows:
         table.add_row(
@@ -461,6 +485,8 @@ def incidents_list(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table("ID", "State", "Priority", "Title", "Created", "Acknowledged by", "Firing")
     for i in rows:
         table.add_row(

@@ -9,11 +9,10 @@ Accepted forms:
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import re2
 
 
 class MatcherError(ValueError):
@@ -27,14 +26,22 @@ class MatchType(enum.StrEnum):
     NOT_REGEX = "!~"
 
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
+@functools.cache
+def _re2() -> tuple[Any, Any]:
+    """The re2 module and the options to compile with, loaded at the first regular expression:
+    a server whose configuration and silences have none never loads RE2 (2.5 MiB resident)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    return re2, options
 
 
 def compile_anchored(pattern: str) -> Any:
     """Compile ``pattern`` as Alertmanager does: RE2, anchored at both ends, ``.`` matches newline."""
+    re2, options = _re2()
     try:
-        return re2.compile(f"^(?s:{pattern})$", _OPTIONS)
+        return re2.compile(f"^(?s:{pattern})$", options)
     except re2.error as e:
         raise MatcherError(f"invalid regular expression {pattern!r}: {e}") from None
 

@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
@@ -20,11 +21,11 @@ from starlette.applications import Starlette
 from tocsin.api.app import DEFAULT_MAX_BODY, create_app
 from tocsin.config import Config, ConfigError, default_config, load_config_file
 from tocsin.engine.engine import Engine
-from tocsin.incidents.config import load_incidents_file
-from tocsin.incidents.crosscheck import cross_check
-from tocsin.incidents.setup import IncidentsSetup
 from tocsin.storage import open_storage
 from tocsin.storage.lock import instance_lock
+
+if TYPE_CHECKING:
+    from tocsin.incidents.setup import IncidentsSetup
 
 log = logging.getLogger("tocsin")
 
@@ -104,6 +105,10 @@ class Service:
     def _load_incidents(self, config: Config) -> IncidentsSetup | None:
         if not self.opts.incidents_file:
             return None
+        # Only with --incidents.file: without it the server never loads the incidents modules.
+        from tocsin.incidents.config import load_incidents_file
+        from tocsin.incidents.crosscheck import cross_check
+
         setup = load_incidents_file(self.opts.incidents_file)
         problems = cross_check(config, setup)
         if problems:

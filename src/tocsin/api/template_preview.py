@@ -15,8 +15,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tocsin.api.http import BodyTooLarge, read_body
-from tocsin.notify.templates.preview import preview
-from tocsin.notify.templates.render import TemplateError
 
 #: a preview request carries at most a webhook payload and a few template overrides
 MAX_BODY = 1024 * 1024
@@ -27,6 +25,11 @@ def _bad(message: str) -> JSONResponse:
 
 
 async def render_endpoint(request: Request) -> JSONResponse:
+    # Imported by the first preview, not with the app: the templates load Jinja2 (3 MiB resident),
+    # which a server whose channels use no template never needs.
+    from tocsin.notify.templates.preview import preview
+    from tocsin.notify.templates.render import TemplateError
+
     try:
         body: Any = json.loads(await read_body(request, MAX_BODY))
     except BodyTooLarge as e:

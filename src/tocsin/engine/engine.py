@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tocsin.config import Config
 from tocsin.engine.alerts import AlertStore
@@ -24,11 +24,6 @@ from tocsin.engine.silences import Silence, Silences
 from tocsin.engine.status_cache import ScopedDependency, StatusCache
 from tocsin.engine.testnotify import send_test_notification
 from tocsin.engine.timeintervals import TimeIntervals
-from tocsin.incidents.correlation_history import DOC_KEY as HISTORY_DOC_KEY
-from tocsin.incidents.correlation_history import DOC_KIND as HISTORY_DOC_KIND
-from tocsin.incidents.delivery import make_deliver
-from tocsin.incidents.service import IncidentService
-from tocsin.incidents.setup import IncidentsSetup
 from tocsin.model import DEFAULT_TENANT, Alert
 from tocsin.notify.base import Integration
 from tocsin.notify.registry import build_integrations
@@ -36,6 +31,12 @@ from tocsin.storage import Storage, WriteBatch
 from tocsin.storage.base import DeliveryRecord, Doc
 from tocsin.storage.commit_process import CommitProcess
 from tocsin.storage.writer import CommitWriter, GroupCommitWriter
+
+if TYPE_CHECKING:
+    # Imported where an incident service is made: a server without --incidents.file never loads
+    # the incidents modules (see test_startup_imports).
+    from tocsin.incidents.service import IncidentService
+    from tocsin.incidents.setup import IncidentsSetup
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,9 @@ class Engine:
         self.dispatcher = Dispatcher(routes, pipeline, self.clock, persist=self._persist_group)
 
     def _incident_service(self, setup: IncidentsSetup, state: dict[str, Any] | None) -> IncidentService:
+        from tocsin.incidents.delivery import make_deliver
+        from tocsin.incidents.service import IncidentService
+
         deliver = make_deliver(
             lambda: self.integrations,
             lambda: self.incidents_setup.contact_receivers if self.incidents_setup else {},
@@ -174,6 +178,9 @@ class Engine:
         await self.writer.write(batch)
 
     async def _persist_correlation_history(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+        from tocsin.incidents.correlation_history import DOC_KEY as HISTORY_DOC_KEY
+        from tocsin.incidents.correlation_history import DOC_KIND as HISTORY_DOC_KIND
+
         batch = WriteBatch()
         for tenant_id, data in docs:
             batch.put_doc(HISTORY_DOC_KIND, Doc(tenant_id, HISTORY_DOC_KEY, data))
@@ -220,6 +227,9 @@ class Engine:
             if saved:
                 self.incidents = self._incident_service(self.incidents_setup, saved[0])
             if self.incidents is not None:
+                from tocsin.incidents.correlation_history import DOC_KEY as HISTORY_DOC_KEY
+                from tocsin.incidents.correlation_history import DOC_KIND as HISTORY_DOC_KIND
+
                 learned = self.storage.load_docs(HISTORY_DOC_KIND)
                 self.incidents.load_history(
                     (d.tenant_id, d.data) for d in learned if d.key == HISTORY_DOC_KEY

