@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tocsin.model import Alert
+from tocsin.model import Alert, encode_annotations
 
 
 @dataclass(slots=True)
@@ -48,21 +48,29 @@ def common(maps: list[dict[str, str]]) -> dict[str, str]:
 def common_annotations(alerts: Sequence[Alert]) -> dict[str, str]:
     """The annotations every alert has with the same value (``common`` over their annotations).
 
-    Alerts hold annotations as JSON text: an alert whose text is the first one's is not decoded,
-    and the walk stops as soon as nothing is left in common.
+    Alerts hold annotations as JSON text, written by one encoder: compact, names sorted. So a
+    pair is in an alert's annotations exactly when its text holds the pair's own text right after
+    a ``{`` or a ``,`` (inside a string a quote is always escaped, so a quote after either is a
+    name's opening quote), and no alert is decoded here (decoding each one was 3% of the event
+    loop while ingesting 250k alerts).
     """
     if not alerts:
         return {}
-    text = alerts[0].annotations_json
     out = alerts[0].annotations
-    for a in alerts:
-        if a.annotations_json == text:
-            continue
-        other = a.annotations
-        out = {k: v for k, v in out.items() if other.get(k) == v}
-        if not out:
-            break
-    return out
+    texts = [a.annotations_json for a in alerts[1:]]
+    if not texts:
+        return out
+    kept = {}
+    for name, value in out.items():
+        after_brace, after_comma = _pair_texts(name, value)
+        if all(after_brace in text or after_comma in text for text in texts):
+            kept[name] = value
+    return kept
+
+
+def _pair_texts(name: str, value: str) -> tuple[bytes, bytes]:
+    pair = encode_annotations({name: value})[1:-1]  # '"name":"value"'
+    return b"{" + pair, b"," + pair
 
 
 class NotifyError(Exception):
