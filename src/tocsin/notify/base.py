@@ -41,8 +41,17 @@ def common(maps: list[dict[str, str]]) -> dict[str, str]:
     """The pairs present with the same value in every map."""
     if not maps:
         return {}
-    first = maps[0]
-    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+    rest = maps[1:]
+    out = {}
+    # Plain loops: with a generator per name inside all(), this was a tenth of a flush's cost
+    # for groups of ten alerts.
+    for k, v in maps[0].items():
+        for m in rest:
+            if m.get(k) != v:
+                break
+        else:
+            out[k] = v
+    return out
 
 
 def common_annotations(alerts: Sequence[Alert]) -> dict[str, str]:
@@ -63,7 +72,10 @@ def common_annotations(alerts: Sequence[Alert]) -> dict[str, str]:
     kept = {}
     for name, value in out.items():
         after_brace, after_comma = _pair_texts(name, value)
-        if all(after_brace in text or after_comma in text for text in texts):
+        for text in texts:
+            if after_brace not in text and after_comma not in text:
+                break
+        else:
             kept[name] = value
     return kept
 

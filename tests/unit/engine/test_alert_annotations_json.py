@@ -112,3 +112,10 @@ def test_webhook_and_api_write_the_held_text_as_json() -> None:
     assert payload["commonAnnotations"] == {"a": "1", "summary": 'x "y" \\ é'}
     got = json.loads(msgspec.json.encode(gettable_alert(a, AlertStatus("active", [], [], [], ["r"]))))
     assert got["annotations"] == {"a": "1", "summary": 'x "y" \\ é'}
+
+
+@given(st.lists(_maps, min_size=0, max_size=6))
+def test_common_keeps_the_pairs_of_the_first_map_that_every_map_has(maps: list[dict[str, str]]) -> None:
+    expected = {k: v for k, v in maps[0].items() if all(m.get(k) == v for m in maps)} if maps else {}
+    got = common(maps)
+    assert got == expected and list(got) == list(expected)
