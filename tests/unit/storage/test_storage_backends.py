@@ -369,3 +369,16 @@ def test_bad_urls_name_the_problem(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(StorageError, match="cannot"):
         open_storage(url=f"sqlite:///{tmp_path}/file/sub/t.db")
+
+
+def test_annotations_stored_by_earlier_versions_load_with_sorted_names(storage: Storage) -> None:
+    # Before alerts held annotations as text, they were stored in the order they were posted,
+    # with json.dumps's spaces when the Python row builder wrote them.
+    batch = WriteBatch()
+    batch.put_alert(Alert({"alertname": "A"}, {"a": "2", "z": "1"}, 1.0, 2.0))
+    storage.commit(batch)
+    conn = storage._conn  # type: ignore[attr-defined]
+    conn.cursor().execute("""UPDATE alert_log SET annotations = '{"z": "1", "a": "2"}'""")
+    conn.commit()
+    (a,) = storage.load_alerts()
+    assert a.annotations_json == b'{"a":"2","z":"1"}' and a.annotations == {"a": "2", "z": "1"}
