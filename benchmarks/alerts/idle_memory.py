@@ -55,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target", default="tocsin-sqlite", choices=TARGETS + THREAD_TARGETS)
     p.add_argument("--settle", type=float, default=1.0, help="seconds to wait after ready (default 1)")
     args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1, got {args.runs}")
+    if args.settle < 0:
+        p.error(f"--settle must not be negative, got {args.settle}")
     if (why := available(args.target)) is not None:
         p.error(why)
     totals: list[tuple[int, int]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,3 +92,26 @@ def test_instruction_counts_smoke() -> None:
     for line in lines:
         count = int(line.split(": ")[1].split(" ")[0].replace(",", ""))
         assert count > 1000, line  # converting an alert takes thousands of instructions
+
+
+@pytest.mark.slow
+def test_idle_memory_reports_the_server_and_its_commit_child() -> None:
+    cmd = [sys.executable, "-m", "benchmarks.alerts.idle_memory", "--runs", "1", "--settle", "0"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = proc.stdout.strip()
+    found = re.fullmatch(
+        r"run 1: server rss +([\d.]+) hwm +([\d.]+) +child rss +([\d.]+) hwm +([\d.]+)"
+        r" +\| total rss +([\d.]+) hwm .*",
+        line,
+    )
+    assert found is not None, line
+    server, child, total = float(found[1]), float(found[3]), float(found[5])
+    assert server > 10 and child > 5 and abs(total - server - child) < 0.2
+
+
+def test_idle_memory_refuses_runs_below_one() -> None:
+    cmd = [sys.executable, "-m", "benchmarks.alerts.idle_memory", "--runs", "0"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--runs must be at least 1, got 0" in proc.stderr
