@@ -2,7 +2,7 @@
  *
  * Optional: tocsin works without this module (setup.py builds it when a C compiler is present,
  * and model.py / alerts_codec.py fall back to their Python code). Both must give identical
- * results; tests/unit/test_speedups.py compares them on generated input.
+ * results; tests/unit/api/test_speedups.py compares them on generated input.
  *
  *   fingerprint(labels)  Prometheus's label-set fingerprint: FNV-1a 64 over the UTF-8 bytes of
  *                        "name 0xFF value 0xFF" for every pair, sorted by name.
@@ -14,6 +14,8 @@
  *                        or an error string, so every rule lives in Python once.
  *   copy_rows(alerts)    the alert-log rows of a commit in PostgreSQL's COPY text format
  *                        (storage/postgres.py, py_copy_rows, says what each row holds).
+ *   log_rows(alerts)     the same rows for SQLite, as one msgpack array of parameter rows
+ *                        (storage/sql.py, py_log_rows).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -423,6 +425,16 @@ static inline int buf_put(buf_t *b, const char *s, Py_ssize_t n) {
     return 0;
 }
 
+/* The UTF-8 text of a str (borrowed, cached by the str), or NULL with TypeError set when ``s`` is
+ * not a str and UnicodeEncodeError when it holds a lone surrogate. */
+static const char *utf8_of(PyObject *s, Py_ssize_t *n) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    return PyUnicode_AsUTF8AndSize(s, n);
+}
+
 /* Text as a COPY field: COPY's own escapes for backslash, tab, newline and carriage return. */
 static int put_copy_escaped(buf_t *b, const char *u, Py_ssize_t n) {
     if (buf_grow(b, 2 * n) < 0) return -1;
@@ -444,11 +456,7 @@ static int put_copy_escaped(buf_t *b, const char *u, Py_ssize_t n) {
 /* A text field. */
 static int put_text(buf_t *b, PyObject *s) {
     Py_ssize_t n;
-    if (!PyUnicode_Check(s)) {
-        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
-        return -1;
-    }
-    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    const char *u = utf8_of(s, &n);
     return u == NULL ? -1 : put_copy_escaped(b, u, n);
 }
 
@@ -466,11 +474,7 @@ static int put_json_bytes(buf_t *b, PyObject *s) {
 static int put_json_string_as(buf_t *b, PyObject *s, int copy) {
     static const char hex[] = "0123456789abcdef";
     Py_ssize_t n;
-    if (!PyUnicode_Check(s)) {
-        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
-        return -1;
-    }
-    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    const char *u = utf8_of(s, &n);
     if (u == NULL) return -1;
     /* Label text rarely needs an escape: find out with a branch-free scan the compiler can
      * vectorise, and copy such a string whole (the byte-by-byte loop was 14 instructions a byte). */
@@ -638,12 +642,18 @@ static int put_float_memo(buf_t *b, PyObject *x, float_memo_t *memo) {
     return buf_put(b, memo->text, memo->len);
 }
 
-static int put_attr(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, PyObject *), const char *after) {
+/* put(b, obj.name): the attribute written by one of the writers above. */
+static int put_attr_with(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, PyObject *)) {
     PyObject *v = PyObject_GetAttr(obj, name);
     if (v == NULL) return -1;
     int rc = put(b, v);
     Py_DECREF(v);
-    return rc < 0 ? -1 : buf_put(b, after, (Py_ssize_t)strlen(after));
+    return rc;
+}
+
+/* The attribute as a COPY field, then ``after`` (the tab or the end of the row). */
+static int put_attr(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, PyObject *), const char *after) {
+    return put_attr_with(b, obj, name, put) < 0 ? -1 : buf_put(b, after, (Py_ssize_t)strlen(after));
 }
 
 static int put_alert_row(buf_t *b, PyObject *a, float_memo_t memo[3]) {
@@ -723,11 +733,7 @@ static inline int mp_u64(buf_t *b, unsigned char tag, uint64_t v) {
 
 static int mp_str(buf_t *b, PyObject *s) {
     Py_ssize_t n;
-    if (!PyUnicode_Check(s)) {
-        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(s)->tp_name);
-        return -1;
-    }
-    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    const char *u = utf8_of(s, &n);
     if (u == NULL || (uint64_t)n > UINT32_MAX) return -1;
     if (mp_u32(b, 0xdb, (uint32_t)n) < 0) return -1;
     return buf_put(b, u, n);
@@ -773,26 +779,18 @@ static int mp_fingerprint(buf_t *b, PyObject *fp) {
     return mp_u64(b, 0xd3, (uint64_t)v);
 }
 
-static int mp_attr(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, PyObject *)) {
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (v == NULL) return -1;
-    int rc = put(b, v);
-    Py_DECREF(v);
-    return rc;
-}
-
 static int mp_alert_row(buf_t *b, PyObject *a) {
-    if (buf_put(b, "\x9a", 1) < 0 || mp_attr(b, a, s_tenant_id, mp_str) < 0 ||
-        mp_attr(b, a, s_fingerprint, mp_fingerprint) < 0 || mp_attr(b, a, s_labels, mp_json_map) < 0 ||
-        mp_attr(b, a, s_annotations_json, mp_json_bytes) < 0 || mp_attr(b, a, s_starts_at, mp_float) < 0 ||
-        mp_attr(b, a, s_ends_at, mp_float) < 0 || mp_attr(b, a, s_updated_at, mp_float) < 0)
+    if (buf_put(b, "\x9a", 1) < 0 || put_attr_with(b, a, s_tenant_id, mp_str) < 0 ||
+        put_attr_with(b, a, s_fingerprint, mp_fingerprint) < 0 || put_attr_with(b, a, s_labels, mp_json_map) < 0 ||
+        put_attr_with(b, a, s_annotations_json, mp_json_bytes) < 0 || put_attr_with(b, a, s_starts_at, mp_float) < 0 ||
+        put_attr_with(b, a, s_ends_at, mp_float) < 0 || put_attr_with(b, a, s_updated_at, mp_float) < 0)
         return -1;
     PyObject *t = PyObject_GetAttr(a, s_timeout);
     if (t == NULL) return -1;
     int timeout = PyObject_IsTrue(t);
     Py_DECREF(t);
     if (timeout < 0 || buf_put(b, timeout ? "\x01" : "\x00", 1) < 0) return -1;
-    if (mp_attr(b, a, s_generator_url, mp_str) < 0) return -1;
+    if (put_attr_with(b, a, s_generator_url, mp_str) < 0) return -1;
     return buf_put(b, "\x00", 1); /* deleted = 0 */
 }
 

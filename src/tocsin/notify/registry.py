@@ -34,6 +34,7 @@ class UnavailableIntegration(Integration):
 
 def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integration:
     if kind == "webhook":
+        plain = is_plain(cfg.http_config)
         return WebhookIntegration(
             receiver,
             index,
@@ -47,10 +48,10 @@ def build_integration(receiver: str, kind: str, index: int, cfg: Any) -> Integra
             # its own when it first needs one (an https:// URL, a redirect), so httpx and its
             # client (7.5 MiB resident) stay unloaded for plain-HTTP webhooks. TLS and proxy
             # settings are applied here, so that bad ones are still refused at start-up.
-            client=None if is_plain(cfg.http_config) else make_client(cfg.http_config),
+            client=None if plain else make_client(cfg.http_config),
             signing_secret=load_secret(cfg.signing_secret, cfg.signing_secret_file, f"receiver {receiver!r}"),
             body_template=cfg.body_template,
-            plain_http=is_plain(cfg.http_config),
+            plain_http=plain,
             follow_redirects=cfg.http_config is None or cfg.http_config.follow_redirects,
         )
     if kind == "log":
