@@ -16,3 +16,13 @@ def convert(
 ) -> tuple[list[Any], list[str]]: ...
 def copy_rows(alerts: dict[tuple[str, int], Any], /) -> bytes: ...
 def log_rows(alerts: dict[tuple[str, int], Any], /) -> bytes: ...
+def parse_alerts(
+    body: bytes,
+    now: float,
+    default_ends: float,
+    tenant_id: str,
+    share: dict[str, str],
+    parse_time: Callable[[str], float],
+    alert_type: type[Any],
+    /,
+) -> list[Any] | None: ...

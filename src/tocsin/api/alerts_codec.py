@@ -122,6 +122,29 @@ def to_alerts(
     return valid, errors
 
 
+_parse_alerts = _speedups.parse_alerts if _speedups is not None else None
+
+
+def alerts_from_body(
+    body: bytes, now: float, resolve_timeout: float, tenant_id: str
+) -> tuple[list[Alert], list[str]]:
+    """The body of POST /alerts as Alerts: (valid, errors), as :func:`to_alerts` returns them.
+    Raises as :func:`decode_postable_alerts` does.
+
+    The compiled ``parse_alerts`` reads the usual body (what Prometheus and amtool send, every
+    alert valid) straight into Alerts; it gives up on anything else, which then takes
+    ``decode_postable_alerts`` and ``to_alerts``, where every rule and error message lives.
+    """
+    if _parse_alerts is not None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        now = float(now)
+        alerts = _parse_alerts(body, now, now + resolve_timeout, tenant_id, _SHARED, parse_time, Alert)
+        if alerts is not None:
+            return alerts, []
+    return to_alerts(decode_postable_alerts(body), now, resolve_timeout, tenant_id)
+
+
 def _to_alert(i: int, p: PostableAlert, now: float, default_ends: float, tenant_id: str) -> Alert | str:
     """One posted alert as an Alert, or the error naming it (by index) and what is wrong."""
     share = _SHARED.setdefault

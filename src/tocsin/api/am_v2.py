@@ -14,11 +14,10 @@ from starlette.routing import Route
 from tocsin import __version__
 from tocsin.api.alerts_codec import (
     SchemaError,
-    decode_postable_alerts,
+    alerts_from_body,
     gettable_alert,
     gettable_silence,
     sort_silences,
-    to_alerts,
 )
 from tocsin.api.http import BodyTooLarge, json_response, read_body, tenant_of
 from tocsin.engine.engine import Engine
@@ -162,13 +161,12 @@ class V2:
         Shared by the Starlette route and the ASGI fast path (``api/ingest_fast_path.py``)."""
         e = self.engine
         try:
-            posted = decode_postable_alerts(body)
+            now = e.clock.now()
+            alerts, errors = alerts_from_body(body, now, e.config.global_.resolve_timeout, tenant_id)
         except SchemaError as ex:
             return 422, _encode(str(ex))
         except ValueError as ex:
             return 400, _encode(str(ex))
-        now = e.clock.now()
-        alerts, errors = to_alerts(posted, now, e.config.global_.resolve_timeout, tenant_id)
         if alerts:
             await e.ingest(alerts)
         if errors:
