@@ -1,6 +1,6 @@
 """Instructions per alert of the hot paths, counted by valgrind's callgrind.
 
-    python3 -m benchmarks.alerts.instructions [codec|ingest|flush|flush10] ... [--alerts N]
+    python3 -m benchmarks.alerts.instructions [codec|parse|ingest|flush|flush10] ... [--alerts N]
 
 On a shared machine, CPU time moves by a factor of two from run to run; the instructions a
 piece of code executes do not (the same count twice, with the other core busy or not). Each
@@ -9,7 +9,9 @@ figure runs one scenario twice under callgrind, once with the measured step and 
 the difference by the number of alerts (flushes for ``flush``). About a minute per figure.
 
 * ``codec``: decoding POST bodies and turning them into Alerts (``decode_postable_alerts`` and
-  ``to_alerts``), per alert.
+  ``to_alerts``, the general path), per alert.
+* ``parse``: the same with what POST /api/v2/alerts runs (``alerts_from_body``: the compiled
+  one-pass reader since the tenth pass), per alert.
 * ``ingest``: ``Engine.ingest`` on a storage that keeps nothing (merge, route, group), per alert.
 * ``flush`` / ``flush10``: one flush of every group (groups of 100 / 10 alerts), webhooks sent to
   a local sink in the same process, per flush.
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 
 from benchmarks.alerts.workload import Workload, alert_docs, config_yaml, encode_batches
 
-from tocsin.api.alerts_codec import decode_postable_alerts, to_alerts
+from tocsin.api.alerts_codec import alerts_from_body, decode_postable_alerts, to_alerts
 
 NOW = 1_800_000_000.0
 
@@ -45,6 +47,13 @@ def scenario_codec(n: int, measured: bool) -> None:
     if measured:
         for b in bodies:
             to_alerts(decode_postable_alerts(b), NOW, 300, "default")
+
+
+def scenario_parse(n: int, measured: bool) -> None:
+    bodies = _bodies(Workload(alerts=n))
+    if measured:
+        for b in bodies:
+            alerts_from_body(b, NOW, 300, "default")
 
 
 def scenario_ingest(n: int, measured: bool) -> None:
@@ -97,6 +106,7 @@ def _scenario_flush(n: int, measured: bool, group_size: int) -> None:
 SCENARIOS = {
     # name: (run, default alerts, unit, units per alert)
     "codec": (scenario_codec, 20_000, "alert", 1.0),
+    "parse": (scenario_parse, 20_000, "alert", 1.0),
     "ingest": (scenario_ingest, 10_000, "alert", 1.0),
     "flush": (lambda n, m: _scenario_flush(n, m, 100), 10_000, "flush of 100 alerts", 1 / 100),
     "flush10": (lambda n, m: _scenario_flush(n, m, 10), 10_000, "flush of 10 alerts", 1 / 10),
