@@ -846,11 +846,11 @@ typedef struct {
     double value;
     char text[64];
     int len; /* 0: empty */
-} time_memo_t;
+} time_text_memo_t;
 
 /* The JSON string of format_time(t). Only a float is remembered: what an int (or anything else)
  * formats to is format_time's business, not necessarily that of the float nearest to it. */
-static int put_time_memo(buf_t *b, PyObject *t, PyObject *format_time, time_memo_t *memo) {
+static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, time_text_memo_t *memo) {
     int exact = PyFloat_CheckExact(t);
     double d = exact ? PyFloat_AS_DOUBLE(t) : 0.0;
     /* By bits, as float_memo_t: 0.0 and -0.0 are two keys, a NaN matches itself. */
@@ -953,7 +953,7 @@ static void name_label_failure(Py_ssize_t i, PyObject *labels) {
 
 /* One alert's object, keys in alert_dict's order. */
 static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now, PyObject *format_time,
-                             time_memo_t memo[2]) {
+                             time_text_memo_t memo[2]) {
     const char *field = "ends_at";
     PyObject *ends = PyObject_GetAttr(a, s_ends_at), *v = NULL;
     if (ends == NULL) goto error;
@@ -979,13 +979,13 @@ static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now,
         goto error;
     field = "starts_at";
     if (PUT_LITERAL(b, ",\"startsAt\":") < 0 || (v = PyObject_GetAttr(a, s_starts_at)) == NULL ||
-        put_time_memo(b, v, format_time, &memo[0]) < 0)
+        put_time_text(b, v, format_time, &memo[0]) < 0)
         goto error;
     Py_CLEAR(v);
     field = "ends_at";
     if (PUT_LITERAL(b, ",\"endsAt\":") < 0) goto error;
     /* Firing alerts carry Go's zero time as their end, as Alertmanager sends them. */
-    if ((firing ? PUT_LITERAL(b, "\"0001-01-01T00:00:00Z\"") : put_time_memo(b, ends, format_time, &memo[1])) < 0)
+    if ((firing ? PUT_LITERAL(b, "\"0001-01-01T00:00:00Z\"") : put_time_text(b, ends, format_time, &memo[1])) < 0)
         goto error;
     field = "generator_url";
     if (PUT_LITERAL(b, ",\"generatorURL\":") < 0 || put_attr_with(b, a, s_generator_url, put_json_str) < 0)
@@ -1020,7 +1020,7 @@ static PyObject *py_webhook_alerts(PyObject *Py_UNUSED(self), PyObject *const *a
     if (seq == NULL) return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(seq);
     buf_t b = {NULL, 0, 0};
-    time_memo_t memo[2] = {{0}};
+    time_text_memo_t memo[2] = {{0}};
     if (buf_put(&b, "[", 1) < 0) goto error;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *a = PyTuple_GET_ITEM(seq, i);
