@@ -1,4 +1,4 @@
-/* Compiled versions of the per-alert hot path of POST /api/v2/alerts.
+/* Compiled versions of the per-alert hot paths of POST /api/v2/alerts and of a flush's webhooks.
  *
  * Optional: tocsin works without this module (setup.py builds it when a C compiler is present,
  * and model.py / alerts_codec.py fall back to their Python code). Both must give identical
@@ -16,6 +16,10 @@
  *                        (storage/postgres.py, py_copy_rows, says what each row holds).
  *   log_rows(alerts)     the same rows for SQLite, as one msgpack array of parameter rows
  *                        (storage/sql.py, py_log_rows).
+ *   webhook_alerts(alerts, now, format_time_nano)
+ *                        the "alerts" array of a webhook payload as JSON bytes: msgspec's encoding
+ *                        of [alert_dict(a, now) for a in alerts] (notify/payload.py), byte for
+ *                        byte (tests/unit/notify/test_webhook_alerts_json.py compares the two).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1398,6 +1402,211 @@ error:
     return NULL;
 }
 
+/* --- webhook_alerts: the "alerts" array of a webhook payload, as JSON -------------------------- */
+
+/* notify/payload.py webhook_body puts these bytes into the payload as msgspec.Raw. While ingesting
+ * 250k alerts, webhook_body, alert_dict and fingerprint_hex were 13.5% of the event loop, most of it
+ * a dict per alert, its fingerprint's hex text and msgspec's walk over them. The bytes are msgspec's
+ * for [alert_dict(a, now) for a in alerts], byte for byte (tests/unit/notify/
+ * test_webhook_alerts_json.py compares the two on generated alerts). */
+
+/* The JSON string of the last time written in one column (startsAt, endsAt): the alerts of one
+ * flush share their times, and each format_time_nano is a Python call even when its cache hits. */
+typedef struct {
+    double value;
+    char text[64];
+    int len; /* 0: empty */
+} time_text_memo_t;
+
+/* The JSON string of format_time(t). Only a float is remembered: what an int (or anything else)
+ * formats to is format_time's business, not necessarily that of the float nearest to it. */
+static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, time_text_memo_t *memo) {
+    int exact = PyFloat_CheckExact(t);
+    double d = exact ? PyFloat_AS_DOUBLE(t) : 0.0;
+    /* By bits, as float_memo_t: 0.0 and -0.0 are two keys, a NaN matches itself. */
+    if (exact && memo->len != 0 && memcmp(&memo->value, &d, sizeof d) == 0)
+        return buf_put(b, memo->text, memo->len);
+    PyObject *s = PyObject_CallOneArg(format_time, t);
+    if (s == NULL) return -1;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "format_time_nano returned %.100s, not str", Py_TYPE(s)->tp_name);
+        Py_DECREF(s);
+        return -1;
+    }
+    Py_ssize_t at = b->len;
+    int rc = put_json_string_as(b, s, 0);
+    Py_DECREF(s);
+    if (rc < 0) return -1;
+    Py_ssize_t n = b->len - at;
+    if (exact && n <= (Py_ssize_t)sizeof memo->text) {
+        memcpy(memo->text, b->p + at, (size_t)n);
+        memo->value = d;
+        memo->len = (int)n;
+    }
+    return 0;
+}
+
+/* An Alert's annotations, JSON text already (msgspec.Raw in alert_dict), copied as they are. */
+static int put_raw_json(buf_t *b, PyObject *s) {
+    if (!PyBytes_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected bytes, got %.100s", Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    return buf_put(b, PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s));
+}
+
+static int put_json_str(buf_t *b, PyObject *s) { return put_json_string_as(b, s, 0); }
+
+/* The fingerprint as 16 lower-case hex digits in quotes (model.fingerprint_hex). An int outside
+ * 0..2**64-1, which fingerprint_hex would print otherwise, is an OverflowError here. */
+static int put_fingerprint_hex(buf_t *b, PyObject *fp) {
+    static const char hex[] = "0123456789abcdef";
+    if (!PyLong_Check(fp)) {
+        PyErr_Format(PyExc_TypeError, "expected int, got %.100s", Py_TYPE(fp)->tp_name);
+        return -1;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(fp);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    char h[18];
+    h[0] = h[17] = '"';
+    for (int i = 0; i < 16; i++) h[1 + i] = hex[(v >> (60 - 4 * i)) & 15];
+    return buf_put(b, h, 18);
+}
+
+/* Replaces the TypeError, AttributeError or OverflowError set (exactly these: their message is
+ * all they carry) by one of the same type that also says which alert and which field, with the
+ * original as its cause. Any other error (UnicodeEncodeError for a lone surrogate, MemoryError)
+ * is left as it is. ``label``, when not NULL, is the name of the label at fault. */
+static void name_failure(Py_ssize_t i, const char *field, PyObject *label) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type != PyExc_TypeError && type != PyExc_AttributeError && type != PyExc_OverflowError) {
+        PyErr_Restore(type, value, tb);
+        return;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL) PyException_SetTraceback(value, tb);
+    if (label != NULL)
+        PyErr_Format(type, "webhook_alerts(): alert %zd, %s %R: %S", i, field, label, value);
+    else
+        PyErr_Format(type, "webhook_alerts(): alert %zd, %s: %S", i, field, value);
+    PyObject *t2, *v2, *tb2;
+    PyErr_Fetch(&t2, &v2, &tb2);
+    PyErr_NormalizeException(&t2, &v2, &tb2);
+    PyException_SetCause(v2, value); /* steals the reference to value */
+    PyErr_Restore(t2, v2, tb2);
+    Py_DECREF(type);
+    Py_XDECREF(tb);
+}
+
+/* The labels failed to write: name the first pair that is not str to str, if that was why. */
+static void name_label_failure(Py_ssize_t i, PyObject *labels) {
+    if (PyErr_ExceptionMatches(PyExc_TypeError) && PyDict_Check(labels)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(labels, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k)) {
+                name_failure(i, "label name", k);
+                return;
+            }
+            if (!PyUnicode_Check(v)) {
+                name_failure(i, "value of label", k);
+                return;
+            }
+        }
+    }
+    name_failure(i, "labels", NULL);
+}
+
+/* A string literal, its length counted by the compiler. */
+#define PUT_LITERAL(b, text) buf_put(b, text, (Py_ssize_t)sizeof text - 1)
+
+/* One alert's object, keys in alert_dict's order. */
+static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now, PyObject *format_time,
+                             time_text_memo_t memo[2]) {
+    const char *field = "ends_at";
+    PyObject *ends = PyObject_GetAttr(a, s_ends_at), *v = NULL;
+    if (ends == NULL) goto error;
+    int firing;
+    if (PyFloat_CheckExact(ends) && PyFloat_CheckExact(now))
+        firing = PyFloat_AS_DOUBLE(ends) > PyFloat_AS_DOUBLE(now);
+    else if ((firing = PyObject_RichCompareBool(ends, now, Py_GT)) < 0)
+        goto error;
+    if ((firing ? PUT_LITERAL(b, "{\"status\":\"firing\",\"labels\":")
+                : PUT_LITERAL(b, "{\"status\":\"resolved\",\"labels\":")) < 0)
+        goto error;
+    field = "labels";
+    if ((v = PyObject_GetAttr(a, s_labels)) == NULL) goto error;
+    if (put_json_map_as(b, v, 0) < 0) {
+        name_label_failure(i, v);
+        Py_DECREF(v);
+        Py_DECREF(ends);
+        return -1;
+    }
+    Py_CLEAR(v);
+    field = "annotations_json";
+    if (PUT_LITERAL(b, ",\"annotations\":") < 0 || put_attr_with(b, a, s_annotations_json, put_raw_json) < 0)
+        goto error;
+    field = "starts_at";
+    if (PUT_LITERAL(b, ",\"startsAt\":") < 0 || (v = PyObject_GetAttr(a, s_starts_at)) == NULL ||
+        put_time_text(b, v, format_time, &memo[0]) < 0)
+        goto error;
+    Py_CLEAR(v);
+    field = "ends_at";
+    if (PUT_LITERAL(b, ",\"endsAt\":") < 0) goto error;
+    /* Firing alerts carry Go's zero time as their end, as Alertmanager sends them. */
+    if ((firing ? PUT_LITERAL(b, "\"0001-01-01T00:00:00Z\"") : put_time_text(b, ends, format_time, &memo[1])) < 0)
+        goto error;
+    field = "generator_url";
+    if (PUT_LITERAL(b, ",\"generatorURL\":") < 0 || put_attr_with(b, a, s_generator_url, put_json_str) < 0)
+        goto error;
+    field = "fingerprint";
+    if (PUT_LITERAL(b, ",\"fingerprint\":") < 0 || put_attr_with(b, a, s_fingerprint, put_fingerprint_hex) < 0 ||
+        buf_put(b, "}", 1) < 0)
+        goto error;
+    Py_DECREF(ends);
+    return 0;
+error:
+    name_failure(i, field, NULL);
+    Py_XDECREF(v);
+    Py_XDECREF(ends);
+    return -1;
+}
+
+static PyObject *py_webhook_alerts(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "webhook_alerts() takes 3 arguments (alerts, now, format_time_nano)");
+        return NULL;
+    }
+    PyObject *now = args[1], *format_time = args[2];
+    if (!PyCallable_Check(format_time)) {
+        PyErr_Format(PyExc_TypeError, "webhook_alerts(): format_time_nano must be callable, not %.100s",
+                     Py_TYPE(format_time)->tp_name);
+        return NULL;
+    }
+    /* A tuple of its own: format_time_nano is Python code, which must not be able to resize what
+     * the loop walks. */
+    PyObject *seq = PySequence_Tuple(args[0]);
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    buf_t b = {NULL, 0, 0};
+    time_text_memo_t memo[2] = {{0}};
+    if (buf_put(&b, "[", 1) < 0) goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PyTuple_GET_ITEM(seq, i);
+        if ((i && buf_put(&b, ",", 1) < 0) || put_webhook_alert(&b, i, a, now, format_time, memo) < 0) goto error;
+    }
+    if (buf_put(&b, "]", 1) < 0) goto error;
+    PyObject *out = PyBytes_FromStringAndSize(b.p, b.len);
+    PyMem_Free(b.p);
+    Py_DECREF(seq);
+    return out;
+error:
+    PyMem_Free(b.p);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"fingerprint", (PyCFunction)py_fingerprint, METH_O, "Prometheus's fingerprint of a label set."},
     {"convert", (PyCFunction)(void (*)(void))py_convert, METH_FASTCALL,
@@ -1408,6 +1617,8 @@ static PyMethodDef methods[] = {
      "POST /api/v2/alerts from its body to Alerts in one pass, or None (see that section)."},
     {"log_rows", (PyCFunction)py_log_rows, METH_O,
      "The SQLite alert log's rows as one msgpack array (see storage/sql.py encode_alert_log)."},
+    {"webhook_alerts", (PyCFunction)(void (*)(void))py_webhook_alerts, METH_FASTCALL,
+     "The JSON array of a webhook payload's alerts (see notify/payload.py alert_dict)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -26,3 +26,6 @@ def parse_alerts(
     alert_type: type[Any],
     /,
 ) -> list[Any] | None: ...
+def webhook_alerts(
+    alerts: Sequence[Any], now: float, format_time_nano: Callable[[float], str], /
+) -> bytes: ...

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from tocsin.model import Alert, fingerprint_hex
+from tocsin.model import Alert, fingerprint_hex, speedups
 from tocsin.model import format_time_nano as _format_time_nano
 from tocsin.notify.base import Notification
 
@@ -36,10 +36,14 @@ def alert_dict(a: Alert, now: float) -> dict[str, Any]:
 def webhook_payload(n: Notification) -> dict[str, Any]:
     """The payload for msgspec to encode (each alert's annotations are ``msgspec.Raw`` JSON):
     :func:`webhook_body` is its JSON."""
+    return _payload(n, [alert_dict(a, n.now) for a in n.alerts])
+
+
+def _payload(n: Notification, alerts: Any) -> dict[str, Any]:
     payload = {
         "receiver": n.receiver,
         "status": n.status,
-        "alerts": [alert_dict(a, n.now) for a in n.alerts],
+        "alerts": alerts,
         "groupLabels": n.group_labels,
         "commonLabels": n.common_labels,
         "commonAnnotations": n.common_annotations,
@@ -57,7 +61,14 @@ def webhook_payload(n: Notification) -> dict[str, Any]:
 
 _encode = msgspec.json.Encoder().encode
 
+# The compiled writer of the "alerts" array: msgspec's bytes for the alert_dicts, without the dicts
+# (webhook_body, alert_dict and fingerprint_hex were 13.5% of the event loop while ingesting 250k
+# alerts, most of it per alert).
+_webhook_alerts = speedups.webhook_alerts if speedups is not None else None
+
 
 def webhook_body(n: Notification) -> bytes:
     """The webhook's JSON body."""
-    return _encode(webhook_payload(n))
+    if _webhook_alerts is None:
+        return _encode(webhook_payload(n))
+    return _encode(_payload(n, msgspec.Raw(_webhook_alerts(n.alerts, n.now, format_time_nano))))
