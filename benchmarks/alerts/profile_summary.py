@@ -51,8 +51,10 @@ def summarise(text: str) -> tuple[int, Counter[str], Counter[str]]:
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("storage writer thread (SQL, commit, fsync)", ("tocsin-writer",)),
     ("webhook sending (HTTP client)", ("HTTP1Pool.", "AsyncClient.post")),
-    ("webhook payload building", ("webhook_payload",)),
+    ("webhook payload building", ("webhook_payload", "webhook_body")),
     ("flush: sort, inhibit/silence filter, dedup", ("Dispatcher._flush", "Pipeline.run")),
+    # Since the tenth pass the compiled reader does decoding and conversion in one call.
+    ("POST /alerts: body to Alerts (compiled reader)", ("alerts_from_body (",)),
     ("POST /alerts: posted alerts to Alert (fingerprint, validation)", ("to_alerts (",)),
     ("POST /alerts: JSON decoding", ("decode_postable_alerts",)),
     ("POST /alerts: engine ingest (merge, route, group)", ("Engine.ingest",)),
