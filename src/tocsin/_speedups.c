@@ -92,72 +92,84 @@ static int sorted_order(PyObject *const *names, Py_ssize_t n) {
     return 0;
 }
 
+/* A str's UTF-8 text: its own data when it is compact ASCII (what the converters make), else
+ * cached by the str. NULL with TypeError or UnicodeEncodeError set. */
+static inline const char *label_utf8(PyObject *s, Py_ssize_t *n) {
+    if (PyUnicode_Check(s) && PyUnicode_IS_COMPACT_ASCII(s)) {
+        *n = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_1BYTE_DATA(s);
+    }
+    return PyUnicode_AsUTF8AndSize(s, n);
+}
+
+/* The fingerprint of the pairs names[i], values[i] (n <= FP_CACHED_MAX, exact str names, no name
+ * twice). Sets *out; returns 0, or -1 with an exception set. */
+static int fingerprint_pairs(PyObject *const *names, PyObject *const *values, Py_ssize_t n, uint64_t *out) {
+    if (sorted_order(names, n) < 0) return -1;
+    uint64_t h = FNV_OFFSET;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t len;
+        const char *p = label_utf8(names[fp_order[j]], &len);
+        if (p == NULL) return -1;
+        h = fnv_bytes(h, p, len);
+        p = label_utf8(values[fp_order[j]], &len);
+        if (p == NULL) return -1;
+        h = fnv_bytes(h, p, len);
+    }
+    *out = h;
+    return 0;
+}
+
 /* Sets *out; returns 0, or -1 with an exception set (TypeError, UnicodeEncodeError). */
 static int fingerprint_of(PyObject *labels, uint64_t *out) {
     if (!PyDict_Check(labels)) {
         PyErr_SetString(PyExc_TypeError, "labels must be a dict");
         return -1;
     }
-    uint64_t h = FNV_OFFSET;
     Py_ssize_t n = PyDict_GET_SIZE(labels);
-    PyObject *names_list = NULL;
-    PyObject *names[FP_CACHED_MAX], *values[FP_CACHED_MAX];
-    PyObject *const *sorted_names;
-    Py_ssize_t count;
-    int cached = n <= FP_CACHED_MAX;
-    if (cached) {
+    if (n <= FP_CACHED_MAX) {
         /* Borrowed: with exact str names, sorting them runs no Python code, so nothing can
          * change the dict before the values are read. */
+        PyObject *names[FP_CACHED_MAX], *values[FP_CACHED_MAX];
         Py_ssize_t pos = 0, i = 0;
         PyObject *k, *v;
-        while (cached && PyDict_Next(labels, &pos, &k, &v)) {
-            cached = PyUnicode_CheckExact(k);
+        int exact = 1;
+        while (exact && PyDict_Next(labels, &pos, &k, &v)) {
+            exact = PyUnicode_CheckExact(k);
             names[i] = k;
             values[i++] = v;
         }
+        if (exact) return fingerprint_pairs(names, values, n, out);
     }
-    if (cached) {
-        if (sorted_order(names, n) < 0) return -1;
-        sorted_names = NULL;
-        count = n;
-    } else {
-        names_list = PyDict_Keys(labels);
-        if (names_list == NULL || PyList_Sort(names_list) < 0) {
-            Py_XDECREF(names_list);
+    PyObject *names_list = PyDict_Keys(labels);
+    if (names_list == NULL || PyList_Sort(names_list) < 0) {
+        Py_XDECREF(names_list);
+        return -1;
+    }
+    uint64_t h = FNV_OFFSET;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(names_list); j++) {
+        PyObject *name = PyList_GET_ITEM(names_list, j);
+        PyObject *value = PyDict_GetItemWithError(labels, name); /* borrowed */
+        if (value == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "labels changed during fingerprint");
+            Py_DECREF(names_list);
             return -1;
-        }
-        sorted_names = &PyList_GET_ITEM(names_list, 0);
-        count = PyList_GET_SIZE(names_list);
-    }
-    for (Py_ssize_t j = 0; j < count; j++) {
-        PyObject *name, *value;
-        if (sorted_names == NULL) {
-            name = names[fp_order[j]];
-            value = values[fp_order[j]];
-        } else {
-            name = sorted_names[j];
-            value = PyDict_GetItemWithError(labels, name); /* borrowed */
-            if (value == NULL) {
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "labels changed during fingerprint");
-                Py_DECREF(names_list);
-                return -1;
-            }
         }
         Py_ssize_t len;
-        const char *p = PyUnicode_AsUTF8AndSize(name, &len);
+        const char *p = label_utf8(name, &len);
         if (p == NULL) {
-            Py_XDECREF(names_list);
+            Py_DECREF(names_list);
             return -1;
         }
         h = fnv_bytes(h, p, len);
-        p = PyUnicode_AsUTF8AndSize(value, &len);
+        p = label_utf8(value, &len);
         if (p == NULL) {
-            Py_XDECREF(names_list);
+            Py_DECREF(names_list);
             return -1;
         }
         h = fnv_bytes(h, p, len);
     }
-    Py_XDECREF(names_list);
+    Py_DECREF(names_list);
     *out = h;
     return 0;
 }
@@ -914,16 +926,28 @@ static int valid_name(const char *u, Py_ssize_t n) {
     return 1;
 }
 
-/* Texts seen before, by their bytes: label names and values, generator URLs. Direct-mapped and
- * bounded; an entry holds a reference to the str that the shared table (alerts_codec._SHARED)
- * gave for it, so held alerts share one copy as they did before. Only ASCII texts are kept:
- * their str's data is their bytes, which makes the comparison one memcmp. */
-#define TEXT_CACHE_SIZE 8192
-#define TEXT_CACHE_MAX_LEN 128
-static struct {
-    uint64_t hash;
-    PyObject *text;
-} text_cache[TEXT_CACHE_SIZE];
+/* Texts seen before, by their bytes: label names and values, generator URLs. Alerts posted
+ * together repeat most of their label values (job, severity, cluster, ...): the general path's
+ * decoder made a new str of each, which alerts_codec._SHARED then swapped for one shared copy;
+ * here a repeated text is found by its bytes before any str is made. Four ways per set, each
+ * marked once its text recurs: a new text replaces one that has not recurred, in turn, so a
+ * flood of unique texts (instance, pod) replaces mostly its own kind and not the values alerts
+ * share. Only
+ * ASCII texts are kept (a str's data is then its bytes: one memcmp compares). Unique texts no
+ * longer go through _SHARED either: that table took three new strs per alert and was rebuilt
+ * every 20k alerts, a seventh of this function's work. */
+#define TEXT_SETS 4096
+#define TEXT_WAYS 4
+#define TEXT_CACHE_MAX_LEN 1024
+typedef struct {
+    struct {
+        uint64_t hash;
+        PyObject *text;
+        int recurred;
+    } way[TEXT_WAYS];
+    int next; /* where the search for a way to replace starts: they take turns */
+} text_set_t;
+static text_set_t text_cache[TEXT_SETS];
 
 static inline uint64_t bytes_hash(const char *p, Py_ssize_t n) {
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL, w;
@@ -936,46 +960,72 @@ static inline uint64_t bytes_hash(const char *p, Py_ssize_t n) {
     }
     w = 0;
     memcpy(&w, p, (size_t)n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
+    h ^= w;
+    /* MurmurHash3's finaliser: every bit of the text reaches the low bits that pick the set
+     * (without it, texts that differ only after their first bytes, as "zone-1" and "zone-2",
+     * all fell into one set and displaced each other). */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
-/* The str of valid UTF-8 text (a new reference): the shared copy, from the cache when it is
- * there. NULL with an exception set on error only. */
+/* The str of valid UTF-8 text (a new reference), shared with earlier alerts where the cache or
+ * ``share`` has it. NULL with an exception set on error only. */
 static PyObject *shared_text(const char *u, Py_ssize_t n, int ascii, PyObject *share) {
-    uint64_t h = 0;
-    Py_ssize_t slot = -1;
-    if (ascii && n <= TEXT_CACHE_MAX_LEN) {
-        h = bytes_hash(u, n);
-        slot = (Py_ssize_t)(h & (TEXT_CACHE_SIZE - 1));
-        PyObject *t = text_cache[slot].text;
-        if (t != NULL && text_cache[slot].hash == h && PyUnicode_GET_LENGTH(t) == n &&
-            memcmp(PyUnicode_1BYTE_DATA(t), u, (size_t)n) == 0)
+    if (!ascii || n > TEXT_CACHE_MAX_LEN) {
+        /* Rare: shared through the general path's table, as that path shares them. */
+        PyObject *t = PyUnicode_DecodeUTF8(u, n, NULL);
+        if (t == NULL) return NULL;
+        PyObject *s = PyDict_SetDefault(share, t, t); /* borrowed */
+        Py_DECREF(t);
+        return Py_XNewRef(s);
+    }
+    uint64_t h = bytes_hash(u, n);
+    text_set_t *set = &text_cache[h & (TEXT_SETS - 1)];
+    for (int i = 0; i < TEXT_WAYS; i++) {
+        PyObject *t = set->way[i].text;
+        if (t != NULL && set->way[i].hash == h && PyUnicode_GET_LENGTH(t) == n &&
+            memcmp(PyUnicode_1BYTE_DATA(t), u, (size_t)n) == 0) {
+            set->way[i].recurred = 1;
             return Py_NewRef(t);
+        }
     }
-    PyObject *t;
-    if (ascii) {
-        t = PyUnicode_New(n, 127);
-        if (t == NULL) return NULL;
-        memcpy(PyUnicode_1BYTE_DATA(t), u, (size_t)n);
-    } else {
-        t = PyUnicode_DecodeUTF8(u, n, NULL);
-        if (t == NULL) return NULL;
+    PyObject *t = PyUnicode_New(n, 127);
+    if (t == NULL) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(t), u, (size_t)n);
+    /* The next way, in turn, that is empty or has not recurred; when all four have, every one
+     * must recur again to keep its place. */
+    int v = -1;
+    for (int i = 0; i < TEXT_WAYS && v < 0; i++) {
+        int w = (set->next + i) % TEXT_WAYS;
+        if (set->way[w].text == NULL || !set->way[w].recurred) v = w;
     }
-    PyObject *s = PyDict_SetDefault(share, t, t); /* borrowed */
-    Py_DECREF(t);
-    if (s == NULL) return NULL;
-    if (slot >= 0 && PyUnicode_IS_ASCII(s)) {
-        text_cache[slot].hash = h;
-        Py_XSETREF(text_cache[slot].text, Py_NewRef(s));
+    if (v < 0) {
+        v = set->next;
+        for (int i = 0; i < TEXT_WAYS; i++) set->way[i].recurred = 0;
     }
-    return Py_NewRef(s);
+    set->next = (v + 1) % TEXT_WAYS;
+    Py_XSETREF(set->way[v].text, Py_NewRef(t));
+    set->way[v].hash = h;
+    set->way[v].recurred = 0;
+    return t;
 }
+
+/* The labels of one alert as parse_alerts reads them: the dict, and its pairs in order
+ * (borrowed from it) for the fingerprint, when they are few enough to list (count -1 if not). */
+typedef struct {
+    PyObject *dict;
+    PyObject *names[FP_CACHED_MAX], *values[FP_CACHED_MAX];
+    Py_ssize_t count;
+} scanned_labels_t;
 
 /* The labels object: a new dict of shared strs in the posted order, empty values left out.
- * 1, 0 (bail: *out left NULL) or -1. */
-static int scan_labels(scan_t *s, PyObject *share, PyObject **out) {
-    *out = NULL;
+ * 1, 0 (bail: out->dict left NULL) or -1. */
+static int scan_labels(scan_t *s, PyObject *share, scanned_labels_t *out) {
+    out->dict = NULL;
+    out->count = 0;
     if (!eat(s, '{')) return BAIL;
     PyObject *labels = PyDict_New();
     if (labels == NULL) return -1;
@@ -1014,6 +1064,14 @@ static int scan_labels(scan_t *s, PyObject *share, PyObject **out) {
                 goto error;
             }
             int rc = PyDict_SetItem(labels, name, value);
+            if (rc == 0 && out->count >= 0) {
+                if (out->count < FP_CACHED_MAX) {
+                    out->names[out->count] = name; /* the dict holds them from now on */
+                    out->values[out->count++] = value;
+                } else {
+                    out->count = -1;
+                }
+            }
             Py_DECREF(name);
             Py_DECREF(value);
             if (rc < 0) goto error;
@@ -1024,7 +1082,7 @@ static int scan_labels(scan_t *s, PyObject *share, PyObject **out) {
         goto fail;
     }
 done_ok:
-    *out = labels;
+    out->dict = labels;
     return 1;
 fail:
     Py_DECREF(labels);
@@ -1185,6 +1243,7 @@ typedef struct {
 
 /* One alert object: 1 with a new Alert in *out, 0 (bail) or -1. */
 static int scan_alert(scan_t *s, parse_ctx_t *c, PyObject **out) {
+    scanned_labels_t scanned;
     PyObject *labels = NULL, *annotations = NULL, *starts = NULL, *ends = NULL, *gen = NULL, *fp = NULL;
     int seen = 0, r = BAIL;
     *out = NULL;
@@ -1199,7 +1258,10 @@ static int scan_alert(scan_t *s, parse_ctx_t *c, PyObject **out) {
         if (f == 0 || (seen & f) || !eat(s, ':')) goto done; /* unknown or repeated field */
         seen |= f;
         switch (f) {
-        case F_LABELS: r = scan_labels(s, c->share, &labels); break;
+        case F_LABELS:
+            r = scan_labels(s, c->share, &scanned);
+            labels = scanned.dict;
+            break;
         case F_ANNOTATIONS: r = scan_annotations(s, &c->ann_text, &annotations); break;
         case F_STARTS: r = scan_time(s, c->parse_time, &c->starts, &starts); break;
         case F_ENDS: r = scan_time(s, c->parse_time, &c->ends, &ends); break;
@@ -1223,7 +1285,9 @@ static int scan_alert(scan_t *s, parse_ctx_t *c, PyObject **out) {
     /* Floats both: parse_time's (time_of checks), ``now`` or ``default_ends`` (checked below). */
     if (PyFloat_AS_DOUBLE(ends) < PyFloat_AS_DOUBLE(starts)) goto done;
     uint64_t h;
-    if (fingerprint_of(labels, &h) < 0 || (fp = PyLong_FromUnsignedLongLong(h)) == NULL) {
+    int fr = scanned.count >= 0 ? fingerprint_pairs(scanned.names, scanned.values, scanned.count, &h)
+                                : fingerprint_of(labels, &h);
+    if (fr < 0 || (fp = PyLong_FromUnsignedLongLong(h)) == NULL) {
         r = -1;
         goto done;
     }

@@ -113,36 +113,58 @@ class Dispatcher:
         self.version += 1
         destinations = self._destinations
         decisive = self._decisive
+        groups = self.groups
+        # Alerts posted together mostly share their destinations and groups (one rule's alerts,
+        # or alerts posted in order): the last ones found are tried first, by identity.
+        last_key: tuple[Any, ...] | None = None
+        found: list[tuple[Any, str, dict[str, str]]] = []
+        last_gid: tuple[str, str] | None = None
+        g: Group | None = None
         for alert in alerts:
-            key = None if decisive is None else tuple(map(alert.labels.get, decisive))
-            found = None if key is None else destinations.get(key)
-            if found is None:
+            if decisive is None:
                 found = self._route(alert.labels)
-                if key is not None:
-                    if len(destinations) >= 100_000:
-                        destinations.clear()
-                    destinations[key] = found
+            else:
+                key = tuple(map(alert.labels.get, decisive))
+                if key != last_key:
+                    cached = destinations.get(key)
+                    if cached is None:
+                        cached = self._route(alert.labels)
+                        if len(destinations) >= 100_000:
+                            destinations.clear()
+                        destinations[key] = cached
+                    found, last_key = cached, key
+            tenant_id = alert.tenant_id
             for route, gid_str, labels in found:
-                gid = (alert.tenant_id, gid_str)
-                g = self.groups.get(gid)
-                if g is None:
-                    g = Group(gid_str, group_key(route.key(), labels), route, dict(labels), alert.tenant_id)
-                    self.groups[gid] = g
-                    saved = self._restored.pop(gid, None)
-                    if (alert.tenant_id, g.key) in self.urgent:
-                        self.urgent.discard((alert.tenant_id, g.key))
-                        g.has_flushed = bool(saved and saved.get("has_flushed"))
-                        self._schedule(g, now)
-                    elif saved is not None:
-                        g.has_flushed = bool(saved.get("has_flushed"))
-                        self._schedule(g, max(float(saved.get("next_flush", now)), now))
-                    else:
-                        self._schedule(g, now + route.group_wait)
+                if last_gid is not None and last_gid[1] is gid_str and last_gid[0] == tenant_id:
+                    gid = last_gid
+                else:
+                    gid = (tenant_id, gid_str)
+                    g = groups.get(gid)
+                    if g is None:
+                        g = self._new_group(gid, route, labels, now)
+                    last_gid = gid
+                assert g is not None
                 g.alerts[alert.fingerprint] = alert
                 g.changed = True
                 # An alert that started long enough ago need not wait for its group to fill.
                 if not g.has_flushed and alert.starts_at + route.group_wait < now and g.next_flush > now:
                     self._schedule(g, now)
+
+    def _new_group(self, gid: tuple[str, str], route: Any, labels: dict[str, str], now: float) -> Group:
+        tenant_id, gid_str = gid
+        g = Group(gid_str, group_key(route.key(), labels), route, dict(labels), tenant_id)
+        self.groups[gid] = g
+        saved = self._restored.pop(gid, None)
+        if (tenant_id, g.key) in self.urgent:
+            self.urgent.discard((tenant_id, g.key))
+            g.has_flushed = bool(saved and saved.get("has_flushed"))
+            self._schedule(g, now)
+        elif saved is not None:
+            g.has_flushed = bool(saved.get("has_flushed"))
+            self._schedule(g, max(float(saved.get("next_flush", now)), now))
+        else:
+            self._schedule(g, now + route.group_wait)
+        return g
 
     def _route(self, labels: Mapping[str, str]) -> list[tuple[Any, str, dict[str, str]]]:
         """Each route an alert with ``labels`` goes to, with its group's id and labels (two

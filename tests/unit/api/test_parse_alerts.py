@@ -172,6 +172,9 @@ def _prometheus_body(n: int) -> bytes:
         b'[{"labels":{"a":"1"},"annotations":{"z":"1","a":"","m":"2"}}]',
         # escapes of every kind, a surrogate pair among them
         b'[{"labels":{"a":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\udd25"},"annotations":{"d":"\\u0001"}}]',
+        # more labels than the compiled fingerprint lists (32), and a text past its cache (1,024)
+        b'[{"labels":{' + b",".join(b'"n%d":"v%d"' % (i, i) for i in range(40)) + b"}},"
+        b'{"labels":{"a":"' + b"y" * 2000 + b'"},"generatorURL":"' + b"u" * 1500 + b'"}]',
         # long text, past the eight-byte steps of the scanner
         b'[{"labels":{"a":"' + b"x" * 1000 + b'","b":"' + "é".encode() * 300 + b'"}}]',
     ],
@@ -293,3 +296,20 @@ def test_bad_arguments_are_named() -> None:
         speedups.parse_alerts("[]", NOW, NOW, "t", {}, parse_time, model.Alert)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="takes 7 arguments"):
         speedups.parse_alerts(b"[]")  # type: ignore[call-arg]
+
+
+def test_recurring_values_stay_shared_among_a_flood_of_unique_ones() -> None:
+    # Held alerts share one str per recurring label value: the cache keeps a recurring text
+    # while unique ones (instance, here also id and url) pass through it.
+    docs = [
+        {
+            "labels": {"job": "node", "instance": f"host-{i}", "id": str(i), "zone": f"zone-{i % 50}"},
+            "generatorURL": f"http://g/{i}",
+        }
+        for i in range(20_000)
+    ]
+    fast = _fast(msgspec.json.encode(docs))
+    assert fast is not None
+    assert len({id(a.labels["job"]) for a in fast}) == 1
+    assert len({id(a.labels["zone"]) for a in fast}) <= 55  # 50 values, hardly ever evicted
+    assert len({id(a.labels["instance"]) for a in fast}) == 20_000
