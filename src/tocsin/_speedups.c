@@ -20,11 +20,12 @@
  *                        the "alerts" array of a webhook payload as JSON bytes: msgspec's encoding
  *                        of [alert_dict(a, now) for a in alerts] (notify/payload.py), byte for
  *                        byte (tests/unit/notify/test_webhook_alerts_json.py compares the two).
- *   fingerprint_sets(alerts, now), next_end(alerts, now, until), sorted_hex(fingerprints)
+ *   fingerprint_sets(alerts, now), next_end(alerts, now, until), sorted_hex(fingerprints),
+ *   common_map(maps), common_labels(alerts), pairs_in_all(alerts, pairs)
  *                        a group flush's per-alert work: the firing and resolved fingerprint
- *                        sets, their sorted hex lists and the next alert end (engine/pipeline.py);
- *                        each has a Python twin there (tests/unit/engine/test_flush_helpers.py
- *                        compares them).
+ *                        sets, their sorted hex lists and the next alert end (engine/pipeline.py),
+ *                        the labels and annotations all alerts share (notify/base.py); each has a
+ *                        Python twin there (tests/unit/engine/test_flush_helpers.py compares them).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1293,12 +1294,14 @@ done:
 /* --- flush helpers: the per-alert work of a group flush ------------------------------------------ */
 
 /* A flush that notifies computes, for every alert of the group: the fingerprint sets the
- * notification log keeps (engine/pipeline.py _deliver) and their sorted hex lists for the outbox
- * record and the log's stored entry (_outbox_record); after it, the earliest alert end that ends
- * its quiet time (Pipeline.quiet_until). In Python, the first two were 4.4% of the event loop
- * while ingesting 250k alerts in groups of 100. Each function here has a Python twin next to its
- * caller (py_fingerprint_sets, py_next_end, py_sorted_hex) that gives the same result;
- * tests/unit/engine/test_flush_helpers.py compares the two on generated input. */
+ * notification log keeps (engine/pipeline.py _deliver), their sorted hex lists for the outbox
+ * record and the log's stored entry (_outbox_record), and the labels and annotations every alert
+ * shares (notify/base.py common, common_annotations); after it, the earliest alert end that ends
+ * its quiet time (Pipeline.quiet_until). In Python, all but the last were a tenth of the event
+ * loop while ingesting 250k alerts in groups of 100. Each function here has a Python twin next to
+ * its caller (py_fingerprint_sets, py_next_end, py_sorted_hex, py_common, py_pairs_in_all) that
+ * gives the same result; tests/unit/engine/test_flush_helpers.py compares the two on generated
+ * input. */
 
 /* Replaces the TypeError, AttributeError or ValueError set by one of the same type whose message
  * also names the function and the alert (or item) at fault, with the original as its cause. Any
@@ -1342,7 +1345,7 @@ static inline PyObject *alert_field(PyObject *a, int direct, int i) {
     return PyObject_GetAttr(a, *alert_fields[i]);
 }
 
-enum { ALERT_ENDS_AT = 3, ALERT_FINGERPRINT = 8 };
+enum { ALERT_LABELS = 0, ALERT_ANNOTATIONS_JSON = 1, ALERT_ENDS_AT = 3, ALERT_FINGERPRINT = 8 };
 
 /* fingerprint_sets(alerts, now): (frozenset of the firing alerts' fingerprints, frozenset of the
  * resolved ones'), one pass instead of two generator expressions. Firing is ends_at > now and
@@ -1555,13 +1558,188 @@ done:
     return out;
 }
 
+/* The pairs of maps[0] that every other map has with an equal value, in maps[0]'s order
+ * (notify/base.py py_common: m.get(k) != v drops a pair); ``maps`` is a tuple of exact dicts. */
+static PyObject *common_of(PyObject *maps) {
+    Py_ssize_t n = PyTuple_GET_SIZE(maps);
+    PyObject *out = PyDict_New();
+    if (out == NULL || n == 0) return out;
+    /* The first map's pairs, held: code run by a comparison could change that dict. */
+    PyObject *first = PyTuple_GET_ITEM(maps, 0);
+    Py_ssize_t count = PyDict_GET_SIZE(first), pos = 0, c = 0;
+    PyObject **pairs = PyMem_Malloc((size_t)(count ? 2 * count : 1) * sizeof *pairs), *k, *v;
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    while (c < count && PyDict_Next(first, &pos, &k, &v)) {
+        pairs[2 * c] = Py_NewRef(k);
+        pairs[2 * c + 1] = Py_NewRef(v);
+        c++;
+    }
+    for (Py_ssize_t p = 0; p < c; p++) {
+        k = pairs[2 * p];
+        v = pairs[2 * p + 1];
+        int everywhere = 1;
+        for (Py_ssize_t j = 1; everywhere && j < n; j++) {
+            PyObject *got = PyDict_GetItemWithError(PyTuple_GET_ITEM(maps, j), k);
+            if (got == NULL) {
+                if (PyErr_Occurred()) goto error;
+                got = Py_None; /* what m.get(k) gives */
+            }
+            if (PyUnicode_CheckExact(got) && PyUnicode_CheckExact(v)) {
+                everywhere = same_text(got, v);
+                continue;
+            }
+            Py_INCREF(got);
+            PyObject *ne = PyObject_RichCompare(got, v, Py_NE);
+            Py_DECREF(got);
+            int differs = ne == NULL ? -1 : PyObject_IsTrue(ne);
+            Py_XDECREF(ne);
+            if (differs < 0) goto error;
+            everywhere = !differs;
+        }
+        if (everywhere && PyDict_SetItem(out, k, v) < 0) goto error;
+    }
+    for (Py_ssize_t p = 0; p < 2 * c; p++) Py_DECREF(pairs[p]);
+    PyMem_Free(pairs);
+    return out;
+error:
+    if (pairs != NULL) {
+        for (Py_ssize_t p = 0; p < 2 * c; p++) Py_DECREF(pairs[p]);
+        PyMem_Free(pairs);
+    }
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* common_map(maps): common_of(maps), or None when maps is not a list or tuple of exact dicts:
+ * the caller runs py_common then, which takes any mappings. */
+static PyObject *py_common_map(PyObject *Py_UNUSED(self), PyObject *maps) {
+    if (!PyList_CheckExact(maps) && !PyTuple_CheckExact(maps)) Py_RETURN_NONE;
+    /* A tuple of its own: comparing values that are not str may run Python code. */
+    PyObject *seq = PySequence_Tuple(maps), *out;
+    if (seq == NULL) return NULL;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(seq); j++) {
+        if (!PyDict_CheckExact(PyTuple_GET_ITEM(seq, j))) {
+            Py_DECREF(seq);
+            Py_RETURN_NONE;
+        }
+    }
+    out = common_of(seq);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* common_labels(alerts): common_of over the alerts' labels, read from their slots (the list of
+ * them Python built cost more than finding what they share); None when some alert's labels are
+ * not an exact dict. */
+static PyObject *py_common_labels(PyObject *Py_UNUSED(self), PyObject *alerts) {
+    PyObject *seq = PySequence_Tuple(alerts);
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    PyObject *maps = PyTuple_New(n), *out = NULL;
+    if (maps == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PyTuple_GET_ITEM(seq, i);
+        PyObject *labels = alert_field(a, slots_readable(a), ALERT_LABELS);
+        if (labels == NULL) {
+            flush_failure("common_labels", "alert", i, "labels");
+            goto done;
+        }
+        PyTuple_SET_ITEM(maps, i, labels);
+        if (!PyDict_CheckExact(labels)) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    out = common_of(maps);
+done:
+    Py_XDECREF(maps);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* Whether ``pair`` occurs in ``text`` right after a '{' or a ',': b"{" + pair in text or
+ * b"," + pair in text. */
+static int has_pair(const char *text, Py_ssize_t tn, const char *pair, Py_ssize_t pn) {
+    for (Py_ssize_t i = 1; i + pn <= tn; i++) {
+        char c = text[i - 1];
+        if ((c == '{' || c == ',') && memcmp(text + i, pair, (size_t)pn) == 0) return 1;
+    }
+    return 0;
+}
+
+/* pairs_in_all(alerts, pairs): for each pair (bytes, a name and value as '"name":"value"'),
+ * whether every alert's annotations_json holds it right after a '{' or a ',' (notify/base.py
+ * common_annotations says why that finds exactly the alert's pairs). A list of bools, one per
+ * pair; None when an alert's annotations_json is not bytes, which py_pairs_in_all handles. */
+static PyObject *py_pairs_in_all(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "pairs_in_all() takes 2 arguments (alerts, pairs)");
+        return NULL;
+    }
+    PyObject *alerts = PySequence_Tuple(args[0]), *pairs = NULL, *res = NULL;
+    char *alive = NULL;
+    if (alerts == NULL || (pairs = PySequence_Tuple(args[1])) == NULL) goto done;
+    Py_ssize_t np = PyTuple_GET_SIZE(pairs), left = np;
+    for (Py_ssize_t p = 0; p < np; p++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, p);
+        if (!PyBytes_Check(pair)) {
+            PyErr_Format(PyExc_TypeError, "pairs_in_all(): pair %zd is %.100s, not bytes", p, Py_TYPE(pair)->tp_name);
+            goto done;
+        }
+    }
+    if ((alive = PyMem_Malloc((size_t)(np ? np : 1))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < np; p++) alive[p] = 1;
+    /* Alert by alert, over the pairs still found in all before it; done when none is left. */
+    for (Py_ssize_t i = 0; left > 0 && i < PyTuple_GET_SIZE(alerts); i++) {
+        PyObject *a = PyTuple_GET_ITEM(alerts, i);
+        PyObject *text = alert_field(a, slots_readable(a), ALERT_ANNOTATIONS_JSON);
+        if (text == NULL) {
+            flush_failure("pairs_in_all", "alert", i, "annotations_json");
+            goto done;
+        }
+        if (!PyBytes_CheckExact(text)) {
+            Py_DECREF(text);
+            res = Py_NewRef(Py_None);
+            goto done;
+        }
+        for (Py_ssize_t p = 0; p < np; p++) {
+            PyObject *pair = PyTuple_GET_ITEM(pairs, p);
+            if (alive[p] && !has_pair(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), PyBytes_AS_STRING(pair),
+                                      PyBytes_GET_SIZE(pair))) {
+                alive[p] = 0;
+                left--;
+            }
+        }
+        Py_DECREF(text);
+    }
+    if ((res = PyList_New(np)) == NULL) goto done;
+    for (Py_ssize_t p = 0; p < np; p++) PyList_SET_ITEM(res, p, PyBool_FromLong(alive[p]));
+done:
+    PyMem_Free(alive);
+    Py_XDECREF(alerts);
+    Py_XDECREF(pairs);
+    return res;
+}
+
 /* The section's entries of methods[]. */
 #define FLUSH_HELPER_METHODS                                                                               \
     {"fingerprint_sets", (PyCFunction)(void (*)(void))py_fingerprint_sets, METH_FASTCALL,                  \
      "The firing and the resolved alerts' fingerprints, as two frozensets (see engine/pipeline.py)."},     \
     {"next_end", (PyCFunction)(void (*)(void))py_next_end, METH_FASTCALL,                                  \
      "The earliest alert end in (now, until) and whether any alert fires (see engine/pipeline.py)."},      \
-    {"sorted_hex", (PyCFunction)py_sorted_hex, METH_O, "Fingerprints as sorted 16-digit hex texts."},
+    {"sorted_hex", (PyCFunction)py_sorted_hex, METH_O, "Fingerprints as sorted 16-digit hex texts."},      \
+    {"common_map", (PyCFunction)py_common_map, METH_O,                                                     \
+     "The pairs every map shares, or None for anything but exact dicts (see notify/base.py common)."},     \
+    {"common_labels", (PyCFunction)py_common_labels, METH_O,                                               \
+     "The label pairs every alert shares, or None (see notify/base.py common_labels)."},                   \
+    {"pairs_in_all", (PyCFunction)(void (*)(void))py_pairs_in_all, METH_FASTCALL,                          \
+     "Which annotation pairs every alert's JSON holds (see notify/base.py common_annotations)."},
 
 /* --- log_rows: the SQLite alert log's rows, as msgpack ------------------------------------------- */
 

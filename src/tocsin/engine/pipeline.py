@@ -19,7 +19,7 @@ from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
 from tocsin.engine.silences import Silences
 from tocsin.engine.throttle import Throttle
 from tocsin.model import Alert, speedups
-from tocsin.notify.base import Integration, Notification, NotifyError, common, common_annotations
+from tocsin.notify.base import Integration, Notification, NotifyError, common_annotations, common_labels
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,7 @@ class Pipeline:
                 alerts=sent,
                 group_key=group_key,
                 group_labels=group_labels,
-                common_labels=common([a.labels for a in sent]),
+                common_labels=common_labels(sent),
                 common_annotations=common_annotations(sent),
                 external_url=self.external_url,
                 now=now,

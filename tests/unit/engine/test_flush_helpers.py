@@ -1,4 +1,4 @@
-"""The per-alert work of a group flush (engine/pipeline.py): the compiled helpers
+"""The per-alert work of a group flush (engine/pipeline.py, notify/base.py): the compiled helpers
 of tocsin._speedups against their Python twins, and both against the code they replaced (kept
 here verbatim as ``old_*``), on generated input; bad input fails the same way in both."""
 
@@ -9,7 +9,7 @@ import gc
 import math
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tocsin.engine import pipeline
 from tocsin.model import Alert, speedups
+from tocsin.notify import base
 from tocsin.notify.base import NotifyError
 
 NOW = 1_800_000_000.0
@@ -44,6 +45,39 @@ def old_quiet(alerts: Sequence[Any], now: Any, until: Any) -> tuple[Any, bool]:
         if now < a.ends_at < until:
             until = a.ends_at
     return until, any(a.ends_at > now for a in alerts)
+
+
+def old_common(maps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    if not maps:
+        return {}
+    rest = maps[1:]
+    out = {}
+    for k, v in maps[0].items():
+        for m in rest:
+            if m.get(k) != v:
+                break
+        else:
+            out[k] = v
+    return out
+
+
+def old_common_annotations(alerts: Sequence[Alert]) -> dict[str, str]:
+    if not alerts:
+        return {}
+    out = alerts[0].annotations
+    texts = [a.annotations_json for a in alerts[1:]]
+    if not texts:
+        return out
+    kept = {}
+    for name, value in out.items():
+        pair = base.encode_annotations({name: value})[1:-1]
+        after_brace, after_comma = b"{" + pair, b"," + pair
+        for text in texts:
+            if after_brace not in text and after_comma not in text:
+                break
+        else:
+            kept[name] = value
+    return kept
 
 
 # --- generated alerts -------------------------------------------------------------------------
@@ -197,8 +231,94 @@ def test_compiled_errors_name_the_alert_and_field() -> None:
     assert isinstance(e.value.__cause__, AttributeError)
     with pytest.raises(TypeError, match=r"next_end\(\): alert 1, ends_at: "):
         speedups.next_end([alerts[0], types.SimpleNamespace(ends_at="x")], NOW, math.inf)
+    with pytest.raises(AttributeError, match=r"common_labels\(\): alert 0, labels: "):
+        speedups.common_labels([object()])
+    with pytest.raises(TypeError, match=r"pairs_in_all\(\): pair 1 is str, not bytes"):
+        speedups.pairs_in_all(alerts[:1], [b'"a":"1"', '"a":"1"'])
     with pytest.raises(TypeError, match=r"takes 2 arguments \(alerts, now\)"):
         speedups.fingerprint_sets([])
+
+
+# --- common, common_labels, common_annotations ------------------------------------------------
+
+# Values of other types take the compiled code's general comparison (m.get(k) != v as Python
+# evaluates it: a missing name is None, a NaN differs from itself, 1 == 1.0 == True).
+_any_values = st.one_of(_values, st.none(), st.sampled_from([1, 1.0, True, math.nan]))
+_any_maps = st.dictionaries(_names, _any_values, max_size=5)
+
+
+@given(st.lists(st.one_of(_maps, _any_maps), max_size=8))
+@settings(max_examples=300)
+def test_common_is_the_old_loop(maps: list[dict[str, Any]]) -> None:
+    expected = old_common(maps)
+    for got in (base.py_common(maps), base.common(maps), base.common(tuple(maps))):
+        assert got == expected and list(got) == list(expected)
+    # Other mappings than dicts: the compiled code declines them and the Python loop answers.
+    proxies = [types.MappingProxyType(m) for m in maps]
+    assert list(base.common(proxies)) == list(expected)
+
+
+def test_common_keeps_what_m_get_finds_equal() -> None:
+    assert base.common([{"a": None}, {}]) == {"a": None} == old_common([{"a": None}, {}])
+    assert base.common([{"a": 1}, {"a": True}, {"a": 1.0}]) == {"a": 1}
+    nan = math.nan
+    assert base.common([{"a": nan}, {"a": nan}]) == {} == old_common([{"a": nan}, {"a": nan}])
+
+
+@given(_alerts())
+@settings(max_examples=300)
+def test_common_labels_is_common_over_the_labels(alerts: list[Any]) -> None:
+    expected = old_common([a.labels for a in alerts])
+    got = base.common_labels(alerts)
+    assert got == expected and list(got) == list(expected)
+    if alerts:  # labels that are no dict: the Python loop answers
+        alerts[-1] = types.SimpleNamespace(labels=types.MappingProxyType(alerts[-1].labels))
+        assert base.common_labels(alerts) == old_common([a.labels for a in alerts])
+
+
+@given(_alerts(kinds=False), st.lists(st.booleans(), max_size=12))
+@settings(max_examples=300)
+def test_common_annotations_compiled_python_and_old_agree(alerts: list[Alert], sub: list[bool]) -> None:
+    alerts = [
+        SubAlert(a.labels, a.annotations_json, fingerprint=a.fingerprint) if s else a
+        for a, s in zip(alerts, sub + [False] * len(alerts), strict=False)
+    ]
+    expected = old_common_annotations(alerts)
+    assert expected == old_common([a.annotations for a in alerts])
+    got = base.common_annotations(alerts)
+    assert got == expected and list(got) == list(expected)
+    saved = base._pairs_in_all
+    base._pairs_in_all = None  # the Python path, as without the compiled module
+    try:
+        assert base.common_annotations(alerts) == expected
+    finally:
+        base._pairs_in_all = saved
+
+
+_pairs = st.lists(
+    st.one_of(st.binary(max_size=6), st.sampled_from([b'"a":"1"', b"", b"{", b",", b'"a"'])), max_size=4
+)
+_bytes_texts = st.lists(
+    st.one_of(st.binary(max_size=24), st.sampled_from([b"{}", b'{"a":"1"}', b'{"b":"2","a":"1"}']))
+)
+
+
+@given(_bytes_texts, _pairs)
+@settings(max_examples=300)
+def test_pairs_in_all_is_the_substring_test_on_any_bytes(texts: list[bytes], pairs: list[bytes]) -> None:
+    alerts = [types.SimpleNamespace(annotations_json=t) for t in texts]
+    expected = [all((b"{" + p) in t or (b"," + p) in t for t in texts) for p in pairs]
+    assert base.py_pairs_in_all(alerts, pairs) == expected
+    if speedups is not None:
+        assert speedups.pairs_in_all(alerts, pairs) == expected
+
+
+@needs_speedups
+def test_pairs_in_all_declines_text_that_is_not_bytes() -> None:
+    assert speedups is not None
+    alerts = [types.SimpleNamespace(annotations_json=bytearray(b'{"a":"1"}'))]
+    assert speedups.pairs_in_all(alerts, [b'"a":"1"']) is None
+    assert base.py_pairs_in_all(alerts, [b'"a":"1"']) == [True]  # what common_annotations runs then
 
 
 # --- what the pipeline stores -----------------------------------------------------------------
@@ -245,11 +365,14 @@ async def test_outbox_and_log_store_the_old_sorted_hex_lists(harness: Any) -> No
 
 
 @needs_speedups
-def test_the_pipeline_uses_the_compiled_helpers() -> None:
+def test_the_pipeline_and_notifications_use_the_compiled_helpers() -> None:
     assert speedups is not None
     assert pipeline.fingerprint_sets is speedups.fingerprint_sets
     assert pipeline.next_end is speedups.next_end
     assert pipeline.sorted_hex is speedups.sorted_hex
+    assert base._common_map is speedups.common_map
+    assert base._common_labels is speedups.common_labels
+    assert base._pairs_in_all is speedups.pairs_in_all
 
 
 @needs_speedups
@@ -265,6 +388,9 @@ def test_the_compiled_helpers_leave_no_reference_behind() -> None:
         lambda alerts: speedups.fingerprint_sets(alerts, NOW),
         lambda alerts: speedups.next_end(alerts, NOW, until),
         lambda alerts: speedups.sorted_hex([x.fingerprint for x in alerts]),
+        lambda alerts: speedups.common_labels(alerts),
+        lambda alerts: speedups.common_map([x.labels for x in alerts]),
+        lambda alerts: speedups.pairs_in_all(alerts, [b'"s":"1"', b'"t":"2"']),
     ]
     gc.collect()  # what earlier tests left for the collector holds references too
     before = [sys.getrefcount(x) for x in held]
