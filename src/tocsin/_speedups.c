@@ -20,6 +20,12 @@
  *                        the "alerts" array of a webhook payload as JSON bytes: msgspec's encoding
  *                        of [alert_dict(a, now) for a in alerts] (notify/payload.py), byte for
  *                        byte (tests/unit/notify/test_webhook_alerts_json.py compares the two).
+ *   fingerprint_sets(alerts, now), next_end(alerts, now, until), sorted_hex(fingerprints),
+ *   common_map(maps), common_labels(alerts), pairs_in_all(alerts, pairs)
+ *                        a group flush's per-alert work: the firing and resolved fingerprint
+ *                        sets, their sorted hex lists and the next alert end (engine/pipeline.py),
+ *                        the labels and annotations all alerts share (notify/base.py); each has a
+ *                        Python twin there (tests/unit/engine/test_flush_helpers.py compares them).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1349,6 +1355,456 @@ done:
     return res;
 }
 
+/* --- flush helpers: the per-alert work of a group flush ------------------------------------------ */
+
+/* A flush that notifies computes, for every alert of the group: the fingerprint sets the
+ * notification log keeps (engine/pipeline.py _deliver), their sorted hex lists for the outbox
+ * record and the log's stored entry (_outbox_record), and the labels and annotations every alert
+ * shares (notify/base.py common, common_annotations); after it, the earliest alert end that ends
+ * its quiet time (Pipeline.quiet_until). In Python, all but the last were a tenth of the event
+ * loop while ingesting 250k alerts in groups of 100. Each function here has a Python twin next to
+ * its caller (py_fingerprint_sets, py_next_end, py_sorted_hex, py_common, py_pairs_in_all) that
+ * gives the same result; tests/unit/engine/test_flush_helpers.py compares the two on generated
+ * input. */
+
+/* Replaces the TypeError, AttributeError or ValueError set by one of the same type whose message
+ * also names the function and the alert (or item) at fault, with the original as its cause. Any
+ * other error (MemoryError, an exception raised by a comparison) is left as it is. */
+static void flush_failure(const char *func, const char *item, Py_ssize_t i, const char *field) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type != PyExc_TypeError && type != PyExc_AttributeError && type != PyExc_ValueError) {
+        PyErr_Restore(type, value, tb);
+        return;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL) PyException_SetTraceback(value, tb);
+    PyErr_Format(type, "%s(): %s %zd, %s: %S", func, item, i, field, value);
+    PyObject *t2, *v2, *tb2;
+    PyErr_Fetch(&t2, &v2, &tb2);
+    PyErr_NormalizeException(&t2, &v2, &tb2);
+    PyException_SetCause(v2, value); /* steals the reference to value */
+    PyErr_Restore(t2, v2, tb2);
+    Py_DECREF(type);
+    Py_XDECREF(tb);
+}
+
+/* Whether the fields of ``a`` may be read straight from its slots (layout_offsets, in alert_fields
+ * order): its class is exactly one direct_layout accepts (model.Alert), and it gets attributes
+ * the generic way, so its member descriptors answer getattr. A getattr costs 160 instructions,
+ * a slot read a few. */
+static inline int slots_readable(PyObject *a) {
+    PyTypeObject *t = Py_TYPE(a);
+    if ((PyObject *)t != layout_type) direct_layout((PyObject *)t);
+    return layout_direct && t->tp_getattro == PyObject_GenericGetAttr;
+}
+
+/* Field ``i`` (alert_fields order) of an Alert, a new reference; an unset slot or another class
+ * goes through getattr, which raises the AttributeError. */
+static inline PyObject *alert_field(PyObject *a, int direct, int i) {
+    if (direct) {
+        PyObject *v = *(PyObject **)((char *)a + layout_offsets[i]);
+        if (v != NULL) return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(a, *alert_fields[i]);
+}
+
+enum { ALERT_LABELS = 0, ALERT_ANNOTATIONS_JSON = 1, ALERT_ENDS_AT = 3, ALERT_FINGERPRINT = 8 };
+
+/* fingerprint_sets(alerts, now): (frozenset of the firing alerts' fingerprints, frozenset of the
+ * resolved ones'), one pass instead of two generator expressions. Firing is ends_at > now and
+ * resolved ends_at <= now, compared as Python compares them: an end that is neither (NaN) puts
+ * the alert in neither set, and an alert's fingerprint is read only when it goes into one. */
+static PyObject *py_fingerprint_sets(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "fingerprint_sets() takes 2 arguments (alerts, now)");
+        return NULL;
+    }
+    PyObject *now = args[1];
+    /* A tuple of its own: comparing times that are not floats may run Python code, which must not
+     * be able to resize what the loop walks. */
+    PyObject *seq = PySequence_Tuple(args[0]);
+    if (seq == NULL) return NULL;
+    PyObject *firing = PyFrozenSet_New(NULL), *resolved = PyFrozenSet_New(NULL);
+    if (firing == NULL || resolved == NULL) goto error;
+    int now_float = PyFloat_CheckExact(now);
+    double t = now_float ? PyFloat_AS_DOUBLE(now) : 0.0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(seq); i++) {
+        PyObject *a = PyTuple_GET_ITEM(seq, i);
+        const char *field = "ends_at";
+        int direct = slots_readable(a);
+        PyObject *ends = alert_field(a, direct, ALERT_ENDS_AT), *fp = NULL;
+        int is_firing, is_resolved;
+        if (ends == NULL) goto alert_error;
+        if (now_float && PyFloat_CheckExact(ends)) {
+            double e = PyFloat_AS_DOUBLE(ends);
+            is_firing = e > t;
+            is_resolved = e <= t;
+        } else if ((is_firing = PyObject_RichCompareBool(ends, now, Py_GT)) < 0 ||
+                   (is_resolved = PyObject_RichCompareBool(ends, now, Py_LE)) < 0) {
+            goto alert_error;
+        }
+        if (is_firing || is_resolved) {
+            field = "fingerprint";
+            /* Brand-new frozensets, seen by no other code yet: PySet_Add may fill them. */
+            if ((fp = alert_field(a, direct, ALERT_FINGERPRINT)) == NULL || (is_firing && PySet_Add(firing, fp) < 0) ||
+                (is_resolved && PySet_Add(resolved, fp) < 0))
+                goto alert_error;
+            Py_DECREF(fp);
+        }
+        Py_DECREF(ends);
+        continue;
+    alert_error:
+        flush_failure("fingerprint_sets", "alert", i, field);
+        Py_XDECREF(fp);
+        Py_XDECREF(ends);
+        goto error;
+    }
+    Py_DECREF(seq);
+    PyObject *res = PyTuple_Pack(2, firing, resolved);
+    Py_DECREF(firing);
+    Py_DECREF(resolved);
+    return res;
+error:
+    Py_DECREF(seq);
+    Py_XDECREF(firing);
+    Py_XDECREF(resolved);
+    return NULL;
+}
+
+/* next_end(alerts, now, until): (the earliest ends_at with now < ends_at < until, else until
+ * itself; whether any alert has ends_at > now), the objects and comparisons of
+ * engine/pipeline.py py_next_end. Pipeline.quiet_until asks it after every flush that delivered
+ * everything, for all the group's alerts. */
+static PyObject *py_next_end(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "next_end() takes 3 arguments (alerts, now, until)");
+        return NULL;
+    }
+    PyObject *now = args[1], *until = NULL, *ends = NULL;
+    PyObject *seq = PySequence_Tuple(args[0]); /* comparisons may run Python code */
+    if (seq == NULL) return NULL;
+    until = Py_NewRef(args[2]);
+    int firing = 0;
+    Py_ssize_t i = 0;
+    for (; i < PyTuple_GET_SIZE(seq); i++) {
+        PyObject *a = PyTuple_GET_ITEM(seq, i);
+        if ((ends = alert_field(a, slots_readable(a), ALERT_ENDS_AT)) == NULL) goto alert_error;
+        int after, before, fires;
+        if (PyFloat_CheckExact(ends) && PyFloat_CheckExact(now) && PyFloat_CheckExact(until)) {
+            double e = PyFloat_AS_DOUBLE(ends), t = PyFloat_AS_DOUBLE(now);
+            after = fires = t < e;
+            before = after && e < PyFloat_AS_DOUBLE(until);
+        } else {
+            /* As ``now < e < until`` and ``e > now`` evaluate, each operand's own comparison. */
+            if ((after = PyObject_RichCompareBool(now, ends, Py_LT)) < 0) goto alert_error;
+            before = 0;
+            if (after && (before = PyObject_RichCompareBool(ends, until, Py_LT)) < 0) goto alert_error;
+            fires = 0;
+            if (!firing && (fires = PyObject_RichCompareBool(ends, now, Py_GT)) < 0) goto alert_error;
+        }
+        firing |= fires;
+        if (before) Py_SETREF(until, ends);
+        else Py_DECREF(ends);
+        ends = NULL;
+    }
+    Py_DECREF(seq);
+    return Py_BuildValue("(NO)", until, firing ? Py_True : Py_False);
+alert_error:
+    flush_failure("next_end", "alert", i, "ends_at");
+    Py_XDECREF(ends);
+    Py_DECREF(seq);
+    Py_DECREF(until);
+    return NULL;
+}
+
+/* Sorts v[0..n), tmp[0..n) being scratch space: insertion sort of runs of 16, then merges of
+ * runs. qsort's comparison through a function pointer cost four times as much. */
+static void sort_u64(uint64_t *v, uint64_t *tmp, Py_ssize_t n) {
+    enum { RUN = 16 };
+    for (Py_ssize_t lo = 0; lo < n; lo += RUN) {
+        Py_ssize_t hi = lo + RUN < n ? lo + RUN : n;
+        for (Py_ssize_t i = lo + 1; i < hi; i++) {
+            uint64_t x = v[i];
+            Py_ssize_t j = i;
+            for (; j > lo && v[j - 1] > x; j--) v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    uint64_t *src = v, *dst = tmp;
+    for (Py_ssize_t width = RUN; width < n; width *= 2) {
+        for (Py_ssize_t lo = 0; lo < n; lo += 2 * width) {
+            Py_ssize_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            Py_ssize_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) dst[k++] = src[j] < src[i] ? src[j++] : src[i++];
+            while (i < mid) dst[k++] = src[i++];
+            while (j < hi) dst[k++] = src[j++];
+        }
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v) memcpy(v, src, (size_t)n * sizeof *v);
+}
+
+/* An int as unsigned 64 bits; -1 with OverflowError set when it is negative or too large. */
+static inline unsigned long long as_u64(PyObject *x) {
+#if ULONG_MAX >= 0xffffffffffffffffULL
+    /* CPython 3.11's PyLong_AsUnsignedLongLong goes through a byte array (200 instructions a
+     * fingerprint); PyLong_AsUnsignedLong reads the digits. */
+    return PyLong_AsUnsignedLong(x);
+#else
+    return PyLong_AsUnsignedLongLong(x);
+#endif
+}
+
+/* sorted_hex(fingerprints): each as 16 lower-case hex digits (model.fingerprint_hex), sorted.
+ * Every text has 16 digits, so sorting the integers sorts the texts; no str is compared. A
+ * fingerprint that is not an int is a TypeError, one outside 0..2**64-1 a ValueError, each naming
+ * the first such value in iteration order (the messages are py_sorted_hex's). */
+static PyObject *py_sorted_hex(PyObject *Py_UNUSED(self), PyObject *fingerprints) {
+    static char hex_pairs[512]; /* "000102...ff": two digits a byte */
+    if (hex_pairs[1] == 0) {
+        static const char hex[] = "0123456789abcdef";
+        for (int c = 0; c < 256; c++) {
+            hex_pairs[2 * c] = hex[c >> 4];
+            hex_pairs[2 * c + 1] = hex[c & 15];
+        }
+    }
+    PyObject *it = PyObject_GetIter(fingerprints), *x, *out = NULL;
+    if (it == NULL) return NULL;
+    uint64_t *v = NULL;
+    Py_ssize_t n = 0, cap = 0;
+    while ((x = PyIter_Next(it)) != NULL) {
+        if (!PyLong_Check(x)) {
+            PyErr_Format(PyExc_TypeError, "sorted_hex(): fingerprint %R is %.100s, not int", x, Py_TYPE(x)->tp_name);
+            Py_DECREF(x);
+            goto done;
+        }
+        unsigned long long u = as_u64(x);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "sorted_hex(): fingerprint %R is not an unsigned 64-bit int", x);
+            }
+            Py_DECREF(x);
+            goto done;
+        }
+        Py_DECREF(x);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 128;
+            /* The second half is the sort's scratch space. */
+            uint64_t *grown = PyMem_Realloc(v, 2 * (size_t)cap * sizeof *v);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            v = grown;
+        }
+        v[n++] = u;
+    }
+    if (PyErr_Occurred()) goto done;
+    if (n > 1) sort_u64(v, v + cap, n);
+    if ((out = PyList_New(n)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_New(16, 127);
+        if (s == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
+        for (int k = 0; k < 8; k++) memcpy(d + 2 * k, hex_pairs + 2 * ((v[i] >> (56 - 8 * k)) & 255), 2);
+        PyList_SET_ITEM(out, i, s);
+    }
+done:
+    PyMem_Free(v);
+    Py_DECREF(it);
+    return out;
+}
+
+/* The pairs of maps[0] that every other map has with an equal value, in maps[0]'s order
+ * (notify/base.py py_common: m.get(k) != v drops a pair); ``maps`` is a tuple of exact dicts. */
+static PyObject *common_of(PyObject *maps) {
+    Py_ssize_t n = PyTuple_GET_SIZE(maps);
+    PyObject *out = PyDict_New();
+    if (out == NULL || n == 0) return out;
+    /* The first map's pairs, held: code run by a comparison could change that dict. */
+    PyObject *first = PyTuple_GET_ITEM(maps, 0);
+    Py_ssize_t count = PyDict_GET_SIZE(first), pos = 0, c = 0;
+    PyObject **pairs = PyMem_Malloc((size_t)(count ? 2 * count : 1) * sizeof *pairs), *k, *v;
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    while (c < count && PyDict_Next(first, &pos, &k, &v)) {
+        pairs[2 * c] = Py_NewRef(k);
+        pairs[2 * c + 1] = Py_NewRef(v);
+        c++;
+    }
+    for (Py_ssize_t p = 0; p < c; p++) {
+        k = pairs[2 * p];
+        v = pairs[2 * p + 1];
+        int everywhere = 1;
+        for (Py_ssize_t j = 1; everywhere && j < n; j++) {
+            PyObject *got = PyDict_GetItemWithError(PyTuple_GET_ITEM(maps, j), k);
+            if (got == NULL) {
+                if (PyErr_Occurred()) goto error;
+                got = Py_None; /* what m.get(k) gives */
+            }
+            if (PyUnicode_CheckExact(got) && PyUnicode_CheckExact(v)) {
+                everywhere = same_text(got, v);
+                continue;
+            }
+            Py_INCREF(got);
+            PyObject *ne = PyObject_RichCompare(got, v, Py_NE);
+            Py_DECREF(got);
+            int differs = ne == NULL ? -1 : PyObject_IsTrue(ne);
+            Py_XDECREF(ne);
+            if (differs < 0) goto error;
+            everywhere = !differs;
+        }
+        if (everywhere && PyDict_SetItem(out, k, v) < 0) goto error;
+    }
+    for (Py_ssize_t p = 0; p < 2 * c; p++) Py_DECREF(pairs[p]);
+    PyMem_Free(pairs);
+    return out;
+error:
+    if (pairs != NULL) {
+        for (Py_ssize_t p = 0; p < 2 * c; p++) Py_DECREF(pairs[p]);
+        PyMem_Free(pairs);
+    }
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* common_map(maps): common_of(maps), or None when maps is not a list or tuple of exact dicts:
+ * the caller runs py_common then, which takes any mappings. */
+static PyObject *py_common_map(PyObject *Py_UNUSED(self), PyObject *maps) {
+    if (!PyList_CheckExact(maps) && !PyTuple_CheckExact(maps)) Py_RETURN_NONE;
+    /* A tuple of its own: comparing values that are not str may run Python code. */
+    PyObject *seq = PySequence_Tuple(maps), *out;
+    if (seq == NULL) return NULL;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(seq); j++) {
+        if (!PyDict_CheckExact(PyTuple_GET_ITEM(seq, j))) {
+            Py_DECREF(seq);
+            Py_RETURN_NONE;
+        }
+    }
+    out = common_of(seq);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* common_labels(alerts): common_of over the alerts' labels, read from their slots (the list of
+ * them Python built cost more than finding what they share); None when some alert's labels are
+ * not an exact dict. */
+static PyObject *py_common_labels(PyObject *Py_UNUSED(self), PyObject *alerts) {
+    PyObject *seq = PySequence_Tuple(alerts);
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    PyObject *maps = PyTuple_New(n), *out = NULL;
+    if (maps == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PyTuple_GET_ITEM(seq, i);
+        PyObject *labels = alert_field(a, slots_readable(a), ALERT_LABELS);
+        if (labels == NULL) {
+            flush_failure("common_labels", "alert", i, "labels");
+            goto done;
+        }
+        PyTuple_SET_ITEM(maps, i, labels);
+        if (!PyDict_CheckExact(labels)) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    out = common_of(maps);
+done:
+    Py_XDECREF(maps);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* Whether ``pair`` occurs in ``text`` right after a '{' or a ',': b"{" + pair in text or
+ * b"," + pair in text. */
+static int has_pair(const char *text, Py_ssize_t tn, const char *pair, Py_ssize_t pn) {
+    for (Py_ssize_t i = 1; i + pn <= tn; i++) {
+        char c = text[i - 1];
+        if ((c == '{' || c == ',') && memcmp(text + i, pair, (size_t)pn) == 0) return 1;
+    }
+    return 0;
+}
+
+/* pairs_in_all(alerts, pairs): for each pair (bytes, a name and value as '"name":"value"'),
+ * whether every alert's annotations_json holds it right after a '{' or a ',' (notify/base.py
+ * common_annotations says why that finds exactly the alert's pairs). A list of bools, one per
+ * pair; None when an alert's annotations_json is not bytes, which py_pairs_in_all handles. */
+static PyObject *py_pairs_in_all(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "pairs_in_all() takes 2 arguments (alerts, pairs)");
+        return NULL;
+    }
+    PyObject *alerts = PySequence_Tuple(args[0]), *pairs = NULL, *res = NULL;
+    char *alive = NULL;
+    if (alerts == NULL || (pairs = PySequence_Tuple(args[1])) == NULL) goto done;
+    Py_ssize_t np = PyTuple_GET_SIZE(pairs), left = np;
+    for (Py_ssize_t p = 0; p < np; p++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, p);
+        if (!PyBytes_Check(pair)) {
+            PyErr_Format(PyExc_TypeError, "pairs_in_all(): pair %zd is %.100s, not bytes", p, Py_TYPE(pair)->tp_name);
+            goto done;
+        }
+    }
+    if ((alive = PyMem_Malloc((size_t)(np ? np : 1))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < np; p++) alive[p] = 1;
+    /* Alert by alert, over the pairs still found in all before it; done when none is left. */
+    for (Py_ssize_t i = 0; left > 0 && i < PyTuple_GET_SIZE(alerts); i++) {
+        PyObject *a = PyTuple_GET_ITEM(alerts, i);
+        PyObject *text = alert_field(a, slots_readable(a), ALERT_ANNOTATIONS_JSON);
+        if (text == NULL) {
+            flush_failure("pairs_in_all", "alert", i, "annotations_json");
+            goto done;
+        }
+        if (!PyBytes_CheckExact(text)) {
+            Py_DECREF(text);
+            res = Py_NewRef(Py_None);
+            goto done;
+        }
+        for (Py_ssize_t p = 0; p < np; p++) {
+            PyObject *pair = PyTuple_GET_ITEM(pairs, p);
+            if (alive[p] && !has_pair(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), PyBytes_AS_STRING(pair),
+                                      PyBytes_GET_SIZE(pair))) {
+                alive[p] = 0;
+                left--;
+            }
+        }
+        Py_DECREF(text);
+    }
+    if ((res = PyList_New(np)) == NULL) goto done;
+    for (Py_ssize_t p = 0; p < np; p++) PyList_SET_ITEM(res, p, PyBool_FromLong(alive[p]));
+done:
+    PyMem_Free(alive);
+    Py_XDECREF(alerts);
+    Py_XDECREF(pairs);
+    return res;
+}
+
+/* The section's entries of methods[]. */
+#define FLUSH_HELPER_METHODS                                                                               \
+    {"fingerprint_sets", (PyCFunction)(void (*)(void))py_fingerprint_sets, METH_FASTCALL,                  \
+     "The firing and the resolved alerts' fingerprints, as two frozensets (see engine/pipeline.py)."},     \
+    {"next_end", (PyCFunction)(void (*)(void))py_next_end, METH_FASTCALL,                                  \
+     "The earliest alert end in (now, until) and whether any alert fires (see engine/pipeline.py)."},      \
+    {"sorted_hex", (PyCFunction)py_sorted_hex, METH_O, "Fingerprints as sorted 16-digit hex texts."},      \
+    {"common_map", (PyCFunction)py_common_map, METH_O,                                                     \
+     "The pairs every map shares, or None for anything but exact dicts (see notify/base.py common)."},     \
+    {"common_labels", (PyCFunction)py_common_labels, METH_O,                                               \
+     "The label pairs every alert shares, or None (see notify/base.py common_labels)."},                   \
+    {"pairs_in_all", (PyCFunction)(void (*)(void))py_pairs_in_all, METH_FASTCALL,                          \
+     "Which annotation pairs every alert's JSON holds (see notify/base.py common_annotations)."},
+
 /* --- log_rows: the SQLite alert log's rows, as msgpack ------------------------------------------- */
 
 /* The commit process's parent sends these rows to its child (storage/sql.py encode_alert_log),
@@ -1683,6 +2139,7 @@ static PyMethodDef methods[] = {
      "The SQLite alert log's rows as one msgpack array (see storage/sql.py encode_alert_log)."},
     {"webhook_alerts", (PyCFunction)(void (*)(void))py_webhook_alerts, METH_FASTCALL,
      "The JSON array of a webhook payload's alerts (see notify/payload.py alert_dict)."},
+    FLUSH_HELPER_METHODS
     {NULL, NULL, 0, NULL},
 };
 

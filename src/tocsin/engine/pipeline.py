@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -18,8 +18,8 @@ from tocsin.engine.labelsets import labelset_string
 from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
 from tocsin.engine.silences import Silences
 from tocsin.engine.throttle import Throttle
-from tocsin.model import Alert
-from tocsin.notify.base import Integration, Notification, NotifyError, common, common_annotations
+from tocsin.model import Alert, speedups
+from tocsin.notify.base import Integration, Notification, NotifyError, common_annotations, common_labels
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,61 @@ class Flushed:
 DELIVERED = Flushed(ok=True, muted=False)
 MUTED = Flushed(ok=True, muted=True)
 FAILED = Flushed(ok=False, muted=False)
+
+
+def py_fingerprint_sets(alerts: Sequence[Alert], now: float) -> tuple[frozenset[int], frozenset[int]]:
+    """The fingerprints of the firing alerts (``ends_at > now``) and of the resolved ones
+    (``ends_at <= now``); the compiled ``fingerprint_sets`` does the same in one pass."""
+    return (
+        frozenset(a.fingerprint for a in alerts if a.ends_at > now),
+        frozenset(a.fingerprint for a in alerts if a.ends_at <= now),
+    )
+
+
+def py_next_end(alerts: Sequence[Alert], now: float, until: float) -> tuple[float, bool]:
+    """The earliest end of an alert in (``now``, ``until``), else ``until``; and whether any alert
+    fires (ends after ``now``). The compiled ``next_end`` does the same in one pass."""
+    for a in alerts:
+        if now < a.ends_at < until:
+            until = a.ends_at  # the alert resolves then: a resolved notice may be due
+    return until, any(a.ends_at > now for a in alerts)
+
+
+_U64_MAX = (1 << 64) - 1
+
+
+def py_sorted_hex(fingerprints: Iterable[int]) -> list[str]:
+    """Fingerprints as 16 lower-case hex digits (``model.fingerprint_hex``), sorted, as the outbox
+    record and the notification log store them. Every text has 16 digits, so sorting the ints
+    sorts the texts, and ints compare faster than strs. A fingerprint that is not an int is a
+    TypeError, one outside 0..2**64-1 a ValueError (the compiled ``sorted_hex``'s messages)."""
+    items = list(fingerprints)  # read again to name a bad one
+    try:
+        ints = sorted(items)
+        if ints and not (ints[0] >= 0 and ints[-1] <= _U64_MAX):
+            raise ValueError("fingerprint out of range")
+        return [f"{x:016x}" for x in ints]
+    except (TypeError, ValueError):
+        _name_bad_fingerprint(items)
+        raise  # not for want of an int in range: a subclass's own comparison or format failed
+
+
+def _name_bad_fingerprint(items: list[Any]) -> None:
+    """Raise the error for the first fingerprint, in iteration order as the compiled loop meets
+    them, that is not an int or not in 0..2**64-1."""
+    for x in items:
+        if not isinstance(x, int):
+            raise TypeError(f"sorted_hex(): fingerprint {x!r} is {type(x).__name__}, not int") from None
+        if not 0 <= x <= _U64_MAX:
+            raise ValueError(f"sorted_hex(): fingerprint {x!r} is not an unsigned 64-bit int") from None
+
+
+# In C: one pass over the alerts reading their slots, and ints sorted before they are formatted.
+# The generator expressions of _deliver and _outbox_record were 4.4% of the event loop while
+# ingesting 250k alerts in groups of 100; quiet_until's loops 1.5% of a flush's instructions.
+fingerprint_sets = speedups.fingerprint_sets if speedups is not None else py_fingerprint_sets
+next_end = speedups.next_end if speedups is not None else py_next_end
+sorted_hex = speedups.sorted_hex if speedups is not None else py_sorted_hex
 
 DeliveryHook = Callable[[Delivery], None]
 GroupHook = Callable[[Any, str, dict[str, str], str, list[Alert], float], Awaitable[None]]
@@ -176,13 +231,10 @@ class Pipeline:
         """After a flush of ``alerts`` that delivered everything (or, ``muted``, had nothing to
         deliver): until when flushing the same alerts again, with the same ``quiet_key``, would
         send nothing (``now`` if unknown)."""
-        until = self._boundaries(now)
-        for a in alerts:
-            if now < a.ends_at < until:
-                until = a.ends_at  # the alert resolves then: a resolved notice may be due
+        # An alert that resolves before the next boundary may make a resolved notice due then.
+        until, firing = next_end(alerts, now, self._boundaries(now))
         if muted:
             return until  # nothing passes the filters until a boundary or a quiet_key change
-        firing = any(a.ends_at > now for a in alerts)
         for integ in self.integrations.get(route.receiver, []):
             entry = self.nflog.get(entry_key(group_key, integ.receiver, integ.kind, integ.index), tenant_id)
             if entry is None:
@@ -252,8 +304,7 @@ class Pipeline:
         alerts: list[Alert],
         now: float,
     ) -> bool:
-        firing = frozenset(a.fingerprint for a in alerts if a.ends_at > now)
-        resolved = frozenset(a.fingerprint for a in alerts if a.ends_at <= now)
+        firing, resolved = fingerprint_sets(alerts, now)
         key = entry_key(group_key, integ.receiver, integ.kind, integ.index)
         entry = self.nflog.get(key, tenant_id)
         reason = needs_update(entry, firing, resolved, integ.send_resolved, route.repeat_interval, now)
@@ -279,11 +330,12 @@ class Pipeline:
                 await self.journal.sending(tenant_id, key, record)
             n = Notification(
                 receiver=integ.receiver,
-                status="firing" if any(a.ends_at > now for a in sent) else "resolved",
+                # Some alert of ``sent`` fires exactly when one of ``alerts`` does.
+                status="firing" if firing else "resolved",
                 alerts=sent,
                 group_key=group_key,
                 group_labels=group_labels,
-                common_labels=common([a.labels for a in sent]),
+                common_labels=common_labels(sent),
                 common_annotations=common_annotations(sent),
                 external_url=self.external_url,
                 now=now,
@@ -319,8 +371,8 @@ class Pipeline:
         reason: str,
         now: float,
     ) -> dict[str, Any]:
-        firing_hex = sorted(f"{x:016x}" for x in firing)
-        resolved_hex = sorted(f"{x:016x}" for x in resolved)
+        firing_hex = sorted_hex(firing)
+        resolved_hex = sorted_hex(resolved)
         old = self.outbox.get((tenant_id, key))
         if old is not None and old["firing"] == firing_hex and old["resolved"] == resolved_hex:
             # The same notification again (retry on a later tick, or after a restart): keep its

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tocsin.model import Alert, encode_annotations
+from tocsin.model import Alert, encode_annotations, speedups
 
 
 @dataclass(slots=True)
@@ -38,7 +38,27 @@ class Notification:
 
 
 def common(maps: list[dict[str, str]]) -> dict[str, str]:
-    """The pairs present with the same value in every map."""
+    """The pairs present with the same value in every map (in the first map's order)."""
+    if _common_map is not None:
+        # Every flush asks this for the labels of all its alerts: in C, a dict look-up per map
+        # and name (the loops below were 1.8% of the event loop while ingesting 250k alerts).
+        found: dict[str, str] | None = _common_map(maps)
+        if found is not None:
+            return found
+    return py_common(maps)
+
+
+def common_labels(alerts: Sequence[Alert]) -> dict[str, str]:
+    """``common`` over the alerts' labels (compiled, without a list of them)."""
+    if _common_labels is not None:
+        found: dict[str, str] | None = _common_labels(alerts)
+        if found is not None:
+            return found
+    return py_common([a.labels for a in alerts])
+
+
+def py_common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """``common`` for any mappings (the compiled ``common_map`` takes only dicts)."""
     if not maps:
         return {}
     rest = maps[1:]
@@ -66,23 +86,42 @@ def common_annotations(alerts: Sequence[Alert]) -> dict[str, str]:
     if not alerts:
         return {}
     out = alerts[0].annotations
-    texts = [a.annotations_json for a in alerts[1:]]
-    if not texts:
+    if len(alerts) == 1 or not out:
         return out
-    kept = {}
-    for name, value in out.items():
-        after_brace, after_comma = _pair_texts(name, value)
+    items = list(out.items())
+    pairs = [_pair_text(name, value) for name, value in items]
+    rest = alerts[1:]
+    # The search in C: Python's loop over the alerts was 3.5% of the event loop while ingesting
+    # 250k alerts in groups of 100.
+    found = None if _pairs_in_all is None else _pairs_in_all(rest, pairs)
+    if found is None:
+        found = py_pairs_in_all(rest, pairs)
+    return {name: value for (name, value), shared in zip(items, found, strict=True) if shared}
+
+
+def py_pairs_in_all(alerts: Sequence[Alert], pairs: Sequence[bytes]) -> list[bool]:
+    """For each pair's text (``_pair_text``), whether every alert's annotations hold it (see
+    ``common_annotations``); the compiled ``pairs_in_all`` does the same."""
+    texts = [a.annotations_json for a in alerts]
+    found = []
+    for pair in pairs:
+        after_brace, after_comma = b"{" + pair, b"," + pair
         for text in texts:
             if after_brace not in text and after_comma not in text:
+                found.append(False)
                 break
         else:
-            kept[name] = value
-    return kept
+            found.append(True)
+    return found
 
 
-def _pair_texts(name: str, value: str) -> tuple[bytes, bytes]:
-    pair = encode_annotations({name: value})[1:-1]  # '"name":"value"'
-    return b"{" + pair, b"," + pair
+def _pair_text(name: str, value: str) -> bytes:
+    return encode_annotations({name: value})[1:-1]  # '"name":"value"'
+
+
+_common_map = speedups.common_map if speedups is not None else None
+_common_labels = speedups.common_labels if speedups is not None else None
+_pairs_in_all = speedups.pairs_in_all if speedups is not None else None
 
 
 class NotifyError(Exception):
