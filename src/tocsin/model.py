@@ -28,8 +28,9 @@ _fnv1a_64 = _fnv.fnv1a_64
 
 DEFAULT_TENANT = "default"
 
-#: Label names follow Prometheus's rules; values may be any UTF-8 text.
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+#: Label names follow Prometheus's rules; values may be any UTF-8 text. Used with ``match``;
+#: ``\Z``, not ``$``, which in Python also matches before a final newline (``"job\n"``).
+LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 #: Go's zero time, which amtool and Alertmanager use to mean "not set".
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"

@@ -313,3 +313,16 @@ def test_recurring_values_stay_shared_among_a_flood_of_unique_ones() -> None:
     assert len({id(a.labels["job"]) for a in fast}) == 1
     assert len({id(a.labels["zone"]) for a in fast}) <= 55  # 50 values, hardly ever evicted
     assert len({id(a.labels["instance"]) for a in fast}) == 20_000
+
+
+@pytest.mark.parametrize("name", ["job\n", "job\n\n", "\njob", "jo b"])
+def test_a_label_name_with_a_newline_is_refused_by_both_paths(name: str) -> None:
+    # Python's "$" matched before a final newline, so "job\n" passed the general path's check
+    # while Prometheus (and the compiled reader) refuse it.
+    body = msgspec.json.encode([{"labels": {"alertname": "A", name: "x"}}])
+    assert _fast(body) is None
+    valid, errors = alerts_from_body(body, NOW, TIMEOUT, "t")
+    assert valid == []
+    brief = alerts_codec._brief({"alertname": "A", name: "x"})
+    assert errors == [f"alert 0 {brief}: invalid label set: invalid name {alerts_codec.quote(name)}"]
+    assert model.validate_labels({name: "x"}) is not None
