@@ -11,8 +11,9 @@ import enum
 import math
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from fnv_c.ext._fnv import lib as _fnv
@@ -99,6 +100,40 @@ _fingerprint = speedups.fingerprint if speedups is not None else py_fingerprint
 
 def fingerprint_hex(fp: int) -> str:
     return f"{fp:016x}"
+
+
+_U64_MAX = (1 << 64) - 1
+
+
+def py_sorted_hex(fingerprints: Iterable[int]) -> list[str]:
+    """Fingerprints as 16 lower-case hex digits (:func:`fingerprint_hex`), sorted, as the outbox
+    record and the notification log store them. Every text has 16 digits, so sorting the ints
+    sorts the texts, and ints compare faster than strs. A fingerprint that is not an int is a
+    TypeError, one outside 0..2**64-1 a ValueError (the compiled ``sorted_hex``'s messages)."""
+    items = list(fingerprints)  # read again to name a bad one
+    try:
+        ints = sorted(items)
+        if ints and not (ints[0] >= 0 and ints[-1] <= _U64_MAX):
+            raise ValueError("fingerprint out of range")
+        return [fingerprint_hex(x) for x in ints]
+    except (TypeError, ValueError):
+        _name_bad_fingerprint(items)
+        raise  # not for want of an int in range: a subclass's own comparison or format failed
+
+
+def _name_bad_fingerprint(items: list[Any]) -> None:
+    """Raise the error for the first fingerprint, in iteration order as the compiled loop meets
+    them, that is not an int or not in 0..2**64-1."""
+    for x in items:
+        if not isinstance(x, int):
+            raise TypeError(f"sorted_hex(): fingerprint {x!r} is {type(x).__name__}, not int") from None
+        if not 0 <= x <= _U64_MAX:
+            raise ValueError(f"sorted_hex(): fingerprint {x!r} is not an unsigned 64-bit int") from None
+
+
+# The compiled one sorts the ints in C and formats them from a table (the outbox record and the
+# notification log format a whole group's fingerprints at every flush).
+sorted_hex = speedups.sorted_hex if speedups is not None else py_sorted_hex
 
 
 def validate_labels(labels: Labels) -> str | None:

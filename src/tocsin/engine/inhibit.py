@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tocsin.engine.status_cache import Narrowing, Selector, shared_equalities
 from tocsin.matchers import Matcher, MatchType, matches_all
-from tocsin.model import Alert
+from tocsin.model import Alert, fingerprint_hex
 
 # map(labels.get, names, _EMPTY) is labels.get(name, "") per name without a generator frame.
 _EMPTY = itertools.repeat("")
@@ -208,7 +208,7 @@ class Inhibitor:
         for i in self._targets.candidates(labels):
             src = rules[i].inhibiting(labels, fp, tenant_id, now)
             if src is not None:
-                return [f"{src:016x}"]
+                return [fingerprint_hex(src)]
         return []
 
 

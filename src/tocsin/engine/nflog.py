@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tocsin.model import DEFAULT_TENANT
+from tocsin.model import DEFAULT_TENANT, sorted_hex
 
 
 @dataclass(slots=True)
@@ -21,10 +21,7 @@ class Entry:
         """``hex_lists``: the sorted hex lists of ``firing`` and ``resolved`` when the caller has
         them already (the flush that logs this entry formatted them for its outbox record)."""
         # Fingerprints as hex strings: JSON numbers cannot hold unsigned 64-bit values portably.
-        firing, resolved = hex_lists or (
-            sorted(f"{x:016x}" for x in self.firing),
-            sorted(f"{x:016x}" for x in self.resolved),
-        )
+        firing, resolved = hex_lists or (sorted_hex(self.firing), sorted_hex(self.resolved))
         return {"firing": firing, "resolved": resolved, "timestamp": self.timestamp}
 
     @classmethod

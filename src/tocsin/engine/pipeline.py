@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from tocsin.engine.labelsets import labelset_string
 from tocsin.engine.nflog import Entry, NotificationLog, entry_key, needs_update
 from tocsin.engine.silences import Silences
 from tocsin.engine.throttle import Throttle
-from tocsin.model import Alert, speedups
+from tocsin.model import Alert, sorted_hex, speedups
 from tocsin.notify.base import Integration, Notification, NotifyError, common_annotations, common_labels
 
 log = logging.getLogger(__name__)
@@ -109,41 +109,11 @@ def py_next_end(alerts: Sequence[Alert], now: float, until: float) -> tuple[floa
     return until, any(a.ends_at > now for a in alerts)
 
 
-_U64_MAX = (1 << 64) - 1
-
-
-def py_sorted_hex(fingerprints: Iterable[int]) -> list[str]:
-    """Fingerprints as 16 lower-case hex digits (``model.fingerprint_hex``), sorted, as the outbox
-    record and the notification log store them. Every text has 16 digits, so sorting the ints
-    sorts the texts, and ints compare faster than strs. A fingerprint that is not an int is a
-    TypeError, one outside 0..2**64-1 a ValueError (the compiled ``sorted_hex``'s messages)."""
-    items = list(fingerprints)  # read again to name a bad one
-    try:
-        ints = sorted(items)
-        if ints and not (ints[0] >= 0 and ints[-1] <= _U64_MAX):
-            raise ValueError("fingerprint out of range")
-        return [f"{x:016x}" for x in ints]
-    except (TypeError, ValueError):
-        _name_bad_fingerprint(items)
-        raise  # not for want of an int in range: a subclass's own comparison or format failed
-
-
-def _name_bad_fingerprint(items: list[Any]) -> None:
-    """Raise the error for the first fingerprint, in iteration order as the compiled loop meets
-    them, that is not an int or not in 0..2**64-1."""
-    for x in items:
-        if not isinstance(x, int):
-            raise TypeError(f"sorted_hex(): fingerprint {x!r} is {type(x).__name__}, not int") from None
-        if not 0 <= x <= _U64_MAX:
-            raise ValueError(f"sorted_hex(): fingerprint {x!r} is not an unsigned 64-bit int") from None
-
-
-# In C: one pass over the alerts reading their slots, and ints sorted before they are formatted.
-# The generator expressions of _deliver and _outbox_record were 4.4% of the event loop while
+# In C: one pass over the alerts reading their slots (model.sorted_hex formats the sets). The
+# generator expressions of _deliver and _outbox_record were 4.4% of the event loop while
 # ingesting 250k alerts in groups of 100; quiet_until's loops 1.5% of a flush's instructions.
 fingerprint_sets = speedups.fingerprint_sets if speedups is not None else py_fingerprint_sets
 next_end = speedups.next_end if speedups is not None else py_next_end
-sorted_hex = speedups.sorted_hex if speedups is not None else py_sorted_hex
 
 DeliveryHook = Callable[[Delivery], None]
 GroupHook = Callable[[Any, str, dict[str, str], str, list[Alert], float], Awaitable[None]]

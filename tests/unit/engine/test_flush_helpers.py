@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tocsin import model
 from tocsin.engine import pipeline
 from tocsin.model import Alert, speedups
 from tocsin.notify import base
@@ -153,9 +154,9 @@ def test_next_end_is_the_old_quiet_until_loop(alerts: list[Any], until: float) -
 @settings(max_examples=300)
 def test_sorted_hex_is_the_old_sorted_texts(fps: frozenset[int]) -> None:
     expected = old_hex(fps)
-    assert pipeline.py_sorted_hex(fps) == expected
-    assert pipeline.sorted_hex(fps) == expected
-    assert all(type(s) is str for s in pipeline.sorted_hex(fps))
+    assert model.py_sorted_hex(fps) == expected
+    assert model.sorted_hex(fps) == expected
+    assert all(type(s) is str for s in model.sorted_hex(fps))
 
 
 @given(
@@ -163,13 +164,13 @@ def test_sorted_hex_is_the_old_sorted_texts(fps: frozenset[int]) -> None:
 )
 @settings(max_examples=300)
 def test_sorted_hex_compiled_and_python_agree_on_any_input(items: list[Any]) -> None:
-    py, compiled = _outcome(pipeline.py_sorted_hex, items), _outcome(pipeline.sorted_hex, items)
+    py, compiled = _outcome(model.py_sorted_hex, items), _outcome(model.sorted_hex, items)
     assert py == compiled
     if py[0] != "ok":
         with pytest.raises(ValueError if py[0] == "ValueError" else TypeError) as from_py:
-            pipeline.py_sorted_hex(items)
+            model.py_sorted_hex(items)
         with pytest.raises(type(from_py.value)) as from_compiled:
-            pipeline.sorted_hex(items)
+            model.sorted_hex(items)
         assert str(from_py.value) == str(from_compiled.value)
 
 
@@ -182,7 +183,7 @@ def test_sorted_hex_compiled_and_python_agree_on_any_input(items: list[Any]) -> 
         ([1.0], TypeError, "sorted_hex(): fingerprint 1.0 is float, not int"),
     ],
 )
-@pytest.mark.parametrize("fn", [pipeline.py_sorted_hex, pipeline.sorted_hex])
+@pytest.mark.parametrize("fn", [model.py_sorted_hex, model.sorted_hex])
 def test_sorted_hex_names_the_bad_fingerprint(
     fn: Callable[[Any], list[str]], bad: list[Any], error: type[Exception], message: str
 ) -> None:
@@ -355,7 +356,7 @@ def test_the_pipeline_and_notifications_use_the_compiled_helpers() -> None:
     assert speedups is not None
     assert pipeline.fingerprint_sets is speedups.fingerprint_sets
     assert pipeline.next_end is speedups.next_end
-    assert pipeline.sorted_hex is speedups.sorted_hex
+    assert model.sorted_hex is speedups.sorted_hex
     assert base._common_map is speedups.common_map
     assert base._common_labels is speedups.common_labels
     assert base._pairs_in_all is speedups.pairs_in_all
