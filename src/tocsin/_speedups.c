@@ -29,6 +29,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <structmember.h>
 
@@ -638,14 +639,16 @@ static int put_fingerprint(buf_t *b, PyObject *fp) {
     return buf_put(b, tmp, n);
 }
 
-/* repr() of the float, which PostgreSQL's float8 input reads back exactly (inf and nan too).
- * Shortest-repr formatting is the dearest part of a row, and the alerts of one request share
- * their times: each column remembers its last value. */
+/* The text last written for a float in one column, and that float (compared by its bits: 0.0 and
+ * -0.0 are two keys, a NaN matches itself). The alerts of one request, or of one flush, share
+ * their times, and formatting one is the dearest part of writing it. */
 typedef struct {
     double value;
-    char text[32];
+    char text[64];
     int len; /* 0: empty */
 } float_memo_t;
+
+/* repr() of the float, which PostgreSQL's float8 input reads back exactly (inf and nan too). */
 
 static int put_float_memo(buf_t *b, PyObject *x, float_memo_t *memo) {
     double d = PyFloat_AsDouble(x);
@@ -1367,19 +1370,31 @@ done:
  * gives the same result; tests/unit/engine/test_flush_helpers.py compares the two on generated
  * input. */
 
-/* Replaces the TypeError, AttributeError or ValueError set by one of the same type whose message
- * also names the function and the alert (or item) at fault, with the original as its cause. Any
- * other error (MemoryError, an exception raised by a comparison) is left as it is. */
-static void flush_failure(const char *func, const char *item, Py_ssize_t i, const char *field) {
+/* Replaces the error set, when its type is one of ``kinds`` (errors whose message is all they
+ * carry), by one of the same type whose message starts with ``format`` (PyUnicode_FromFormat's)
+ * and goes on with the original's, the original as its cause. Any other error (MemoryError, one
+ * raised by a comparison, UnicodeEncodeError for a lone surrogate) is left as it is. */
+static void requalify_failure(PyObject *const kinds[3], const char *format, ...) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    if (type != PyExc_TypeError && type != PyExc_AttributeError && type != PyExc_ValueError) {
+    if (type != kinds[0] && type != kinds[1] && type != kinds[2]) {
         PyErr_Restore(type, value, tb);
         return;
     }
     PyErr_NormalizeException(&type, &value, &tb);
     if (tb != NULL) PyException_SetTraceback(value, tb);
-    PyErr_Format(type, "%s(): %s %zd, %s: %S", func, item, i, field, value);
+    va_list va;
+    va_start(va, format);
+    PyObject *context = PyUnicode_FromFormatV(format, va);
+    va_end(va);
+    if (context == NULL) { /* MemoryError, now set in place of the original */
+        Py_DECREF(type);
+        Py_DECREF(value);
+        Py_XDECREF(tb);
+        return;
+    }
+    PyErr_Format(type, "%U: %S", context, value);
+    Py_DECREF(context);
     PyObject *t2, *v2, *tb2;
     PyErr_Fetch(&t2, &v2, &tb2);
     PyErr_NormalizeException(&t2, &v2, &tb2);
@@ -1387,6 +1402,13 @@ static void flush_failure(const char *func, const char *item, Py_ssize_t i, cons
     PyErr_Restore(t2, v2, tb2);
     Py_DECREF(type);
     Py_XDECREF(tb);
+}
+
+/* The error set, when a TypeError, AttributeError or ValueError, named with the function and the
+ * alert (or item) at fault. */
+static void flush_failure(const char *func, const char *item, Py_ssize_t i, const char *field) {
+    PyObject *const kinds[3] = {PyExc_TypeError, PyExc_AttributeError, PyExc_ValueError};
+    requalify_failure(kinds, "%s(): %s %zd, %s", func, item, i, field);
 }
 
 /* Whether the fields of ``a`` may be read straight from its slots (layout_offsets, in alert_fields
@@ -1930,20 +1952,13 @@ error:
  * for [alert_dict(a, now) for a in alerts], byte for byte (tests/unit/notify/
  * test_webhook_alerts_json.py compares the two on generated alerts). */
 
-/* The JSON string of the last time written in one column (startsAt, endsAt): the alerts of one
- * flush share their times, and each format_time_nano is a Python call even when its cache hits. */
-typedef struct {
-    double value;
-    char text[64];
-    int len; /* 0: empty */
-} time_text_memo_t;
-
-/* The JSON string of format_time(t). Only a float is remembered: what an int (or anything else)
- * formats to is format_time's business, not necessarily that of the float nearest to it. */
-static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, time_text_memo_t *memo) {
+/* The JSON string of format_time(t), remembered per column (startsAt, endsAt): each
+ * format_time_nano is a Python call even when its cache hits. Only a float is remembered: what an
+ * int (or anything else) formats to is format_time's business, not necessarily that of the float
+ * nearest to it. */
+static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, float_memo_t *memo) {
     int exact = PyFloat_CheckExact(t);
     double d = exact ? PyFloat_AS_DOUBLE(t) : 0.0;
-    /* By bits, as float_memo_t: 0.0 and -0.0 are two keys, a NaN matches itself. */
     if (exact && memo->len != 0 && memcmp(&memo->value, &d, sizeof d) == 0)
         return buf_put(b, memo->text, memo->len);
     PyObject *s = PyObject_CallOneArg(format_time, t);
@@ -1993,30 +2008,14 @@ static int put_fingerprint_hex(buf_t *b, PyObject *fp) {
     return buf_put(b, h, 18);
 }
 
-/* Replaces the TypeError, AttributeError or OverflowError set (exactly these: their message is
- * all they carry) by one of the same type that also says which alert and which field, with the
- * original as its cause. Any other error (UnicodeEncodeError for a lone surrogate, MemoryError)
- * is left as it is. ``label``, when not NULL, is the name of the label at fault. */
+/* The error set, when a TypeError, AttributeError or OverflowError, named with the alert and the
+ * field at fault; ``label``, when not NULL, is the name of the label at fault. */
 static void name_failure(Py_ssize_t i, const char *field, PyObject *label) {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    if (type != PyExc_TypeError && type != PyExc_AttributeError && type != PyExc_OverflowError) {
-        PyErr_Restore(type, value, tb);
-        return;
-    }
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL) PyException_SetTraceback(value, tb);
+    PyObject *const kinds[3] = {PyExc_TypeError, PyExc_AttributeError, PyExc_OverflowError};
     if (label != NULL)
-        PyErr_Format(type, "webhook_alerts(): alert %zd, %s %R: %S", i, field, label, value);
+        requalify_failure(kinds, "webhook_alerts(): alert %zd, %s %R", i, field, label);
     else
-        PyErr_Format(type, "webhook_alerts(): alert %zd, %s: %S", i, field, value);
-    PyObject *t2, *v2, *tb2;
-    PyErr_Fetch(&t2, &v2, &tb2);
-    PyErr_NormalizeException(&t2, &v2, &tb2);
-    PyException_SetCause(v2, value); /* steals the reference to value */
-    PyErr_Restore(t2, v2, tb2);
-    Py_DECREF(type);
-    Py_XDECREF(tb);
+        requalify_failure(kinds, "webhook_alerts(): alert %zd, %s", i, field);
 }
 
 /* The labels failed to write: name the first pair that is not str to str, if that was why. */
@@ -2043,7 +2042,7 @@ static void name_label_failure(Py_ssize_t i, PyObject *labels) {
 
 /* One alert's object, keys in alert_dict's order. */
 static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now, PyObject *format_time,
-                             time_text_memo_t memo[2]) {
+                             float_memo_t memo[2]) {
     const char *field = "ends_at";
     PyObject *ends = PyObject_GetAttr(a, s_ends_at), *v = NULL;
     if (ends == NULL) goto error;
@@ -2110,7 +2109,7 @@ static PyObject *py_webhook_alerts(PyObject *Py_UNUSED(self), PyObject *const *a
     if (seq == NULL) return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(seq);
     buf_t b = {NULL, 0, 0};
-    time_text_memo_t memo[2] = {{0}};
+    float_memo_t memo[2] = {{0}};
     if (buf_put(&b, "[", 1) < 0) goto error;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *a = PyTuple_GET_ITEM(seq, i);
