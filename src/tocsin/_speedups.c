@@ -980,13 +980,17 @@ static inline uint64_t bytes_hash(const char *p, Py_ssize_t n) {
     return h ^ (h >> 33);
 }
 
-/* The str of valid UTF-8 text (a new reference), shared with earlier alerts where the cache or
- * ``share`` has it. NULL with an exception set on error only. */
+/* The str of the text (a new reference), shared with earlier alerts where the cache or ``share``
+ * has it. NULL without an exception when the text is not valid UTF-8 (decoding it is the check),
+ * NULL with one on error. */
 static PyObject *shared_text(const char *u, Py_ssize_t n, int ascii, PyObject *share) {
     if (!ascii || n > TEXT_CACHE_MAX_LEN) {
         /* Rare: shared through the general path's table, as that path shares them. */
         PyObject *t = PyUnicode_DecodeUTF8(u, n, NULL);
-        if (t == NULL) return NULL;
+        if (t == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear(); /* the caller bails */
+            return NULL;
+        }
         PyObject *s = PyDict_SetDefault(share, t, t); /* borrowed */
         Py_DECREF(t);
         return Py_XNewRef(s);
@@ -1063,14 +1067,11 @@ static int scan_labels(scan_t *s, PyObject *share, scanned_labels_t *out) {
             if (dup < 0) goto error;
             if (dup) goto fail;
         } else {
-            if (!checked_utf8(u, n, ascii)) {
-                Py_DECREF(name);
-                goto fail;
-            }
             PyObject *value = shared_text(u, n, ascii, share);
             if (value == NULL) {
                 Py_DECREF(name);
-                goto error;
+                if (PyErr_Occurred()) goto error;
+                goto fail; /* not UTF-8 */
             }
             int rc = PyDict_SetItem(labels, name, value);
             if (rc == 0 && out->count >= 0) {
@@ -1225,10 +1226,10 @@ static int scan_url(scan_t *s, PyObject *share, PyObject **out) {
     Py_ssize_t n;
     int ascii, r;
     if ((r = scan_string(s, &u, &n, &ascii)) <= 0) return r;
-    if (!checked_utf8(u, n, ascii)) return BAIL;
     /* Alerts of one rule share their URL (the benchmark's do not: the cache only turns over). */
     *out = n == 0 ? Py_NewRef(s_empty) : shared_text(u, n, ascii, share);
-    return *out == NULL ? -1 : 1;
+    if (*out == NULL) return PyErr_Occurred() ? -1 : BAIL; /* BAIL: not UTF-8 */
+    return 1;
 }
 
 enum { F_LABELS = 1, F_ANNOTATIONS = 2, F_STARTS = 4, F_ENDS = 8, F_URL = 16 };
