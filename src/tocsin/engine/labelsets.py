@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 
 from tocsin.matchers import quote
-from tocsin.model import Alert
+from tocsin.model import Alert, speedups
 
 
 def labelset_string(labels: Mapping[str, str]) -> str:
@@ -54,10 +54,22 @@ def _job_instance(a: Alert) -> tuple[bool, str, bool, str]:
     return (job is None, job or "", instance is None, instance or "")
 
 
+def py_sort_by_job_instance(alerts: list[Alert]) -> list[Alert] | None:
+    """``alerts`` ordered by job, then instance (an alert lacking one after those that have it), or
+    None when two alerts share both; the compiled ``sort_by_job_instance`` does the same."""
+    keys = [_job_instance(a) for a in alerts]
+    if len(set(keys)) != len(keys):
+        return None
+    return [alerts[i] for i in sorted(range(len(alerts)), key=keys.__getitem__)]
+
+
+_sort_by_job_instance = speedups.sort_by_job_instance if speedups is not None else py_sort_by_job_instance
+
+
 def sort_alerts(alerts: list[Alert]) -> list[Alert]:
     # Job and instance decide almost every comparison; sorting on them as a key is several times
     # cheaper than a Python comparator. Only when two alerts tie on both does the full order run.
-    keys = [_job_instance(a) for a in alerts]
-    if len(set(keys)) == len(keys):
-        return [alerts[i] for i in sorted(range(len(alerts)), key=keys.__getitem__)]
+    by_key = _sort_by_job_instance(alerts)
+    if by_key is not None:
+        return by_key
     return sorted(alerts, key=functools.cmp_to_key(_compare))
