@@ -8,9 +8,60 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from tocsin.model import Alert, merge, should_merge
+from tocsin.model import Alert, merge, should_merge, speedups
 
 Listener = Callable[[list[Alert]], None]
+
+
+def _same_tenant(a: Alert, tenant_id: str) -> bool:
+    # Identity first, as the compiled loops compare: a run always takes its first alert.
+    return a.tenant_id is tenant_id or a.tenant_id == tenant_id
+
+
+def py_merge_run(
+    store: dict[int, Alert],
+    added: list[int],
+    alerts: list[Alert],
+    start: int,
+    tenant_id: str,
+    merge_one: Callable[[Alert, Alert], Alert],
+    out: list[Alert],
+) -> int:
+    """Merge the run of ``tenant_id``'s alerts from ``start`` into ``store``: each is stored as
+    ``merge_one(old, alert)`` when its fingerprint is stored already, else as it is (and its
+    fingerprint goes into ``added``); what is stored is appended to ``out``. Returns where the
+    run ends. The compiled ``merge_run`` does the same."""
+    i = start
+    while i < len(alerts) and _same_tenant(alerts[i], tenant_id):
+        a = alerts[i]
+        fp = a.fingerprint
+        old = store.get(fp)
+        if old is None:
+            added.append(fp)
+        else:
+            a = merge_one(old, a)
+        store[fp] = a
+        out.append(a)
+        i += 1
+    return i
+
+
+def py_stored_run(
+    store: dict[int, Alert], alerts: list[Alert], start: int, tenant_id: str, out: list[Alert]
+) -> int:
+    """Append to ``out`` the alerts of ``tenant_id``'s run from ``start`` that ``store`` still
+    holds (the same object); return where the run ends. The compiled ``stored_run`` does the same."""
+    i = start
+    while i < len(alerts) and _same_tenant(alerts[i], tenant_id):
+        a = alerts[i]
+        if store.get(a.fingerprint) is a:
+            out.append(a)
+        i += 1
+    return i
+
+
+merge_run = speedups.merge_run if speedups is not None else py_merge_run
+stored_run = speedups.stored_run if speedups is not None else py_stored_run
 
 
 class _Tenant:
@@ -58,39 +109,28 @@ class AlertStore:
 
     def still_stored(self, alerts: Iterable[Alert]) -> list[Alert]:
         """Those of ``alerts`` that are still the stored instance (not replaced since)."""
-        out = []
-        tenant_id = None
-        stored: dict[int, Alert] = {}
-        for a in alerts:
-            if a.tenant_id != tenant_id:  # alerts come a request at a time: one tenant
-                tenant_id = a.tenant_id
-                t = self._tenants.get(tenant_id)
-                stored = {} if t is None else t.alerts
-            if stored.get(a.fingerprint) is a:
-                out.append(a)
+        alerts = alerts if type(alerts) is list else list(alerts)
+        out: list[Alert] = []
+        i = 0
+        while i < len(alerts):  # alerts come a request at a time: one tenant, one run
+            tenant_id = alerts[i].tenant_id
+            t = self._tenants.get(tenant_id)
+            i = stored_run({} if t is None else t.alerts, alerts, i, tenant_id, out)
         return out
 
     def merge_all(self, alerts: Iterable[Alert], now: float) -> list[Alert]:
         """Merge posted alerts into the store and return the stored results (not yet announced)."""
-        out = []
-        tenant_id = None
-        t = None
-        for a in alerts:
-            if t is None or a.tenant_id != tenant_id:
-                if t is not None:
-                    self._forget_order_if_stale(t)
-                tenant_id = a.tenant_id
-                t = self._tenant(tenant_id)
-                store, added = t.alerts, t.added
-            fp = a.fingerprint
-            old = store.get(fp)
-            if old is None:
-                added.append(fp)
-            elif should_merge(old, a):
-                a = merge(old, a, now)
-            store[fp] = a
-            out.append(a)
-        if t is not None:
+        alerts = alerts if type(alerts) is list else list(alerts)
+
+        def merge_one(old: Alert, a: Alert) -> Alert:
+            return merge(old, a, now) if should_merge(old, a) else a
+
+        out: list[Alert] = []
+        i = 0
+        while i < len(alerts):
+            tenant_id = alerts[i].tenant_id
+            t = self._tenant(tenant_id)
+            i = merge_run(t.alerts, t.added, alerts, i, tenant_id, merge_one, out)
             self._forget_order_if_stale(t)
         self.version += 1
         return out

@@ -23,9 +23,41 @@ from typing import Any, Protocol
 from tocsin.engine.clock import Clock
 from tocsin.engine.labelsets import sort_alerts
 from tocsin.engine.pipeline import FAILED, Pipeline, group_key
-from tocsin.model import Alert
+from tocsin.model import Alert, speedups
 
 log = logging.getLogger(__name__)
+
+
+def py_same_key_end(
+    alerts: list[Alert], start: int, names: tuple[str, ...], key: tuple[Any, ...], tenant_id: str
+) -> int:
+    """Where the run of ``tenant_id``'s alerts from ``start`` whose labels hold ``key``'s values
+    under ``names`` (None for an absent name) ends; an alert whose labels are not a dict ends it
+    too. The compiled ``same_key_end`` does the same."""
+    i = start
+    while i < len(alerts):
+        a = alerts[i]
+        if not (a.tenant_id is tenant_id or a.tenant_id == tenant_id) or type(a.labels) is not dict:
+            break
+        if tuple(map(a.labels.get, names)) != key:
+            break
+        i += 1
+    return i
+
+
+def py_add_run(group_alerts: dict[int, Alert], alerts: list[Alert], start: int, end: int) -> Any:
+    """``group_alerts[a.fingerprint] = a`` for alerts ``start`` to ``end`` - 1, in order; returns
+    the earliest of their ``starts_at`` (None for none). The compiled ``add_run`` does the same."""
+    earliest = None
+    for a in alerts[start:end]:
+        group_alerts[a.fingerprint] = a
+        if earliest is None or a.starts_at < earliest:
+            earliest = a.starts_at
+    return earliest
+
+
+same_key_end = speedups.same_key_end if speedups is not None else py_same_key_end
+add_run = speedups.add_run if speedups is not None else py_add_run
 
 
 class RouteNode(Protocol):
@@ -111,20 +143,28 @@ class Dispatcher:
     def process(self, alerts: Iterable[Alert]) -> None:
         now = self.clock.now()
         self.version += 1
+        alerts = alerts if type(alerts) is list else list(alerts)
         destinations = self._destinations
         decisive = self._decisive
         groups = self.groups
         # Alerts posted together mostly share their destinations and groups (one rule's alerts,
-        # or alerts posted in order): the last ones found are tried first, by identity.
+        # or alerts posted in order): each run of alerts with the same routing key (and tenant)
+        # goes into its groups at once, and the last destinations and group found are tried
+        # first, by identity.
         last_key: tuple[Any, ...] | None = None
         found: list[tuple[Any, str, dict[str, str]]] = []
         last_gid: tuple[str, str] | None = None
         g: Group | None = None
-        for alert in alerts:
+        i = 0
+        while i < len(alerts):
+            alert = alerts[i]
+            tenant_id = alert.tenant_id
             if decisive is None:
                 found = self._route(alert.labels)
+                end = i + 1
             else:
                 key = tuple(map(alert.labels.get, decisive))
+                end = same_key_end(alerts, i + 1, decisive, key, tenant_id)
                 if key != last_key:
                     cached = destinations.get(key)
                     if cached is None:
@@ -133,7 +173,6 @@ class Dispatcher:
                             destinations.clear()
                         destinations[key] = cached
                     found, last_key = cached, key
-            tenant_id = alert.tenant_id
             for route, gid_str, labels in found:
                 if last_gid is not None and last_gid[1] is gid_str and last_gid[0] == tenant_id:
                     gid = last_gid
@@ -144,11 +183,12 @@ class Dispatcher:
                         g = self._new_group(gid, route, labels, now)
                     last_gid = gid
                 assert g is not None
-                g.alerts[alert.fingerprint] = alert
+                earliest = add_run(g.alerts, alerts, i, end)
                 g.changed = True
                 # An alert that started long enough ago need not wait for its group to fill.
-                if not g.has_flushed and alert.starts_at + route.group_wait < now and g.next_flush > now:
+                if not g.has_flushed and earliest + route.group_wait < now and g.next_flush > now:
                     self._schedule(g, now)
+            i = end
 
     def _new_group(self, gid: tuple[str, str], route: Any, labels: dict[str, str], now: float) -> Group:
         tenant_id, gid_str = gid
