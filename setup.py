@@ -1,7 +1,8 @@
 """Build of the optional C module tocsin._speedups (everything else is in pyproject.toml).
 
 ``optional=True``: without a C compiler the install still succeeds and tocsin runs its Python
-code for the same work (about 60% more CPU per ingested alert; benchmarks/README.md, run 15).
+code for the same work (60% to 90% more CPU per ingested alert; benchmarks/README.md, runs 15
+and 16).
 """
 
 from setuptools import Extension, setup
