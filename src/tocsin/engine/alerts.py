@@ -13,8 +13,9 @@ from tocsin.model import Alert, merge, should_merge, speedups
 Listener = Callable[[list[Alert]], None]
 
 
-def _same_tenant(a: Alert, tenant_id: str) -> bool:
-    # Identity first, as the compiled loops compare: a run always takes its first alert.
+def same_tenant(a: Alert, tenant_id: str) -> bool:
+    """Whether ``a`` is ``tenant_id``'s, compared as the compiled run loops compare: identity
+    first, so a run always takes its first alert."""
     return a.tenant_id is tenant_id or a.tenant_id == tenant_id
 
 
@@ -32,7 +33,7 @@ def py_merge_run(
     fingerprint goes into ``added``); what is stored is appended to ``out``. Returns where the
     run ends. The compiled ``merge_run`` does the same."""
     i = start
-    while i < len(alerts) and _same_tenant(alerts[i], tenant_id):
+    while i < len(alerts) and same_tenant(alerts[i], tenant_id):
         a = alerts[i]
         fp = a.fingerprint
         old = store.get(fp)
@@ -52,7 +53,7 @@ def py_stored_run(
     """Append to ``out`` the alerts of ``tenant_id``'s run from ``start`` that ``store`` still
     holds (the same object); return where the run ends. The compiled ``stored_run`` does the same."""
     i = start
-    while i < len(alerts) and _same_tenant(alerts[i], tenant_id):
+    while i < len(alerts) and same_tenant(alerts[i], tenant_id):
         a = alerts[i]
         if store.get(a.fingerprint) is a:
             out.append(a)

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tocsin.engine.alerts import same_tenant
 from tocsin.engine.clock import Clock
 from tocsin.engine.labelsets import sort_alerts
 from tocsin.engine.pipeline import FAILED, Pipeline, group_key
@@ -37,7 +38,7 @@ def py_same_key_end(
     i = start
     while i < len(alerts):
         a = alerts[i]
-        if not (a.tenant_id is tenant_id or a.tenant_id == tenant_id) or type(a.labels) is not dict:
+        if not same_tenant(a, tenant_id) or type(a.labels) is not dict:
             break
         if tuple(map(a.labels.get, names)) != key:
             break
