@@ -940,24 +940,45 @@ static int valid_name(const char *u, Py_ssize_t n) {
  * together repeat most of their label values (job, severity, cluster, ...): the general path's
  * decoder made a new str of each, which alerts_codec._SHARED then swapped for one shared copy;
  * here a repeated text is found by its bytes before any str is made. Four ways per set, each
- * marked once its text recurs: a new text replaces one that has not recurred, in turn, so a
- * flood of unique texts (instance, pod) replaces mostly its own kind and not the values alerts
- * share. Only
- * ASCII texts are kept (a str's data is then its bytes: one memcmp compares). Unique texts no
- * longer go through _SHARED either: that table took three new strs per alert and was rebuilt
- * every 20k alerts, a seventh of this function's work. */
+ * marked once its text recurs: a new text replaces one that has not recurred, in turn, so the
+ * values alerts share stay. Only ASCII texts are kept (a str's data is then its bytes: one memcmp
+ * compares). Unique texts no longer go through _SHARED either: that table took three new strs per
+ * alert and was rebuilt every 20k alerts, a seventh of this function's work.
+ *
+ * A text enters the cache only the second time it is seen (``text_seen``, a bit per hash, cleared
+ * whenever an eighth of it has been set): a flood of unique texts (instance, pod, id) passes by
+ * without displacing anything. When each of them displaced a cached text, dropping that text's
+ * reference touched a str of an alert posted long before, out of every CPU cache: with 250k alerts
+ * held, 40% of this function's time (perf) was that one decrement. A recurring text costs one
+ * unshared str, its first. A set fills one 64-byte cache line: 4 ways of a pointer and the
+ * upper half of the text's hash. */
 #define TEXT_SETS 4096
 #define TEXT_WAYS 4
 #define TEXT_CACHE_MAX_LEN 1024
 typedef struct {
-    struct {
-        uint64_t hash;
-        PyObject *text;
-        int recurred;
-    } way[TEXT_WAYS];
-    int next; /* where the search for a way to replace starts: they take turns */
-} text_set_t;
+    PyObject *text[TEXT_WAYS];
+    uint32_t tag[TEXT_WAYS]; /* the hash's upper 32 bits; its lower ones picked the set */
+    uint8_t recurred[TEXT_WAYS];
+    uint8_t next; /* where the search for a way to replace starts: they take turns */
+} __attribute__((aligned(64))) text_set_t;
 static text_set_t text_cache[TEXT_SETS];
+
+#define SEEN_BITS (1 << 19) /* 64 KiB */
+static uint64_t text_seen[SEEN_BITS / 64];
+static Py_ssize_t text_seen_set;
+
+/* Whether a text with hash ``h`` was seen since the last clearing; marks it seen. */
+static inline int seen_before(uint64_t h) {
+    uint64_t bit = (h >> 12) & (SEEN_BITS - 1); /* bits the set index does not use */
+    uint64_t *word = &text_seen[bit >> 6], mask = 1ULL << (bit & 63);
+    if (*word & mask) return 1;
+    *word |= mask;
+    if (++text_seen_set >= SEEN_BITS / 8) { /* keeps false positives under an eighth */
+        memset(text_seen, 0, sizeof text_seen);
+        text_seen_set = 0;
+    }
+    return 0;
+}
 
 static inline uint64_t bytes_hash(const char *p, Py_ssize_t n) {
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL, w;
@@ -998,33 +1019,47 @@ static PyObject *shared_text(const char *u, Py_ssize_t n, int ascii, PyObject *s
     }
     uint64_t h = bytes_hash(u, n);
     text_set_t *set = &text_cache[h & (TEXT_SETS - 1)];
+    uint32_t tag = (uint32_t)(h >> 32);
     for (int i = 0; i < TEXT_WAYS; i++) {
-        PyObject *t = set->way[i].text;
-        if (t != NULL && set->way[i].hash == h && PyUnicode_GET_LENGTH(t) == n &&
+        PyObject *t = set->text[i];
+        if (t != NULL && set->tag[i] == tag && PyUnicode_GET_LENGTH(t) == n &&
             memcmp(PyUnicode_1BYTE_DATA(t), u, (size_t)n) == 0) {
-            set->way[i].recurred = 1;
+            set->recurred[i] = 1;
             return Py_NewRef(t);
         }
     }
     PyObject *t = PyUnicode_New(n, 127);
     if (t == NULL) return NULL;
     memcpy(PyUnicode_1BYTE_DATA(t), u, (size_t)n);
+    if (!seen_before(h)) return t;
     /* The next way, in turn, that is empty or has not recurred; when all four have, every one
      * must recur again to keep its place. */
     int v = -1;
     for (int i = 0; i < TEXT_WAYS && v < 0; i++) {
         int w = (set->next + i) % TEXT_WAYS;
-        if (set->way[w].text == NULL || !set->way[w].recurred) v = w;
+        if (set->text[w] == NULL || !set->recurred[w]) v = w;
     }
     if (v < 0) {
         v = set->next;
-        for (int i = 0; i < TEXT_WAYS; i++) set->way[i].recurred = 0;
+        for (int i = 0; i < TEXT_WAYS; i++) set->recurred[i] = 0;
     }
-    set->next = (v + 1) % TEXT_WAYS;
-    Py_XSETREF(set->way[v].text, Py_NewRef(t));
-    set->way[v].hash = h;
-    set->way[v].recurred = 0;
+    set->next = (uint8_t)((v + 1) % TEXT_WAYS);
+    Py_XSETREF(set->text[v], Py_NewRef(t));
+    set->tag[v] = tag;
+    set->recurred[v] = 0;
     return t;
+}
+
+/* Forget every cached text and every text seen once: the cache's references go, and the next
+ * sighting of any text counts as its first. */
+static PyObject *py_clear_text_cache(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored)) {
+    for (int s = 0; s < TEXT_SETS; s++) {
+        for (int i = 0; i < TEXT_WAYS; i++) Py_CLEAR(text_cache[s].text[i]);
+        memset(&text_cache[s], 0, sizeof text_cache[s]);
+    }
+    memset(text_seen, 0, sizeof text_seen);
+    text_seen_set = 0;
+    Py_RETURN_NONE;
 }
 
 /* The labels of one alert as parse_alerts reads them: the dict, and its pairs in order
@@ -2413,6 +2448,8 @@ static PyMethodDef methods[] = {
      "Alert-log rows in PostgreSQL's COPY text format (see storage/postgres.py)."},
     {"parse_alerts", (PyCFunction)(void (*)(void))py_parse_alerts, METH_FASTCALL,
      "POST /api/v2/alerts from its body to Alerts in one pass, or None (see that section)."},
+    {"clear_text_cache", py_clear_text_cache, METH_NOARGS,
+     "Forget the texts parse_alerts shares among alerts (and those it saw once)."},
     {"log_rows", (PyCFunction)py_log_rows, METH_O,
      "The SQLite alert log's rows as one msgpack array (see storage/sql.py encode_alert_log)."},
     {"webhook_alerts", (PyCFunction)(void (*)(void))py_webhook_alerts, METH_FASTCALL,
