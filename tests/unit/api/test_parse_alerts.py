@@ -286,19 +286,39 @@ def test_repeated_texts_are_shared_and_times_parsed_once() -> None:
 
 def test_a_text_seen_once_is_not_cached_and_one_seen_twice_is() -> None:
     # A unique text (an instance, an id) passes by the cache without displacing what is shared.
-    def value(body: bytes) -> str:
-        fast = _fast(body)
+    def value(text: str) -> str:
+        fast = _fast(msgspec.json.encode([{"labels": {"k": text}}]))
         assert fast is not None
         return fast[0].labels["k"]
 
     assert speedups is not None
     speedups.clear_text_cache()  # no text counts as seen, whatever earlier tests posted
-    body = msgspec.json.encode([{"labels": {"k": "first-sighting"}}])
-    once, twice, thrice = value(body), value(body), value(body)
+    # "other" between the sightings: the text at the same place in the alert before is shared
+    # without the cache (the next test).
+    once, _, twice, _, thrice = (
+        value(t) for t in ["first-sighting", "other", "first-sighting", "other", "first-sighting"]
+    )
     assert once == twice == thrice == "first-sighting"
     assert once is not twice and twice is thrice
     speedups.clear_text_cache()
-    assert value(body) is not thrice
+    assert value("first-sighting") is not thrice
+
+
+def test_a_text_repeated_at_the_same_place_is_shared_at_once() -> None:
+    assert speedups is not None
+    speedups.clear_text_cache()
+    body = msgspec.json.encode(
+        [{"labels": {"a": "x", "b": f"v{i}"}, "generatorURL": "http://u"} for i in range(3)]
+    )
+    fast = _fast(body)
+    assert fast is not None
+    first, second, third = fast
+    assert first.labels["a"] is second.labels["a"] is third.labels["a"]
+    assert first.generator_url is second.generator_url is third.generator_url
+    assert [a.labels["b"] for a in fast] == ["v0", "v1", "v2"]
+    # The same name at another place, and a value that moved, are still read right.
+    fast = _fast(msgspec.json.encode([{"labels": {"b": "x", "a": "v1"}}]))
+    assert fast is not None and fast[0].labels == {"b": "x", "a": "v1"}
 
 
 def test_labels_take_no_more_memory_than_a_dict_built_by_insertion() -> None:
@@ -332,6 +352,19 @@ def test_recurring_values_stay_shared_among_a_flood_of_unique_ones() -> None:
     assert len({id(a.labels["job"]) for a in fast}) <= 2  # its first sighting has a str of its own
     assert len({id(a.labels["zone"]) for a in fast}) <= 105  # 50 values so, hardly ever evicted
     assert len({id(a.labels["instance"]) for a in fast}) == 20_000
+
+
+def test_a_place_of_unique_values_finds_the_cache_again_once_its_values_recur() -> None:
+    # After a flood of unique instances, the place skips the cache but for a probe now and then;
+    # once its values recur, a probe finds one cached and the place shares again.
+    assert speedups is not None
+    speedups.clear_text_cache()
+    docs = [{"labels": {"alertname": "A", "instance": f"host-{i}"}} for i in range(1_000)]
+    docs += [{"labels": {"alertname": "A", "instance": f"back-{i % 5}"}} for i in range(400)]
+    fast = _fast(msgspec.json.encode(docs))
+    assert fast is not None
+    assert [a.labels["instance"] for a in fast] == [d["labels"]["instance"] for d in docs]
+    assert len({id(a.labels["instance"]) for a in fast[-100:]}) == 5
 
 
 @pytest.mark.parametrize("name", ["job\n", "job\n\n", "\njob", "jo b"])
