@@ -19,6 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from tocsin.api.app import DEFAULT_MAX_BODY, create_app
+from tocsin.api.ingest_protocol import ingest_protocol
 from tocsin.config import Config, ConfigError, default_config, load_config_file
 from tocsin.engine.engine import Engine
 from tocsin.storage import open_storage
@@ -167,7 +168,8 @@ class Service:
             log_config=None,
             access_log=False,
             loop="auto",
-            http="auto",
+            # uvicorn's httptools protocol, answering POST /api/v2/alerts itself where it can.
+            http=ingest_protocol(self.app.state.ingest_route) or "auto",
             # Nothing in tocsin reads the client address, so uvicorn's X-Forwarded-For rewriting
             # would only cost a middleware call per request (1% of the loop while ingesting).
             proxy_headers=False,

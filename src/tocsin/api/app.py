@@ -14,6 +14,7 @@ from tocsin.api.am_v2 import V2
 from tocsin.api.http import json_response
 from tocsin.api.incidents_api import IncidentsAPI
 from tocsin.api.ingest_fast_path import IngestFastPath
+from tocsin.api.ingest_protocol import IngestRoute
 from tocsin.api.native_v1 import NativeV1
 from tocsin.api.openapi import openapi_document
 from tocsin.api.slack import EngineInteractionHandler, slack_routes
@@ -90,7 +91,9 @@ def create_app(
     ]
     if prefix:
         routes = [Mount(prefix, routes=routes)]
-    fast = Middleware(
-        IngestFastPath, path=f"{prefix}/api/v2/alerts", ingest=v2.ingest_body, max_body=max_body
-    )
-    return Starlette(routes=routes, middleware=[fast])
+    ingest = IngestRoute(f"{prefix}/api/v2/alerts", v2.ingest_body, max_body)
+    fast = Middleware(IngestFastPath, path=ingest.path, ingest=ingest.ingest, max_body=ingest.max_body)
+    app = Starlette(routes=routes, middleware=[fast])
+    # For the server's HTTP protocol, which answers this request below ASGI (ingest_protocol.py).
+    app.state.ingest_route = ingest
+    return app

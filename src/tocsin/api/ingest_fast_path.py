@@ -48,7 +48,7 @@ class IngestFastPath:
         limit = self.max_body
         if declared.isdigit() and int(declared) > limit:
             text = f"request body of {declared.decode()} bytes exceeds the limit of {limit} bytes"
-            await _answer(send, 413, _json_string(text))
+            await _answer(send, 413, json_string(text))
             return
         chunks: list[bytes] = []
         size = 0
@@ -60,7 +60,7 @@ class IngestFastPath:
             if chunk:
                 size += len(chunk)
                 if size > limit:
-                    await _answer(send, 413, _json_string(f"request body exceeds the limit of {limit} bytes"))
+                    await _answer(send, 413, json_string(f"request body exceeds the limit of {limit} bytes"))
                     return
                 chunks.append(chunk)
             if not message.get("more_body", False):
@@ -70,7 +70,7 @@ class IngestFastPath:
         await _answer(send, status, payload)
 
 
-def _json_string(text: str) -> bytes:
+def json_string(text: str) -> bytes:
     return msgspec.json.encode(text)  # Alertmanager answers errors with a bare JSON string
 
 

@@ -1,0 +1,189 @@
+"""POST /api/v2/alerts answered by the HTTP protocol itself, below ASGI.
+
+``ingest_fast_path.IngestFastPath`` already spares this request Starlette's routing, but each POST
+still went through uvicorn's ASGI machinery: a scope dict, a ``RequestResponseCycle`` with its
+``asyncio.Event``, the ``receive`` and ``send`` coroutines and their message dicts, two middleware
+calls, and the checks of every response header. Per request of 64 alerts that was about a sixth
+of the event loop's time while ingesting (perf, 250k alerts).
+
+``ingest_protocol`` returns a subclass of uvicorn's httptools protocol that recognises the request
+once its headers are parsed (POST, exactly the ingest path, no ``Expect: 100-continue``, no request
+still answering before it on the connection) and then collects the body, calls the same handler
+(``V2.ingest_body``) and writes the same answer (status line, uvicorn's default headers,
+``content-length``, ``content-type`` when there is a body) straight to the transport. Any other
+request takes uvicorn's own path to the ASGI application, ``IngestFastPath`` included (which also
+serves this request wherever the protocol cannot: another HTTP implementation, a test client).
+
+It leans on uvicorn's protocol class (its parser callbacks and the fields of its request cycle
+that the class reads); ``ingest_protocol`` returns None when the installed uvicorn has not the
+pieces it needs, and the server then runs uvicorn's protocol unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tocsin.api.http import TENANT_HEADER
+from tocsin.api.ingest_fast_path import IngestBody, json_string
+from tocsin.model import DEFAULT_TENANT
+
+log = logging.getLogger(__name__)
+
+_TENANT = TENANT_HEADER.encode("latin-1")
+
+
+@dataclass(frozen=True)
+class IngestRoute:
+    """Where POST /api/v2/alerts is served and by what (``create_app`` records it on the app)."""
+
+    path: str
+    ingest: IngestBody
+    max_body: int
+
+
+class _NoEvent:
+    """uvicorn's protocol sets its cycle's event on body, end and disconnect; nothing waits here."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+_NO_EVENT = _NoEvent()
+
+
+class IngestCycle:
+    """One POST being answered by the protocol: the fields uvicorn's protocol reads of its own
+    ``RequestResponseCycle`` (body, more_body, response_complete, disconnected, keep_alive,
+    message_event), and the request's own."""
+
+    __slots__ = (
+        "body",
+        "chunks",
+        "disconnected",
+        "keep_alive",
+        "message_event",
+        "more_body",
+        "response_complete",
+        "size",
+        "tenant",
+    )
+
+    def __init__(self, keep_alive: bool, tenant: str) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.tenant = tenant
+        self.keep_alive = keep_alive
+        self.more_body = True
+        self.response_complete = False
+        self.disconnected = False
+        self.message_event = _NO_EVENT
+        self.body = b""  # read by uvicorn's on_body only for cycles of its own
+
+
+def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
+    """uvicorn's httptools protocol, answering ``route`` itself; None if it cannot be built."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+    except ImportError:  # no httptools (uvicorn without its "standard" extra)
+        return None
+    needed = ("on_headers_complete", "on_body", "on_message_complete", "on_response_complete")
+    if not all(hasattr(HttpToolsProtocol, name) for name in needed):
+        return None
+
+    path = route.path.encode("ascii")
+    ingest, limit = route.ingest, route.max_body
+    json_headers = b"content-type: application/json\r\n"
+
+    class IngestProtocol(HttpToolsProtocol):
+        cycle: Any
+
+        def on_headers_complete(self) -> None:
+            previous = self.cycle
+            if (
+                self.url != path
+                or self.parser.get_method() != b"POST"
+                or self.expect_100_continue
+                or self.parser.should_upgrade()
+                or self.limit_concurrency is not None
+                or (previous is not None and not previous.response_complete)
+            ):
+                super().on_headers_complete()
+                return
+            declared = b""
+            tenant = DEFAULT_TENANT
+            for name, value in self.headers:  # names are lower-cased by on_header
+                if name == b"content-length":
+                    declared = value
+                elif name == _TENANT and value:
+                    tenant = value.decode("latin-1")
+            keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+            self.cycle = cycle = IngestCycle(keep_alive, tenant)
+            if declared.isdigit() and int(declared) > limit:
+                text = f"request body of {declared.decode()} bytes exceeds the limit of {limit} bytes"
+                self._answer(cycle, 413, json_string(text))
+
+        def on_body(self, body: bytes) -> None:
+            cycle = self.cycle
+            if type(cycle) is not IngestCycle:
+                super().on_body(body)
+                return
+            if cycle.response_complete:
+                return  # answered already (too large): the rest of the body is dropped
+            cycle.size += len(body)
+            if cycle.size > limit:
+                self._answer(cycle, 413, json_string(f"request body exceeds the limit of {limit} bytes"))
+                return
+            cycle.chunks.append(body)
+
+        def on_message_complete(self) -> None:
+            cycle = self.cycle
+            if type(cycle) is not IngestCycle:
+                super().on_message_complete()
+                return
+            if cycle.response_complete:
+                return
+            cycle.more_body = False
+            chunks = cycle.chunks
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            cycle.chunks = []
+            task = self.loop.create_task(self._ingest(cycle, body))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)  # uvicorn's graceful shutdown waits for these
+
+        async def _ingest(self, cycle: IngestCycle, body: bytes) -> None:
+            try:
+                status, payload = await ingest(body, cycle.tenant)
+            except Exception:
+                # What Starlette's error middleware did for the ASGI path: log, answer 500.
+                log.exception("POST %s failed", route.path)
+                cycle.keep_alive = False
+                status, payload = 500, b"Internal Server Error"
+            self._answer(cycle, status, payload)
+
+        def _answer(self, cycle: IngestCycle, status: int, payload: bytes) -> None:
+            cycle.response_complete = True
+            if cycle.disconnected:
+                return
+            head = [STATUS_LINE[status]]
+            for name, value in self.server_state.default_headers:
+                head += [name, b": ", value, b"\r\n"]
+            head.append(b"content-length: %d\r\n" % len(payload))
+            if payload:
+                head.append(json_headers if status != 500 else b"content-type: text/plain; charset=utf-8\r\n")
+            if not cycle.keep_alive:
+                head.append(b"connection: close\r\n")
+            head += [b"\r\n", payload]
+            if self.access_log:
+                client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+                self.access_logger.info('%s - "POST %s HTTP/1.1" %d', client, route.path, status)
+            self.transport.write(b"".join(head))
+            if not cycle.keep_alive:
+                self.transport.close()
+            self.on_response_complete()
+
+    return IngestProtocol
