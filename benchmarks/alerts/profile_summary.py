@@ -58,7 +58,12 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("POST /alerts: posted alerts to Alert (fingerprint, validation)", ("to_alerts (",)),
     ("POST /alerts: JSON decoding", ("decode_postable_alerts",)),
     ("POST /alerts: engine ingest (merge, route, group)", ("Engine.ingest",)),
-    ("HTTP server (uvicorn, Starlette)", ("RequestResponseCycle", "HttpToolsProtocol", "Starlette.__call__")),
+    # IngestProtocol: POST /alerts answered by the protocol itself since the twelfth pass.
+    (
+        "HTTP server (uvicorn, Starlette)",
+        ("RequestResponseCycle", "HttpToolsProtocol", "IngestProtocol.", "Starlette.__call__"),
+    ),
+    ("commit process: merged writes, log rows, frames, answers", ("CommitProcess.",)),
     ("event loop and sockets (uvloop, I/O)", ("Runner.run",)),
 ]
 
