@@ -54,7 +54,9 @@ def plain_http_target(url: str) -> tuple[str, int, str] | None:
 
 
 def _check_header(name: str, value: str) -> None:
-    if any(c in name or c in value for c in "\r\n") or ":" in name:
+    # Spelled out rather than any() over "\r\n": a generator per header of every webhook request
+    # was 1% of the event loop with 25,000 groups flushing.
+    if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
         raise ValueError(
             f"invalid HTTP header {name!r}: names and values may not hold CR, LF (or ':' in names)"
         )
