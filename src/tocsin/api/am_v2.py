@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +75,30 @@ def _filters(request: Request) -> list[Matcher]:
         except MatcherError as e:
             raise ValueError(f"bad matcher format: {f}: {e}") from None
     return out
+
+
+class IngestStarted:
+    """A POST /alerts whose alerts are merged and queued for their commit (``V2.ingest_start``)."""
+
+    __slots__ = ("answer", "committed", "engine", "merged")
+
+    def __init__(
+        self,
+        engine: Engine,
+        merged: list[Alert],
+        committed: asyncio.Future[None] | None,
+        answer: tuple[int, bytes],
+    ) -> None:
+        self.engine = engine
+        self.merged = merged
+        #: done once the alerts are durable; its error (a StorageError) is the request's
+        self.committed = committed
+        self.answer = answer
+
+    def finish(self) -> tuple[int, bytes]:
+        """Once ``committed`` is done without an error: route the alerts, and the answer."""
+        self.engine.ingest_finish(self.merged)
+        return self.answer
 
 
 class V2:
@@ -159,6 +184,16 @@ class V2:
         """POST /alerts after the body is read: (HTTP status, JSON body; empty for 200).
 
         Shared by the Starlette route and the ASGI fast path (``api/ingest_fast_path.py``)."""
+        started = self.ingest_start(body, tenant_id)
+        if isinstance(started, tuple):
+            return started
+        if started.committed is not None:
+            await started.committed
+        return started.finish()
+
+    def ingest_start(self, body: bytes, tenant_id: str) -> tuple[int, bytes] | IngestStarted:
+        """``ingest_body`` up to the commit: the answer, or what finishes the request once its
+        commit is done (``api/ingest_protocol.py`` waits for it with a callback, not a task)."""
         e = self.engine
         try:
             now = e.clock.now()
@@ -167,11 +202,11 @@ class V2:
             return 422, _encode(str(ex))
         except ValueError as ex:
             return 400, _encode(str(ex))
-        if alerts:
-            await e.ingest(alerts)
-        if errors:
-            return 400, _encode("; ".join(errors))
-        return 200, b""
+        answer = (400, _encode("; ".join(errors))) if errors else (200, b"")
+        started = e.ingest_start(alerts)
+        if started is None:
+            return answer
+        return IngestStarted(e, started[0], started[1], answer)
 
     def _alert_filter(self, request: Request, by_receiver: bool = True) -> Callable[[Alert], Entry | None]:
         """The query's filter: the alert's cached status entry when the alert is listed, else None."""

@@ -8,11 +8,14 @@ of the event loop's time while ingesting (perf, 250k alerts).
 
 ``ingest_protocol`` returns a subclass of uvicorn's httptools protocol that recognises the request
 once its headers are parsed (POST, exactly the ingest path, no ``Expect: 100-continue``, no request
-still answering before it on the connection) and then collects the body, calls the same handler
-(``V2.ingest_body``) and writes the same answer (status line, uvicorn's default headers,
-``content-length``, ``content-type`` when there is a body) straight to the transport. Any other
-request takes uvicorn's own path to the ASGI application, ``IngestFastPath`` included (which also
-serves this request wherever the protocol cannot: another HTTP implementation, a test client).
+still answering before it on the connection) and then collects the body and hands it to
+``V2.ingest_start`` at once, in the callback that read it: the alerts are read, merged and queued
+for their commit there, and a callback on the commit's future routes them
+(``IngestStarted.finish``) and writes the same answer as the ASGI path (status line, uvicorn's
+default headers, ``content-length``, ``content-type`` when there is a body) straight to the
+transport. No task is made for the request. Any other request takes uvicorn's own path to the
+ASGI application, ``IngestFastPath`` included (which also serves this request wherever the
+protocol cannot: another HTTP implementation, a test client).
 
 It leans on uvicorn's protocol class (its parser callbacks and the fields of its request cycle
 that the class reads); ``ingest_protocol`` returns None when the installed uvicorn has not the
@@ -22,9 +25,11 @@ pieces it needs, and the server then runs uvicorn's protocol unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tocsin.api.http import TENANT_HEADER
 from tocsin.api.ingest_fast_path import IngestBody, json_string
@@ -35,13 +40,27 @@ log = logging.getLogger(__name__)
 _TENANT = TENANT_HEADER.encode("latin-1")
 
 
+class Started(Protocol):
+    """What ``IngestRoute.start`` returns when the alerts wait for their commit."""
+
+    committed: asyncio.Future[None] | None
+
+    def finish(self) -> tuple[int, bytes]: ...
+
+
+#: the request up to its commit: the answer at once, or what finishes it (``V2.ingest_start``)
+IngestStart = Callable[[bytes, str], "tuple[int, bytes] | Started"]
+
+
 @dataclass(frozen=True)
 class IngestRoute:
-    """Where POST /api/v2/alerts is served and by what (``create_app`` records it on the app)."""
+    """Where POST /api/v2/alerts is served and by what (``create_app`` records it on the app):
+    ``ingest`` for the ASGI path, ``start`` for the protocol."""
 
     path: str
     ingest: IngestBody
     max_body: int
+    start: IngestStart
 
 
 class _NoEvent:
@@ -96,7 +115,7 @@ def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
         return None
 
     path = route.path.encode("ascii")
-    ingest, limit = route.ingest, route.max_body
+    start, limit = route.start, route.max_body
     json_headers = b"content-type: application/json\r\n"
 
     class IngestProtocol(HttpToolsProtocol):
@@ -151,19 +170,39 @@ def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
             chunks = cycle.chunks
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             cycle.chunks = []
-            task = self.loop.create_task(self._ingest(cycle, body))
-            task.add_done_callback(self.tasks.discard)
-            self.tasks.add(task)  # uvicorn's graceful shutdown waits for these
-
-        async def _ingest(self, cycle: IngestCycle, body: bytes) -> None:
+            # No task per request: the body is read and its alerts merged here, and the answer
+            # waits for their commit in a callback of the commit's future. A task (and the
+            # coroutines awaiting each other in it) cost a turn of the event loop before the
+            # request was even read, and CPU on every request.
             try:
-                status, payload = await ingest(body, cycle.tenant)
+                started = start(body, cycle.tenant)
             except Exception:
-                # What Starlette's error middleware did for the ASGI path: log, answer 500.
-                log.exception("POST %s failed", route.path)
-                cycle.keep_alive = False
-                status, payload = 500, b"Internal Server Error"
+                self._failed(cycle)
+                return
+            if isinstance(started, tuple):
+                self._answer(cycle, *started)
+            elif started.committed is None:
+                self._finish(cycle, started, None)
+            else:
+                started.committed.add_done_callback(functools.partial(self._finish, cycle, started))
+
+        def _finish(
+            self, cycle: IngestCycle, started: Started, committed: asyncio.Future[None] | None
+        ) -> None:
+            try:
+                if committed is not None:
+                    committed.result()  # the commit's error, if any, is the request's
+                status, payload = started.finish()
+            except (Exception, asyncio.CancelledError):
+                self._failed(cycle)
+                return
             self._answer(cycle, status, payload)
+
+        def _failed(self, cycle: IngestCycle) -> None:
+            # What Starlette's error middleware did for the ASGI path: log, answer 500.
+            log.exception("POST %s failed", route.path)
+            cycle.keep_alive = False
+            self._answer(cycle, 500, b"Internal Server Error")
 
         def _answer(self, cycle: IngestCycle, status: int, payload: bytes) -> None:
             cycle.response_complete = True

@@ -278,12 +278,28 @@ class Engine:
     # --- alerts --------------------------------------------------------------------------------
     async def ingest(self, alerts: list[Alert]) -> None:
         """Merge, store durably, then route. Returns when the alerts are committed."""
-        if not alerts:
+        started = self.ingest_start(alerts)
+        if started is None:
             return
+        merged, committed = started
+        if committed is not None:
+            await committed
+        self.ingest_finish(merged)
+
+    def ingest_start(self, alerts: list[Alert]) -> tuple[list[Alert], asyncio.Future[None] | None] | None:
+        """``ingest`` up to its commit: the stored alerts and the future of their commit (None
+        when there was nothing to ingest). Whoever calls it calls ``ingest_finish`` once the
+        future is done without an error: the protocol that serves POST /api/v2/alerts does, from
+        the future's callback, without a task per request (api/ingest_protocol.py)."""
+        if not alerts:
+            return None
         merged = self.store.merge_all(alerts, self.clock.now())
         batch = WriteBatch()
         batch.put_alerts(merged)
-        await self.writer.write(batch)
+        return merged, self.writer.submit(batch)
+
+    def ingest_finish(self, merged: list[Alert]) -> None:
+        """``ingest`` after the commit: route the alerts."""
         # Route the stored instance as it is now: another request may have merged a newer one
         # while this one waited for its commit.
         current = self.store.still_stored(merged)

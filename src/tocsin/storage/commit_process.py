@@ -149,8 +149,14 @@ class CommitProcess:
     # -- writes --
     async def write(self, batch: WriteBatch) -> None:
         """Return once ``batch`` is committed; raise StorageError if the commit failed."""
+        fut = self.submit(batch)
+        if fut is not None:
+            await fut
+
+    def submit(self, batch: WriteBatch) -> asyncio.Future[None] | None:
+        """Queue ``batch`` and return the future ``write`` awaits (None for an empty batch)."""
         if not len(batch):
-            return
+            return None
         if self._closed:
             raise RuntimeError("storage writer is stopped")
         loop = asyncio.get_running_loop()
@@ -158,7 +164,7 @@ class CommitProcess:
         fut: asyncio.Future[None] = loop.create_future()
         self._queue.append((batch, fut))
         self._soon()
-        await fut
+        return fut
 
     def write_nowait(self, batch: WriteBatch) -> None:
         """Queue a batch whose durability nobody waits for (timers, notification log)."""

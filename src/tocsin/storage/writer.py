@@ -34,6 +34,10 @@ class CommitWriter(Protocol):
 
     async def write(self, batch: WriteBatch) -> None: ...
 
+    def submit(self, batch: WriteBatch) -> asyncio.Future[None] | None:
+        """Queue ``batch`` and return the future ``write`` awaits (None for an empty batch)."""
+        ...
+
     def write_nowait(self, batch: WriteBatch) -> None: ...
 
     def flush(self) -> None: ...
@@ -60,8 +64,13 @@ class GroupCommitWriter:
 
     async def write(self, batch: WriteBatch) -> None:
         """Return once ``batch`` is committed; raise StorageError if the commit failed."""
+        fut = self.submit(batch)
+        if fut is not None:
+            await fut
+
+    def submit(self, batch: WriteBatch) -> asyncio.Future[None] | None:
         if not len(batch):
-            return
+            return None
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         with self._cond:
@@ -69,7 +78,7 @@ class GroupCommitWriter:
                 raise RuntimeError("storage writer is stopped")
             self._queue.append((batch, fut))
             self._wake_writer()
-        await fut
+        return fut
 
     def write_nowait(self, batch: WriteBatch) -> None:
         """Queue a batch whose durability nobody waits for (timers, notification log)."""

@@ -18,12 +18,26 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tocsin.api.ingest_fast_path import IngestFastPath
-from tocsin.api.ingest_protocol import IngestRoute, ingest_protocol
+from tocsin.api.ingest_protocol import IngestRoute, IngestStart, ingest_protocol
+from tocsin.storage import StorageError
 
 PATH = "/api/v2/alerts"
 LIMIT = 1000
 
 Handler = Callable[[bytes, str], Awaitable[tuple[int, bytes]]]
+
+
+class _Started:
+    """What V2.ingest_start returns for alerts waiting for their commit."""
+
+    def __init__(self, committed: asyncio.Future[None], fail: bool) -> None:
+        self.committed: asyncio.Future[None] | None = committed
+        self.fail = fail
+
+    def finish(self) -> tuple[int, bytes]:
+        if self.fail:
+            raise RuntimeError("boom")
+        return 200, b""
 
 
 class Calls:
@@ -32,20 +46,43 @@ class Calls:
     def __init__(self) -> None:
         self.seen: list[tuple[str, bytes, str]] = []
         self.fail = False
+        self.commit_error: Exception | None = None
         self.delay = 0.0
 
     def handler(self, via: str) -> Handler:
+        """The ASGI path's handler (V2.ingest_body)."""
+
         async def ingest(body: bytes, tenant: str) -> tuple[int, bytes]:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            self.seen.append((via, body, tenant))
-            if self.fail:
-                raise RuntimeError("boom")
-            if body == b"bad":
-                return 400, msgspec.json.encode("malformed")
-            return 200, b""
+            started = self.starter(via)(body, tenant)
+            if isinstance(started, tuple):
+                return started
+            assert started.committed is not None
+            await started.committed
+            return started.finish()
 
         return ingest
+
+    def starter(self, via: str) -> IngestStart:
+        """The protocol's (V2.ingest_start): the answer, or a commit to wait for."""
+
+        def start(body: bytes, tenant: str) -> tuple[int, bytes] | _Started:
+            self.seen.append((via, body, tenant))
+            if body == b"bad":
+                return 400, msgspec.json.encode("malformed")
+            loop = asyncio.get_running_loop()
+            committed: asyncio.Future[None] = loop.create_future()
+            error = self.commit_error
+
+            def commit() -> None:
+                if error is not None:
+                    committed.set_exception(error)
+                else:
+                    committed.set_result(None)
+
+            loop.call_later(self.delay, commit)
+            return _Started(committed, self.fail)
+
+        return start
 
 
 def _app(calls: Calls) -> Starlette:
@@ -58,7 +95,7 @@ def _app(calls: Calls) -> Starlette:
 
 @asynccontextmanager
 async def _server(calls: Calls) -> AsyncIterator[int]:
-    protocol = ingest_protocol(IngestRoute(PATH, calls.handler("protocol"), LIMIT))
+    protocol = ingest_protocol(IngestRoute(PATH, calls.handler("protocol"), LIMIT, calls.starter("protocol")))
     assert protocol is not None  # the installed uvicorn has what the protocol needs
     config = uvicorn.Config(
         _app(calls), host="127.0.0.1", port=0, http=protocol, loop="asyncio", lifespan="off", log_config=None
@@ -176,9 +213,15 @@ def test_expect_100_continue_and_http_1_0_are_served() -> None:
     assert [via for via, _, _ in calls.seen] == ["asgi", "protocol"]
 
 
-def test_a_failing_handler_answers_500_and_closes(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("failure", ["routing", "commit"])
+def test_a_failure_after_the_body_answers_500_and_closes(
+    caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
     async def test(port: int, calls: Calls) -> None:
-        calls.fail = True
+        if failure == "routing":
+            calls.fail = True
+        else:
+            calls.commit_error = StorageError("t.db: write failed: disk I/O error")
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(_post(b"[]"))
         status, headers, payload = await _response(reader)
@@ -187,7 +230,8 @@ def test_a_failing_handler_answers_500_and_closes(caplog: pytest.LogCaptureFixtu
         writer.close()
 
     run(test)
-    assert "POST /api/v2/alerts failed" in caplog.text and "boom" in caplog.text
+    assert "POST /api/v2/alerts failed" in caplog.text
+    assert ("boom" if failure == "routing" else "disk I/O error") in caplog.text
 
 
 def test_a_client_gone_before_the_answer_leaves_the_server_serving() -> None:
