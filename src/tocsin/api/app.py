@@ -91,8 +91,8 @@ def create_app(
     ]
     if prefix:
         routes = [Mount(prefix, routes=routes)]
-    ingest = IngestRoute(f"{prefix}/api/v2/alerts", v2.ingest_body, max_body, v2.ingest_start)
-    fast = Middleware(IngestFastPath, path=ingest.path, ingest=ingest.ingest, max_body=ingest.max_body)
+    ingest = IngestRoute(f"{prefix}/api/v2/alerts", max_body, v2.ingest_start)
+    fast = Middleware(IngestFastPath, path=ingest.path, ingest=v2.ingest_body, max_body=max_body)
     app = Starlette(routes=routes, middleware=[fast])
     # For the server's HTTP protocol, which answers this request below ASGI (ingest_protocol.py).
     app.state.ingest_route = ingest

@@ -46,9 +46,9 @@ class IngestFastPath:
             elif name == _TENANT and value:
                 tenant = value.decode("latin-1")
         limit = self.max_body
-        if declared.isdigit() and int(declared) > limit:
-            text = f"request body of {declared.decode()} bytes exceeds the limit of {limit} bytes"
-            await _answer(send, 413, json_string(text))
+        refused = declared_too_large(declared, limit)
+        if refused is not None:
+            await _answer(send, 413, refused)
             return
         chunks: list[bytes] = []
         size = 0
@@ -60,7 +60,7 @@ class IngestFastPath:
             if chunk:
                 size += len(chunk)
                 if size > limit:
-                    await _answer(send, 413, json_string(f"request body exceeds the limit of {limit} bytes"))
+                    await _answer(send, 413, streamed_too_large(limit))
                     return
                 chunks.append(chunk)
             if not message.get("more_body", False):
@@ -70,8 +70,21 @@ class IngestFastPath:
         await _answer(send, status, payload)
 
 
-def json_string(text: str) -> bytes:
+def _json_string(text: str) -> bytes:
     return msgspec.json.encode(text)  # Alertmanager answers errors with a bare JSON string
+
+
+def declared_too_large(declared: bytes, limit: int) -> bytes | None:
+    """The 413 body for a ``Content-Length`` over ``limit`` (None when it is not), answered before
+    the body is read; shared with ``ingest_protocol`` so that both paths say the same."""
+    if declared.isdigit() and int(declared) > limit:
+        return _json_string(f"request body of {declared.decode()} bytes exceeds the limit of {limit} bytes")
+    return None
+
+
+def streamed_too_large(limit: int) -> bytes:
+    """The 413 body once the body read so far is over ``limit`` (no length, or a wrong one)."""
+    return _json_string(f"request body exceeds the limit of {limit} bytes")
 
 
 async def _answer(send: Send, status: int, payload: bytes) -> None:

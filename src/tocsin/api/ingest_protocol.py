@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tocsin.api.http import TENANT_HEADER
-from tocsin.api.ingest_fast_path import IngestBody, json_string
+from tocsin.api.ingest_fast_path import declared_too_large, streamed_too_large
 from tocsin.model import DEFAULT_TENANT
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,10 @@ IngestStart = Callable[[bytes, str], "tuple[int, bytes] | Started"]
 
 @dataclass(frozen=True)
 class IngestRoute:
-    """Where POST /api/v2/alerts is served and by what (``create_app`` records it on the app):
-    ``ingest`` for the ASGI path, ``start`` for the protocol."""
+    """Where POST /api/v2/alerts is served, its body limit, and what serves it below ASGI
+    (``create_app`` records it on the app)."""
 
     path: str
-    ingest: IngestBody
     max_body: int
     start: IngestStart
 
@@ -77,16 +76,14 @@ _NO_EVENT = _NoEvent()
 
 class IngestCycle:
     """One POST being answered by the protocol: the fields uvicorn's protocol reads of its own
-    ``RequestResponseCycle`` (body, more_body, response_complete, disconnected, keep_alive,
-    message_event), and the request's own."""
+    ``RequestResponseCycle`` outside the callbacks overridden here (response_complete,
+    disconnected, keep_alive, message_event), and the request's own."""
 
     __slots__ = (
-        "body",
         "chunks",
         "disconnected",
         "keep_alive",
         "message_event",
-        "more_body",
         "response_complete",
         "size",
         "tenant",
@@ -97,11 +94,9 @@ class IngestCycle:
         self.size = 0
         self.tenant = tenant
         self.keep_alive = keep_alive
-        self.more_body = True
         self.response_complete = False
         self.disconnected = False
         self.message_event = _NO_EVENT
-        self.body = b""  # read by uvicorn's on_body only for cycles of its own
 
 
 def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
@@ -142,9 +137,9 @@ def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
                     tenant = value.decode("latin-1")
             keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
             self.cycle = cycle = IngestCycle(keep_alive, tenant)
-            if declared.isdigit() and int(declared) > limit:
-                text = f"request body of {declared.decode()} bytes exceeds the limit of {limit} bytes"
-                self._answer(cycle, 413, json_string(text))
+            refused = declared_too_large(declared, limit)
+            if refused is not None:
+                self._answer(cycle, 413, refused)
 
         def on_body(self, body: bytes) -> None:
             cycle = self.cycle
@@ -155,7 +150,7 @@ def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
                 return  # answered already (too large): the rest of the body is dropped
             cycle.size += len(body)
             if cycle.size > limit:
-                self._answer(cycle, 413, json_string(f"request body exceeds the limit of {limit} bytes"))
+                self._answer(cycle, 413, streamed_too_large(limit))
                 return
             cycle.chunks.append(body)
 
@@ -166,7 +161,6 @@ def ingest_protocol(route: IngestRoute) -> type[asyncio.Protocol] | None:
                 return
             if cycle.response_complete:
                 return
-            cycle.more_body = False
             chunks = cycle.chunks
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             cycle.chunks = []

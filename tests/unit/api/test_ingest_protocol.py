@@ -95,7 +95,7 @@ def _app(calls: Calls) -> Starlette:
 
 @asynccontextmanager
 async def _server(calls: Calls) -> AsyncIterator[int]:
-    protocol = ingest_protocol(IngestRoute(PATH, calls.handler("protocol"), LIMIT, calls.starter("protocol")))
+    protocol = ingest_protocol(IngestRoute(PATH, LIMIT, calls.starter("protocol")))
     assert protocol is not None  # the installed uvicorn has what the protocol needs
     config = uvicorn.Config(
         _app(calls), host="127.0.0.1", port=0, http=protocol, loop="asyncio", lifespan="off", log_config=None
