@@ -13,6 +13,9 @@ the difference by the number of alerts (flushes for ``flush``). About a minute p
 * ``parse``: the same with what POST /api/v2/alerts runs (``alerts_from_body``: the compiled
   one-pass reader since the tenth pass), per alert.
 * ``ingest``: ``Engine.ingest`` on a storage that keeps nothing (merge, route, group), per alert.
+* ``commit``: the commit process's side on the event loop for those alerts: each request's
+  batch, three requests' batches merged per commit (``take_queued``) and encoded as the frame
+  the child gets (``encode_batch`` with SQLite's log rows), per alert.
 * ``flush`` / ``flush10``: one flush of every group (groups of 100 / 10 alerts), webhooks sent to
   a local sink in the same process, per flush.
 
@@ -75,6 +78,29 @@ def scenario_ingest(n: int, measured: bool) -> None:
     asyncio.run(run())
 
 
+def scenario_commit(n: int, measured: bool) -> None:
+    from collections import deque
+
+    from tocsin.storage.base import WriteBatch
+    from tocsin.storage.commit_child import encode_batch
+    from tocsin.storage.sql import SQLStorage
+    from tocsin.storage.writer import take_queued
+
+    batches = [
+        to_alerts(decode_postable_alerts(b), NOW, 300, "default")[0] for b in _bodies(Workload(alerts=n))
+    ]
+    if not measured:
+        return
+    queue: deque[tuple[WriteBatch, None]] = deque()
+    for seq, alerts in enumerate(batches):
+        batch = WriteBatch()
+        batch.put_alerts(alerts)
+        queue.append((batch, None))
+        if len(queue) == 3 or seq == len(batches) - 1:
+            merged, _ = take_queued(queue, 20_000)
+            encode_batch(seq, n, merged, SQLStorage.encode_alert_log)
+
+
 def _scenario_flush(n: int, measured: bool, group_size: int) -> None:
     from benchmarks.alerts.httpio import Sink
     from benchmarks.alerts.micro import NullStorage
@@ -108,6 +134,7 @@ SCENARIOS = {
     "codec": (scenario_codec, 20_000, "alert", 1.0),
     "parse": (scenario_parse, 20_000, "alert", 1.0),
     "ingest": (scenario_ingest, 10_000, "alert", 1.0),
+    "commit": (scenario_commit, 20_000, "alert", 1.0),
     "flush": (lambda n, m: _scenario_flush(n, m, 100), 10_000, "flush of 100 alerts", 1 / 100),
     "flush10": (lambda n, m: _scenario_flush(n, m, 10), 10_000, "flush of 10 alerts", 1 / 10),
 }

@@ -13,7 +13,8 @@
  *                        UTF-8) is handed whole to slow(i, posted_alert), which returns an Alert
  *                        or an error string, so every rule lives in Python once.
  *   copy_rows(alerts)    the alert-log rows of a commit in PostgreSQL's COPY text format
- *                        (storage/postgres.py, py_copy_rows, says what each row holds).
+ *                        (storage/postgres.py, py_copy_rows, says what each row holds); alerts
+ *                        by key (None: a tombstone) or as a list of runs (storage/base.py).
  *   log_rows(alerts)     the same rows for SQLite, as one msgpack array of parameter rows
  *                        (storage/sql.py, py_log_rows).
  *   webhook_alerts(alerts, now, format_time_nano)
@@ -291,6 +292,45 @@ static int direct_layout(PyObject *alert_type) {
     return 1;
 }
 
+/* Whether the fields of ``a`` may be read straight from its slots (layout_offsets, in alert_fields
+ * order): its class is exactly one direct_layout accepts (model.Alert), and it gets attributes
+ * the generic way, so its member descriptors answer getattr. A getattr costs 160 instructions,
+ * a slot read a few. */
+static inline int slots_readable(PyObject *a) {
+    PyTypeObject *t = Py_TYPE(a);
+    if ((PyObject *)t != layout_type) direct_layout((PyObject *)t);
+    return layout_direct && t->tp_getattro == PyObject_GenericGetAttr;
+}
+
+/* Field ``i`` (alert_fields order) of an Alert, a new reference; an unset slot or another class
+ * goes through getattr, which raises the AttributeError. */
+static inline PyObject *alert_field(PyObject *a, int direct, int i) {
+    if (direct) {
+        PyObject *v = *(PyObject **)((char *)a + layout_offsets[i]);
+        if (v != NULL) return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(a, *alert_fields[i]);
+}
+
+enum {
+    ALERT_LABELS = 0,
+    ALERT_ANNOTATIONS_JSON = 1,
+    ALERT_STARTS_AT = 2,
+    ALERT_ENDS_AT = 3,
+    ALERT_TENANT_ID = 7,
+    ALERT_FINGERPRINT = 8
+};
+
+/* getattr(a, name) for any name, read from the slot when ``a`` is an Alert whose slots are
+ * readable: the row and payload builders read nine fields of every alert. */
+static inline PyObject *attr_of(PyObject *a, PyObject *name) {
+    if (slots_readable(a)) {
+        for (int i = 0; i < 9; i++)
+            if (*alert_fields[i] == name) return alert_field(a, 1, i);
+    }
+    return PyObject_GetAttr(a, name);
+}
+
 /* alert_type(*args): the slots filled directly where the layout allows (calling the dataclass's
  * __init__ and __post_init__ was a tenth of the conversion's instructions). */
 static PyObject *new_alert(PyObject *alert_type, PyObject *const *args) {
@@ -496,16 +536,34 @@ static int put_json_bytes(buf_t *b, PyObject *s) {
 /* UTF-8 text as a JSON string, as msgspec writes it (raw UTF-8; \" \\ \b \f \n \r \t, other
  * controls as \u00XX), with every backslash doubled when ``copy`` (COPY's own escaping on top of
  * JSON's). */
+/* Whether any of the n bytes at u is one a JSON string escapes (a control character, '"' or
+ * '\\'), eight bytes at a time: label texts are short, and the byte-by-byte scan the compiler
+ * made of them cost five instructions a byte. Each test is the "has a zero byte" trick, exact
+ * for whether any byte matches (a borrow only spreads upwards from a byte that does). */
+static inline int needs_escape(const char *u, Py_ssize_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t hit = 0;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, s;
+        memcpy(&w, u + i, 8);
+        q = w ^ (ones * '"');
+        s = w ^ (ones * '\\');
+        hit |= ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((s - ones) & ~s);
+    }
+    if (hit & highs) return 1;
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c < 0x20 || c == '"' || c == '\\') return 1;
+    }
+    return 0;
+}
+
 static int put_json_utf8(buf_t *b, const char *u, Py_ssize_t n, int copy) {
     static const char hex[] = "0123456789abcdef";
-    /* Label text rarely needs an escape: find out with a branch-free scan the compiler can
-     * vectorise, and copy such a string whole (the byte-by-byte loop was 14 instructions a byte). */
-    unsigned char special = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)u[i];
-        special |= (unsigned char)((c < 0x20) | (c == '"') | (c == '\\'));
-    }
-    if (!special) {
+    /* Label text rarely needs an escape: find out first, and copy such a string whole (the
+     * byte-by-byte loop was 14 instructions a byte). */
+    if (!needs_escape(u, n)) {
         if (buf_grow(b, n + 2) < 0) return -1;
         char *o = b->p + b->len;
         *o++ = '"';
@@ -674,7 +732,7 @@ static int put_float_memo(buf_t *b, PyObject *x, float_memo_t *memo) {
 
 /* put(b, obj.name): the attribute written by one of the writers above. */
 static int put_attr_with(buf_t *b, PyObject *obj, PyObject *name, int (*put)(buf_t *, PyObject *)) {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = attr_of(obj, name);
     if (v == NULL) return -1;
     int rc = put(b, v);
     Py_DECREF(v);
@@ -692,13 +750,13 @@ static int put_alert_row(buf_t *b, PyObject *a, float_memo_t memo[3]) {
         return -1;
     PyObject *const names[3] = {s_starts_at, s_ends_at, s_updated_at};
     for (int i = 0; i < 3; i++) {
-        PyObject *t = PyObject_GetAttr(a, names[i]);
+        PyObject *t = attr_of(a, names[i]);
         if (t == NULL) return -1;
         int rc = put_float_memo(b, t, &memo[i]);
         Py_DECREF(t);
         if (rc < 0 || buf_put(b, "\t", 1) < 0) return -1;
     }
-    PyObject *t = PyObject_GetAttr(a, s_timeout);
+    PyObject *t = attr_of(a, s_timeout);
     if (t == NULL) return -1;
     int timeout = PyObject_IsTrue(t);
     Py_DECREF(t);
@@ -708,31 +766,80 @@ static int put_alert_row(buf_t *b, PyObject *a, float_memo_t memo[3]) {
 
 #define TOMBSTONE_TAIL "\t{}\t{}\t0.0\t0.0\t0.0\t0\t\t1\n"
 
-static PyObject *py_copy_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
-    if (!PyDict_Check(alerts)) {
-        PyErr_SetString(PyExc_TypeError, "copy_rows() takes a dict");
-        return NULL;
+/* What copy_rows and log_rows take (storage/base.py AlertRows): a dict by (tenant_id, fingerprint)
+ * whose None values are tombstones, or a list of runs (lists) of stored Alerts. put(b, key, alert)
+ * gets the key only for a tombstone. Nothing in put runs Python code (Alert's fields are plain
+ * slots), so neither the dict nor the lists can change meanwhile. */
+typedef int (*row_put_t)(buf_t *b, PyObject *key, PyObject *alert, void *ctx);
+
+static int rows_count(PyObject *rows, const char *fname, Py_ssize_t *count) {
+    if (PyDict_Check(rows)) {
+        *count = PyDict_GET_SIZE(rows);
+        return 0;
     }
+    if (!PyList_Check(rows)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes a dict or a list of runs", fname);
+        return -1;
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
+        PyObject *run = PyList_GET_ITEM(rows, i);
+        if (!PyList_Check(run)) {
+            PyErr_Format(PyExc_TypeError, "%s(): run %zd is not a list", fname, i);
+            return -1;
+        }
+        n += PyList_GET_SIZE(run);
+    }
+    *count = n;
+    return 0;
+}
+
+static int each_row(PyObject *rows, const char *fname, row_put_t put, buf_t *b, void *ctx) {
+    if (PyDict_Check(rows)) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *a;
+        while (PyDict_Next(rows, &pos, &key, &a)) {
+            if (a != Py_None) {
+                if (put(b, NULL, a, ctx) < 0) return -1;
+                continue;
+            }
+            if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
+                PyErr_Format(PyExc_TypeError, "%s(): keys must be (tenant_id, fingerprint)", fname);
+                return -1;
+            }
+            if (put(b, key, NULL, ctx) < 0) return -1;
+        }
+        return 0;
+    }
+    Py_ssize_t count;
+    if (rows_count(rows, fname, &count) < 0) return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
+        PyObject *run = PyList_GET_ITEM(rows, i);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(run); j++) {
+            PyObject *a = PyList_GET_ITEM(run, j);
+            if (a == Py_None) {
+                PyErr_Format(PyExc_TypeError, "%s(): a run holds None (tombstones go by key)", fname);
+                return -1;
+            }
+            if (put(b, NULL, a, ctx) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int put_copy_row(buf_t *b, PyObject *key, PyObject *a, void *memo) {
+    if (a != NULL) return put_alert_row(b, a, (float_memo_t *)memo);
+    /* A tombstone: the key, empty maps, zero times, deleted = 1. */
+    if (put_text(b, PyTuple_GET_ITEM(key, 0)) < 0 || buf_put(b, "\t", 1) < 0 ||
+        put_fingerprint(b, PyTuple_GET_ITEM(key, 1)) < 0)
+        return -1;
+    return buf_put(b, TOMBSTONE_TAIL, (Py_ssize_t)strlen(TOMBSTONE_TAIL));
+}
+
+static PyObject *py_copy_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
     buf_t b = {NULL, 0, 0};
     float_memo_t memo[3] = {{0}};
-    Py_ssize_t pos = 0;
-    PyObject *key, *a;
-    /* Nothing below runs Python code (Alert's fields are plain slots), so the dict cannot change. */
-    while (PyDict_Next(alerts, &pos, &key, &a)) {
-        if (a != Py_None) {
-            if (put_alert_row(&b, a, memo) < 0) goto error;
-            continue;
-        }
-        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
-            PyErr_SetString(PyExc_TypeError, "copy_rows(): keys must be (tenant_id, fingerprint)");
-            goto error;
-        }
-        /* A tombstone: the key, empty maps, zero times, deleted = 1. */
-        if (put_text(&b, PyTuple_GET_ITEM(key, 0)) < 0 || buf_put(&b, "\t", 1) < 0 ||
-            put_fingerprint(&b, PyTuple_GET_ITEM(key, 1)) < 0 ||
-            buf_put(&b, TOMBSTONE_TAIL, (Py_ssize_t)strlen(TOMBSTONE_TAIL)) < 0)
-            goto error;
-    }
+    if (each_row(alerts, "copy_rows", put_copy_row, &b, memo) < 0) goto error;
     PyObject *out = PyBytes_FromStringAndSize(b.p ? b.p : "", b.len);
     PyMem_Free(b.p);
     return out;
@@ -1504,35 +1611,6 @@ static void flush_failure(const char *func, const char *item, Py_ssize_t i, cons
     requalify_failure(kinds, "%s(): %s %zd, %s", func, item, i, field);
 }
 
-/* Whether the fields of ``a`` may be read straight from its slots (layout_offsets, in alert_fields
- * order): its class is exactly one direct_layout accepts (model.Alert), and it gets attributes
- * the generic way, so its member descriptors answer getattr. A getattr costs 160 instructions,
- * a slot read a few. */
-static inline int slots_readable(PyObject *a) {
-    PyTypeObject *t = Py_TYPE(a);
-    if ((PyObject *)t != layout_type) direct_layout((PyObject *)t);
-    return layout_direct && t->tp_getattro == PyObject_GenericGetAttr;
-}
-
-/* Field ``i`` (alert_fields order) of an Alert, a new reference; an unset slot or another class
- * goes through getattr, which raises the AttributeError. */
-static inline PyObject *alert_field(PyObject *a, int direct, int i) {
-    if (direct) {
-        PyObject *v = *(PyObject **)((char *)a + layout_offsets[i]);
-        if (v != NULL) return Py_NewRef(v);
-    }
-    return PyObject_GetAttr(a, *alert_fields[i]);
-}
-
-enum {
-    ALERT_LABELS = 0,
-    ALERT_ANNOTATIONS_JSON = 1,
-    ALERT_STARTS_AT = 2,
-    ALERT_ENDS_AT = 3,
-    ALERT_TENANT_ID = 7,
-    ALERT_FINGERPRINT = 8
-};
-
 /* fingerprint_sets(alerts, now): (frozenset of the firing alerts' fingerprints, frozenset of the
  * resolved ones'), one pass instead of two generator expressions. Firing is ends_at > now and
  * resolved ends_at <= now, compared as Python compares them: an end that is neither (NaN) puts
@@ -2271,7 +2349,7 @@ static int mp_alert_row(buf_t *b, PyObject *a) {
         put_attr_with(b, a, s_annotations_json, mp_json_bytes) < 0 || put_attr_with(b, a, s_starts_at, mp_float) < 0 ||
         put_attr_with(b, a, s_ends_at, mp_float) < 0 || put_attr_with(b, a, s_updated_at, mp_float) < 0)
         return -1;
-    PyObject *t = PyObject_GetAttr(a, s_timeout);
+    PyObject *t = attr_of(a, s_timeout);
     if (t == NULL) return -1;
     int timeout = PyObject_IsTrue(t);
     Py_DECREF(t);
@@ -2280,32 +2358,25 @@ static int mp_alert_row(buf_t *b, PyObject *a) {
     return buf_put(b, "\x00", 1); /* deleted = 0 */
 }
 
+static int mp_log_row(buf_t *b, PyObject *key, PyObject *a, void *Py_UNUSED(ctx)) {
+    if (a != NULL) return mp_alert_row(b, a);
+    /* A tombstone: the key, empty texts, zero times, deleted = 1 (sql.py _tombstone). */
+    static const char zeros[] = "\xcb\0\0\0\0\0\0\0\0\xcb\0\0\0\0\0\0\0\0\xcb\0\0\0\0\0\0\0\0";
+    if (buf_put(b, "\x9a", 1) < 0 || mp_str(b, PyTuple_GET_ITEM(key, 0)) < 0 ||
+        mp_fingerprint(b, PyTuple_GET_ITEM(key, 1)) < 0 || buf_put(b, "\xa0\xa0", 2) < 0 ||
+        buf_put(b, zeros, 27) < 0)
+        return -1;
+    return buf_put(b, "\x00\xa0\x01", 3);
+}
+
 static PyObject *py_log_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
-    if (!PyDict_Check(alerts)) {
-        PyErr_SetString(PyExc_TypeError, "log_rows() takes a dict");
-        return NULL;
-    }
     buf_t b = {NULL, 0, 0};
-    Py_ssize_t pos = 0;
-    PyObject *key, *a;
-    if (mp_u32(&b, 0xdd, (uint32_t)PyDict_GET_SIZE(alerts)) < 0) goto error;
-    /* Nothing below runs Python code (Alert's fields are plain slots), so the dict cannot change. */
-    while (PyDict_Next(alerts, &pos, &key, &a)) {
-        if (a != Py_None) {
-            if (mp_alert_row(&b, a) < 0) goto error;
-            continue;
-        }
-        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
-            PyErr_SetString(PyExc_TypeError, "log_rows(): keys must be (tenant_id, fingerprint)");
-            goto error;
-        }
-        /* A tombstone: the key, empty texts, zero times, deleted = 1 (sql.py _tombstone). */
-        static const char zeros[] = "\xcb\0\0\0\0\0\0\0\0\xcb\0\0\0\0\0\0\0\0\xcb\0\0\0\0\0\0\0\0";
-        if (buf_put(&b, "\x9a", 1) < 0 || mp_str(&b, PyTuple_GET_ITEM(key, 0)) < 0 ||
-            mp_fingerprint(&b, PyTuple_GET_ITEM(key, 1)) < 0 || buf_put(&b, "\xa0\xa0", 2) < 0 ||
-            buf_put(&b, zeros, 27) < 0 || buf_put(&b, "\x00\xa0\x01", 3) < 0)
-            goto error;
-    }
+    Py_ssize_t count;
+    if (rows_count(alerts, "log_rows", &count) < 0) return NULL;
+    /* Room for rows of the usual size at once: growing by doubling copied the rows again. */
+    if (buf_grow(&b, 5 + 512 * count) < 0) return NULL;
+    if ((uint64_t)count > UINT32_MAX || mp_u32(&b, 0xdd, (uint32_t)count) < 0) goto error;
+    if (each_row(alerts, "log_rows", mp_log_row, &b, NULL) < 0) goto error;
     PyObject *out = PyBytes_FromStringAndSize(b.p, b.len);
     PyMem_Free(b.p);
     return out;
@@ -2414,7 +2485,7 @@ static void name_label_failure(Py_ssize_t i, PyObject *labels) {
 static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now, PyObject *format_time,
                              float_memo_t memo[2]) {
     const char *field = "ends_at";
-    PyObject *ends = PyObject_GetAttr(a, s_ends_at), *v = NULL;
+    PyObject *ends = attr_of(a, s_ends_at), *v = NULL;
     if (ends == NULL) goto error;
     int firing;
     if (PyFloat_CheckExact(ends) && PyFloat_CheckExact(now))
@@ -2425,7 +2496,7 @@ static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now,
                 : PUT_LITERAL(b, "{\"status\":\"resolved\",\"labels\":")) < 0)
         goto error;
     field = "labels";
-    if ((v = PyObject_GetAttr(a, s_labels)) == NULL) goto error;
+    if ((v = attr_of(a, s_labels)) == NULL) goto error;
     if (put_json_map_as(b, v, 0) < 0) {
         name_label_failure(i, v);
         Py_DECREF(v);
@@ -2437,7 +2508,7 @@ static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now,
     if (PUT_LITERAL(b, ",\"annotations\":") < 0 || put_attr_with(b, a, s_annotations_json, put_raw_json) < 0)
         goto error;
     field = "starts_at";
-    if (PUT_LITERAL(b, ",\"startsAt\":") < 0 || (v = PyObject_GetAttr(a, s_starts_at)) == NULL ||
+    if (PUT_LITERAL(b, ",\"startsAt\":") < 0 || (v = attr_of(a, s_starts_at)) == NULL ||
         put_time_text(b, v, format_time, &memo[0]) < 0)
         goto error;
     Py_CLEAR(v);

@@ -19,8 +19,7 @@ from typing import Any
 
 import msgspec
 
-from tocsin.model import Alert
-from tocsin.storage.base import DeliveryRecord, Doc, WriteBatch
+from tocsin.storage.base import AlertRows, DeliveryRecord, Doc, WriteBatch
 
 _HEADER = struct.Struct("!I")
 #: how long an idle child waits for a batch before its next step of housekeeping (seconds)
@@ -35,13 +34,14 @@ _IDLE_STEP = 0.005
 _delivery_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(DeliveryRecord)))
 
 #: turns a batch's alerts into the storage's own row form (``SQLStorage.encode_alert_log``)
-EncodeAlerts = Callable[[dict[tuple[str, int], Alert | None]], Any]
+EncodeAlerts = Callable[[AlertRows], Any]
 
 
 def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch, encode_alerts: EncodeAlerts) -> bytes:
     """The frame for ``batch``: its alerts already as log rows (``encode_alerts``), so that the
     child appends them as they come."""
-    alerts = [len(batch.alerts), encode_alerts(batch.alerts)] if batch.alerts else None
+    count = batch.alert_count()
+    alerts = [count, encode_alerts(batch.alert_rows())] if count else None
     docs = [
         [kind, t, key, None] if d is None else [kind, t, key, d.data, d.expires_at]
         for (kind, t, key), d in batch.docs.items()

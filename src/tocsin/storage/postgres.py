@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
-from tocsin.model import Alert, speedups
-from tocsin.storage.base import StorageError, WriteBatch
+from tocsin.model import speedups
+from tocsin.storage.base import AlertRows, StorageError, WriteBatch, keyed_rows
 from tocsin.storage.sql import ALERT_COLUMNS, SQLStorage, to_signed
 
 # A commit's alerts are appended with one COPY in text format. PostgreSQL reads COPY rows far
@@ -78,7 +78,7 @@ class PostgresStorage(SQLStorage):
     def commit(self, batch: WriteBatch) -> None:
         alerts = batch.alert_count()
         # Alerts in both forms would be two COPYs, which only a transaction keeps atomic.
-        if alerts != len(batch) or not alerts or (batch.alerts and batch.encoded_alerts is not None):
+        if alerts != len(batch) or not alerts or (batch.alert_rows() and batch.encoded_alerts is not None):
             super().commit(batch)
             return
         # Only alerts (what ingest writes): the one COPY is atomic by itself, so it runs in
@@ -97,12 +97,12 @@ class PostgresStorage(SQLStorage):
         self.log_rows += alerts
 
     @staticmethod
-    def encode_alert_log(alerts: dict[tuple[str, int], Alert | None]) -> Any:
+    def encode_alert_log(alerts: AlertRows) -> Any:
         """The COPY text of ``alerts`` (built in C): the commit process's child writes it as it
         comes, with no work of its own per alert."""
         return copy_rows(alerts)
 
-    def _append_alerts(self, cur: Any, alerts: dict[tuple[str, int], Alert | None]) -> None:
+    def _append_alerts(self, cur: Any, alerts: AlertRows) -> None:
         self._append_encoded(cur, copy_rows(alerts))
 
     def _append_encoded(self, cur: Any, rows: Any) -> None:
@@ -116,13 +116,13 @@ def _copy_text(s: str) -> str:
     return s
 
 
-def py_copy_rows(alerts: dict[tuple[str, int], Alert | None]) -> bytes:
+def py_copy_rows(alerts: AlertRows) -> bytes:
     """The alert-log rows for ``alerts`` in COPY's text format, one line per alert: tab-separated
     ``ALERT_COLUMNS`` with COPY's backslash escapes; labels and annotations as compact JSON (as
     msgspec writes it, which ``load_alerts`` reads back); times as ``repr`` (exact); a tombstone
     (None) as its key with empty maps, zero times and ``deleted`` 1."""
     out = []
-    for (t, fp), a in alerts.items():
+    for t, fp, a in keyed_rows(alerts):
         if a is None:
             out.append(f"{_copy_text(t)}\t{to_signed(fp)}\t{{}}\t{{}}\t0.0\t0.0\t0.0\t0\t\t1\n")
         else:

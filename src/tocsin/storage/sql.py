@@ -19,7 +19,15 @@ from typing import Any
 import msgspec
 
 from tocsin.model import Alert, canonical_annotations, speedups
-from tocsin.storage.base import DOC_KINDS, DeliveryRecord, Doc, StorageError, WriteBatch
+from tocsin.storage.base import (
+    DOC_KINDS,
+    AlertRows,
+    DeliveryRecord,
+    Doc,
+    StorageError,
+    WriteBatch,
+    keyed_rows,
+)
 
 _U64 = 1 << 64
 _I63 = 1 << 63
@@ -163,12 +171,12 @@ def _tombstone(tenant_id: str, fp: int) -> tuple[Any, ...]:
     return (tenant_id, to_signed(fp), "", "", 0.0, 0.0, 0.0, 0, "", 1)
 
 
-def py_log_rows(alerts: dict[tuple[str, int], Alert | None]) -> list[tuple[Any, ...]]:
+def py_log_rows(alerts: AlertRows) -> list[tuple[Any, ...]]:
     """One ``ALERT_COLUMNS`` parameter row per alert, a tombstone for None."""
-    return [_alert_row(a) if a is not None else _tombstone(t, fp) for (t, fp), a in alerts.items()]
+    return [_alert_row(a) if a is not None else _tombstone(t, fp) for t, fp, a in keyed_rows(alerts)]
 
 
-def _py_log_rows_msgpack(alerts: dict[tuple[str, int], Alert | None]) -> bytes:
+def _py_log_rows_msgpack(alerts: AlertRows) -> bytes:
     return msgspec.msgpack.encode(py_log_rows(alerts))
 
 
@@ -273,7 +281,7 @@ class SQLStorage:
             cur.executemany(self._sql(statement), rows)
 
     @staticmethod
-    def encode_alert_log(alerts: dict[tuple[str, int], Alert | None]) -> Any:
+    def encode_alert_log(alerts: AlertRows) -> Any:
         """The log rows of ``alerts`` (None: a tombstone) as the commit process's parent sends
         them: a msgpack array that its child decodes into the rows ``_append_encoded`` takes.
 
@@ -281,7 +289,7 @@ class SQLStorage:
         and re-encoding them as JSON cost it 7 us per alert)."""
         return msgspec.Raw(log_rows_msgpack(alerts))
 
-    def _append_alerts(self, cur: Any, alerts: dict[tuple[str, int], Alert | None]) -> None:
+    def _append_alerts(self, cur: Any, alerts: AlertRows) -> None:
         self._append_encoded(cur, py_log_rows(alerts))
 
     def _append_encoded(self, cur: Any, rows: Sequence[Sequence[Any]]) -> None:
@@ -399,8 +407,8 @@ class SQLStorage:
 
     def _append_log(self, cur: Any, batch: WriteBatch) -> None:
         """The batch's alerts, as Alerts or already encoded (from the commit process's parent)."""
-        if batch.alerts:
-            self._append_alerts(cur, batch.alerts)
+        if batch.alerts or batch.runs:
+            self._append_alerts(cur, batch.alert_rows())
         if batch.encoded_alerts is not None:
             self._append_encoded(cur, batch.encoded_alerts[1])
 

@@ -97,6 +97,39 @@ def test_later_change_in_a_batch_wins_and_deletes(storage: Storage) -> None:
     assert storage.load_docs("silences") == []
 
 
+def test_runs_and_changes_by_key_keep_their_order_through_merges(storage: Storage) -> None:
+    # put_alerts keeps runs (a key may come twice); a change by key folds them into the dict
+    # first. Every order of puts and deletes over two keys, each change its own queued batch
+    # merged as the writers merge them, must leave the last change of each key.
+    ops = [("run", 0), ("run", 1), ("one", 0), ("delete", 0), ("delete", 1)]
+    merged = WriteBatch()
+    expected: dict[int, Alert | None] = {}
+    for case, seq in enumerate(
+        [(a, b, c) for a in range(len(ops)) for b in range(len(ops)) for c in range(len(ops))]
+    ):
+        names = [f"case{case}-{k}" for k in range(2)]
+        for version, i in enumerate(seq):
+            kind, k = ops[i]
+            alert = Alert({"alertname": names[k]}, starts_at=1.0, ends_at=10.0 + version)
+            b = WriteBatch()
+            if kind == "run":
+                b.put_alerts([Alert({"alertname": names[1 - k]}, starts_at=1.0, ends_at=5.0), alert])
+                expected[Alert({"alertname": names[1 - k]}).fingerprint] = b.runs[0][0]
+            elif kind == "one":
+                b.put_alert(alert)
+            else:
+                b.delete_alert(alert.tenant_id, alert.fingerprint)
+            expected[alert.fingerprint] = None if kind == "delete" else alert
+            assert not (b.alerts and b.runs)
+            merged.absorb(b)
+            assert not (merged.alerts and merged.runs), "a batch never holds both forms"
+    assert merged.alert_count() >= len(expected)
+    storage.commit(merged)
+    assert {a.fingerprint: a for a in storage.load_alerts()} == {
+        fp: a for fp, a in expected.items() if a is not None
+    }
+
+
 def _put(storage: Storage, *alerts: Alert) -> None:
     batch = WriteBatch()
     for a in alerts:
