@@ -211,7 +211,8 @@ def test_runs_give_every_row_in_order_compiled_or_not(runs: list[list[Alert]]) -
     assert speedups is not None
     rows = msgspec.msgpack.decode(speedups.log_rows(runs))
     assert rows == [list(r) for r in sql.py_log_rows(runs)]
-    assert [(r[0], r[1]) for r in rows] == [(a.tenant_id, sql.to_signed(a.fingerprint)) for run in runs for a in run]
+    keys = [(a.tenant_id, sql.to_signed(a.fingerprint)) for run in runs for a in run]
+    assert [(r[0], r[1]) for r in rows] == keys
     assert speedups.copy_rows(runs) == pg.py_copy_rows(runs)
     assert pg.py_copy_rows(runs) == b"".join(pg.py_copy_rows(_batch([a])) for run in runs for a in run)
 
