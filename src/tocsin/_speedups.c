@@ -17,7 +17,7 @@
  *                        by key (None: a tombstone) or as a list of runs (storage/base.py).
  *   log_rows(alerts)     the same rows for SQLite, as one msgpack array of parameter rows
  *                        (storage/sql.py, py_log_rows).
- *   webhook_alerts(alerts, now, format_time_nano)
+ *   webhook_alerts(alerts, now, format_time_nano, native=False)
  *                        the "alerts" array of a webhook payload as JSON bytes: msgspec's encoding
  *                        of [alert_dict(a, now) for a in alerts] (notify/payload.py), byte for
  *                        byte (tests/unit/notify/test_webhook_alerts_json.py compares the two).
@@ -30,6 +30,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <structmember.h>
@@ -2397,11 +2398,61 @@ error:
  * format_time_nano is a Python call even when its cache hits. Only a float is remembered: what an
  * int (or anything else) formats to is format_time's business, not necessarily that of the float
  * nearest to it. */
-static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, float_memo_t *memo) {
+/* model.format_time_nano(ts) of a float from 1970 to 9999, as JSON (quoted), or 0 if ts is
+ * outside that range (that function then decides). It rounds ts * 1e6 half to even, as Python's
+ * round() does (nearbyint in the default rounding mode), and trims the fraction's trailing zeros.
+ * Alerts posted at different times each missed the memo below and cost a Python call. */
+static int rfc3339_nano(double ts, char out[64]) {
+    if (!(ts > 0) || !(ts < 253402300800.0)) return 0; /* NaN, <= 0, year 10000 or later */
+    double us_d = nearbyint(ts * 1e6);
+    if (!(us_d < 253402300800e6)) return 0;
+    int64_t us = (int64_t)us_d, sec = us / 1000000, micro = us % 1000000;
+    int64_t days = sec / 86400, rem = sec % 86400;
+    /* The civil date of a day count since 1970-01-01 (Howard Hinnant's days_from_civil, inverted). */
+    int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    /* "YYYY-MM-DDTHH:MM:SS, digits written by hand (snprintf cost more than the rest) */
+    int64_t fields[6] = {y, m, d, rem / 3600, rem / 60 % 60, rem % 60};
+    static const char seps[6] = "--T::";
+    char *o = out;
+    *o++ = '"';
+    *o++ = (char)('0' + y / 1000);
+    *o++ = (char)('0' + y / 100 % 10);
+    for (int i = 0; i < 6; i++) {
+        int64_t v = i == 0 ? y % 100 : fields[i];
+        *o++ = (char)('0' + v / 10);
+        *o++ = (char)('0' + v % 10);
+        if (i < 5) *o++ = seps[i];
+    }
+    if (micro) {
+        char frac[7];
+        frac[0] = '.';
+        for (int i = 6; i >= 1; i--, micro /= 10) frac[i] = (char)('0' + micro % 10);
+        int k = 7;
+        while (frac[k - 1] == '0') k--;
+        memcpy(o, frac, (size_t)k);
+        o += k;
+    }
+    *o++ = 'Z';
+    *o++ = '"';
+    return (int)(o - out);
+}
+
+static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, float_memo_t *memo, int native) {
     int exact = PyFloat_CheckExact(t);
     double d = exact ? PyFloat_AS_DOUBLE(t) : 0.0;
     if (exact && memo->len != 0 && memcmp(&memo->value, &d, sizeof d) == 0)
         return buf_put(b, memo->text, memo->len);
+    if (exact && native) {
+        int n = rfc3339_nano(d, memo->text);
+        if (n > 0) {
+            memo->value = d;
+            memo->len = n;
+            return buf_put(b, memo->text, n);
+        }
+    }
     PyObject *s = PyObject_CallOneArg(format_time, t);
     if (s == NULL) return -1;
     if (!PyUnicode_Check(s)) {
@@ -2483,7 +2534,7 @@ static void name_label_failure(Py_ssize_t i, PyObject *labels) {
 
 /* One alert's object, keys in alert_dict's order. */
 static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now, PyObject *format_time,
-                             float_memo_t memo[2]) {
+                             float_memo_t memo[2], int native) {
     const char *field = "ends_at";
     PyObject *ends = attr_of(a, s_ends_at), *v = NULL;
     if (ends == NULL) goto error;
@@ -2509,13 +2560,13 @@ static int put_webhook_alert(buf_t *b, Py_ssize_t i, PyObject *a, PyObject *now,
         goto error;
     field = "starts_at";
     if (PUT_LITERAL(b, ",\"startsAt\":") < 0 || (v = attr_of(a, s_starts_at)) == NULL ||
-        put_time_text(b, v, format_time, &memo[0]) < 0)
+        put_time_text(b, v, format_time, &memo[0], native) < 0)
         goto error;
     Py_CLEAR(v);
     field = "ends_at";
     if (PUT_LITERAL(b, ",\"endsAt\":") < 0) goto error;
     /* Firing alerts carry Go's zero time as their end, as Alertmanager sends them. */
-    if ((firing ? PUT_LITERAL(b, "\"0001-01-01T00:00:00Z\"") : put_time_text(b, ends, format_time, &memo[1])) < 0)
+    if ((firing ? PUT_LITERAL(b, "\"0001-01-01T00:00:00Z\"") : put_time_text(b, ends, format_time, &memo[1], native)) < 0)
         goto error;
     field = "generator_url";
     if (PUT_LITERAL(b, ",\"generatorURL\":") < 0 || put_attr_with(b, a, s_generator_url, put_json_str) < 0)
@@ -2534,11 +2585,16 @@ error:
 }
 
 static PyObject *py_webhook_alerts(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "webhook_alerts() takes 3 arguments (alerts, now, format_time_nano)");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "webhook_alerts() takes 3 or 4 arguments (alerts, now, format_time_nano, native=False)");
         return NULL;
     }
     PyObject *now = args[1], *format_time = args[2];
+    /* native: format_time_nano is model.format_time_nano (or a cache of it), so the floats it would
+     * be called for may be written here instead (rfc3339_nano). */
+    int native = nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
+    if (native < 0) return NULL;
     if (!PyCallable_Check(format_time)) {
         PyErr_Format(PyExc_TypeError, "webhook_alerts(): format_time_nano must be callable, not %.100s",
                      Py_TYPE(format_time)->tp_name);
@@ -2554,7 +2610,7 @@ static PyObject *py_webhook_alerts(PyObject *Py_UNUSED(self), PyObject *const *a
     if (buf_put(&b, "[", 1) < 0) goto error;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *a = PyTuple_GET_ITEM(seq, i);
-        if ((i && buf_put(&b, ",", 1) < 0) || put_webhook_alert(&b, i, a, now, format_time, memo) < 0) goto error;
+        if ((i && buf_put(&b, ",", 1) < 0) || put_webhook_alert(&b, i, a, now, format_time, memo, native) < 0) goto error;
     }
     if (buf_put(&b, "]", 1) < 0) goto error;
     PyObject *out = PyBytes_FromStringAndSize(b.p, b.len);

@@ -28,7 +28,7 @@ def parse_alerts(
     /,
 ) -> list[Any] | None: ...
 def webhook_alerts(
-    alerts: Sequence[Any], now: float, format_time_nano: Callable[[float], str], /
+    alerts: Sequence[Any], now: float, format_time_nano: Callable[[float], str], native: bool = False, /
 ) -> bytes: ...
 
 # The flush helpers (engine/pipeline.py, notify/base.py): None where the caller's Python twin

@@ -71,4 +71,5 @@ def webhook_body(n: Notification) -> bytes:
     """The webhook's JSON body."""
     if _webhook_alerts is None:
         return _encode(webhook_payload(n))
-    return _encode(_payload(n, msgspec.Raw(_webhook_alerts(n.alerts, n.now, format_time_nano))))
+    # True: format_time_nano is model's, which the compiled writer does itself for ordinary times.
+    return _encode(_payload(n, msgspec.Raw(_webhook_alerts(n.alerts, n.now, format_time_nano, True))))

@@ -126,6 +126,69 @@ def test_webhook_body_is_the_same_with_and_without_the_compiled_module(alerts: l
     assert with_c == msgspec.json.encode(payload.webhook_payload(n))
 
 
+_EDGE_TIMES = [
+    -1.0,
+    0.0,
+    5e-324,
+    1e-7,
+    5e-7,  # half a microsecond: rounds to even, as round() does
+    1.5e-6,
+    2.5e-6,
+    0.9999995,
+    59.9999995,
+    86399.9999996,
+    951782400.0,  # 2000-02-29
+    4107542400.0,  # 2100-03-01 (2100 is no leap year)
+    253402300799.0,
+    253402300799.999,
+    253402300799.9999995,  # rounds into year 10000: Python's error, not a text
+    253402300800.0,
+    float("inf"),
+    float("nan"),
+]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(min_value=1e-9, max_value=2.6e11),
+            st.floats(min_value=1.7e9, max_value=1.9e9),
+            st.integers(0, 2_000_000_000_000_000).map(lambda us: us / 1e6),
+            st.sampled_from(_EDGE_TIMES[:13]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_times_written_natively_are_the_python_formatters(times: list[float]) -> None:
+    # native=True lets the compiled writer format ordinary float times itself instead of calling
+    # format_time_nano (each alert its own start time missed the memo): the same bytes.
+    alerts = [Alert({"alertname": "A"}, None, t, t) for t in times]
+    assert speedups is not None
+    try:
+        expected = python(alerts, 0.0)
+    except (ValueError, OverflowError) as e:  # a year Python's datetime refuses: so must native
+        with pytest.raises(type(e)):
+            speedups.webhook_alerts(alerts, 0.0, model.format_time_nano, True)
+        return
+    slow = speedups.webhook_alerts(alerts, 0.0, model.format_time_nano)
+    assert speedups.webhook_alerts(alerts, 0.0, model.format_time_nano, True) == slow == expected
+
+
+@pytest.mark.parametrize("ts", _EDGE_TIMES)
+def test_edge_times_natively_or_not(ts: float) -> None:
+    assert speedups is not None
+    a = [Alert({"alertname": "A"}, None, ts, ts)]
+    try:
+        expected = speedups.webhook_alerts(a, 0.0, model.format_time_nano)
+    except (ValueError, OverflowError) as e:
+        with pytest.raises(type(e)):
+            speedups.webhook_alerts(a, 0.0, model.format_time_nano, True)
+        return
+    assert speedups.webhook_alerts(a, 0.0, model.format_time_nano, True) == expected
+
+
 def test_firing_resolved_and_an_end_exactly_now() -> None:
     a = Alert({"alertname": "A"}, {"summary": "s"}, NOW - 30.5, NOW + 60, "http://g", fingerprint=1)
     b = Alert({"alertname": "B"}, None, NOW - 30.5, NOW, "", fingerprint=2**64 - 1)
