@@ -467,12 +467,22 @@ error:
 typedef struct {
     char *p;
     Py_ssize_t len, cap;
+    PyObject *bytes; /* when set, p is this bytes object's own storage (buf_bytes) */
 } buf_t;
 
 static int buf_grow(buf_t *b, Py_ssize_t more) {
     if (b->len + more <= b->cap) return 0;
     Py_ssize_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more) cap *= 2;
+    if (b->bytes != NULL) {
+        if (_PyBytes_Resize(&b->bytes, cap) < 0) { /* it freed the object */
+            b->p = NULL;
+            return -1;
+        }
+        b->p = PyBytes_AS_STRING(b->bytes);
+        b->cap = cap;
+        return 0;
+    }
     char *p = PyMem_Realloc(b->p, (size_t)cap);
     if (p == NULL) {
         PyErr_NoMemory();
@@ -488,6 +498,25 @@ static inline int buf_put(buf_t *b, const char *s, Py_ssize_t n) {
     memcpy(b->p + b->len, s, (size_t)n);
     b->len += n;
     return 0;
+}
+
+/* A buffer written straight into a new bytes object of ``cap`` bytes (grown as needed), which
+ * buf_bytes_finish returns cut to length: a commit's rows (tens of KiB) are then not copied once
+ * more into the bytes object returned. On an error, Py_XDECREF(b->bytes) frees it. */
+static int buf_bytes(buf_t *b, Py_ssize_t cap) {
+    b->bytes = PyBytes_FromStringAndSize(NULL, cap > 0 ? cap : 1);
+    if (b->bytes == NULL) return -1;
+    b->p = PyBytes_AS_STRING(b->bytes);
+    b->len = 0;
+    b->cap = cap > 0 ? cap : 1;
+    return 0;
+}
+
+static PyObject *buf_bytes_finish(buf_t *b) {
+    PyObject *out = b->bytes;
+    b->bytes = NULL;
+    if (_PyBytes_Resize(&out, b->len) < 0) return NULL;
+    return out;
 }
 
 /* The UTF-8 text of a str (borrowed, cached by the str), or NULL with TypeError set when ``s`` is
@@ -838,14 +867,14 @@ static int put_copy_row(buf_t *b, PyObject *key, PyObject *a, void *memo) {
 }
 
 static PyObject *py_copy_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
-    buf_t b = {NULL, 0, 0};
+    buf_t b = {NULL, 0, 0, NULL};
     float_memo_t memo[3] = {{0}};
+    Py_ssize_t count;
+    if (rows_count(alerts, "copy_rows", &count) < 0 || buf_bytes(&b, 512 * count) < 0) return NULL;
     if (each_row(alerts, "copy_rows", put_copy_row, &b, memo) < 0) goto error;
-    PyObject *out = PyBytes_FromStringAndSize(b.p ? b.p : "", b.len);
-    PyMem_Free(b.p);
-    return out;
+    return buf_bytes_finish(&b);
 error:
-    PyMem_Free(b.p);
+    Py_XDECREF(b.bytes);
     return NULL;
 }
 
@@ -2371,18 +2400,16 @@ static int mp_log_row(buf_t *b, PyObject *key, PyObject *a, void *Py_UNUSED(ctx)
 }
 
 static PyObject *py_log_rows(PyObject *Py_UNUSED(self), PyObject *alerts) {
-    buf_t b = {NULL, 0, 0};
+    buf_t b = {NULL, 0, 0, NULL};
     Py_ssize_t count;
     if (rows_count(alerts, "log_rows", &count) < 0) return NULL;
     /* Room for rows of the usual size at once: growing by doubling copied the rows again. */
-    if (buf_grow(&b, 5 + 512 * count) < 0) return NULL;
+    if (buf_bytes(&b, 5 + 512 * count) < 0) return NULL;
     if ((uint64_t)count > UINT32_MAX || mp_u32(&b, 0xdd, (uint32_t)count) < 0) goto error;
     if (each_row(alerts, "log_rows", mp_log_row, &b, NULL) < 0) goto error;
-    PyObject *out = PyBytes_FromStringAndSize(b.p, b.len);
-    PyMem_Free(b.p);
-    return out;
+    return buf_bytes_finish(&b);
 error:
-    PyMem_Free(b.p);
+    Py_XDECREF(b.bytes);
     return NULL;
 }
 

@@ -15,7 +15,6 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
@@ -33,28 +32,39 @@ _IDLE_STEP = 0.005
 # which with 25,000 groups (a record per flush) was 1.6% of the event loop.
 _delivery_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(DeliveryRecord)))
 
-#: turns a batch's alerts into the storage's own row form (``SQLStorage.encode_alert_log``)
-EncodeAlerts = Callable[[AlertRows], Any]
+#: turns a batch's alerts into the storage's own row form (``SQLStorage.encode_alert_log``): the
+#: msgpack encoding of one object (the rows), in parts that are sent one after the other
+EncodeAlerts = Callable[[AlertRows], list[bytes]]
+
+_NIL = b"\xc0"  # msgpack's nil: a frame without alerts
 
 
-def encode_batch(seq: int, live_alerts: int | None, batch: WriteBatch, encode_alerts: EncodeAlerts) -> bytes:
-    """The frame for ``batch``: its alerts already as log rows (``encode_alerts``), so that the
-    child appends them as they come."""
+def encode_batch(
+    seq: int, live_alerts: int | None, batch: WriteBatch, encode_alerts: EncodeAlerts
+) -> list[bytes]:
+    """The frame for ``batch``, in parts: its alerts already as log rows (``encode_alerts``), so
+    that the child appends them as they come.
+
+    The frame is one msgpack array whose last element is the rows: the rows' bytes (tens of KiB a
+    commit) go to the socket as ``encode_alerts`` wrote them, never copied into a larger buffer
+    (which they were three times, once wrapped as ``msgspec.Raw``)."""
     count = batch.alert_count()
-    alerts = [count, encode_alerts(batch.alert_rows())] if count else None
     docs = [
         [kind, t, key, None] if d is None else [kind, t, key, d.data, d.expires_at]
         for (kind, t, key), d in batch.docs.items()
     ]
     deliveries = [_delivery_fields(d) for d in batch.deliveries]  # one per flush
-    return msgspec.msgpack.encode([seq, live_alerts, alerts, docs, deliveries, batch.purge_deliveries_before])
+    head = msgspec.msgpack.encode([seq, live_alerts, count, docs, deliveries, batch.purge_deliveries_before])
+    # A fixarray of six (0x96) becomes one of seven: the rows follow as its last element.
+    assert head[0] == 0x96
+    return [b"\x97" + head[1:], *(encode_alerts(batch.alert_rows()) if count else [_NIL])]
 
 
 def decode_batch(data: bytes) -> tuple[int, int | None, WriteBatch]:
-    seq, live_alerts, alerts, docs, deliveries, purge = msgspec.msgpack.decode(data)
+    seq, live_alerts, count, docs, deliveries, purge, rows = msgspec.msgpack.decode(data)
     batch = WriteBatch(purge_deliveries_before=purge)
-    if alerts is not None:
-        batch.encoded_alerts = (alerts[0], alerts[1])
+    if rows is not None:
+        batch.encoded_alerts = (count, rows)
     for row in docs:
         kind, tenant, key, content = row[:4]
         batch.docs[(kind, tenant, key)] = None if content is None else Doc(tenant, key, content, row[4])
@@ -62,8 +72,16 @@ def decode_batch(data: bytes) -> tuple[int, int | None, WriteBatch]:
     return seq, live_alerts, batch
 
 
-def send_frame(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(_HEADER.pack(len(payload)) + payload)
+def send_frame(sock: socket.socket, payload: bytes | list[bytes]) -> None:
+    """Send one frame: its length, then ``payload`` (or its parts, without joining them)."""
+    parts = [payload] if isinstance(payload, bytes) else payload
+    views = [memoryview(_HEADER.pack(sum(map(len, parts))))] + [memoryview(p) for p in parts if p]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views.pop(0))
+        if views:
+            views[0] = views[0][sent:]
 
 
 def recv_exact(sock: socket.socket, n: int) -> bytes:

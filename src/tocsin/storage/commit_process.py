@@ -191,7 +191,7 @@ class CommitProcess:
     def _take(self) -> tuple[WriteBatch, list[asyncio.Future[None]]] | None:
         return take_queued(self._queue, self.max_batch) if self._queue else None
 
-    def _encode(self, merged: WriteBatch, waiters: list[asyncio.Future[None]]) -> bytes | None:
+    def _encode(self, merged: WriteBatch, waiters: list[asyncio.Future[None]]) -> list[bytes] | None:
         self._seq += 1
         live = None if self.live_alerts is None else self.live_alerts()
         try:

@@ -97,10 +97,11 @@ class PostgresStorage(SQLStorage):
         self.log_rows += alerts
 
     @staticmethod
-    def encode_alert_log(alerts: AlertRows) -> Any:
+    def encode_alert_log(alerts: AlertRows) -> list[bytes]:
         """The COPY text of ``alerts`` (built in C): the commit process's child writes it as it
         comes, with no work of its own per alert."""
-        return copy_rows(alerts)
+        rows = copy_rows(alerts)
+        return [b"\xc6" + len(rows).to_bytes(4, "big"), rows]  # as msgpack bin 32
 
     def _append_alerts(self, cur: Any, alerts: AlertRows) -> None:
         self._append_encoded(cur, copy_rows(alerts))

@@ -45,7 +45,8 @@ def test_a_batch_survives_the_wire_unchanged(storage: Storage) -> None:
     b.deliveries.append(DeliveryRecord("t", "r", "webhook[0]", "{}:{}", "new", 3, True, 1, "", 1.0, 2.0))
     b.put_alert(Alert({"alertname": "gone"}, {}, 1.0, 2.0, "", 1.5, False, "t"))
     b.delete_alert("t", b.alerts.popitem()[0][1])  # an alert put, then deleted in the same batch
-    seq, live, back = decode_batch(encode_batch(7, 42, b, storage.encode_alert_log))  # type: ignore[attr-defined]
+    frame = b"".join(encode_batch(7, 42, b, storage.encode_alert_log))  # type: ignore[attr-defined]
+    seq, live, back = decode_batch(frame)
     assert (seq, live) == (7, 42)
     assert (back.docs, back.deliveries, back.purge_deliveries_before) == (b.docs, b.deliveries, 12.5)
     # The alerts travel as the storage's rows: committed, they load back as they were sent.
@@ -55,10 +56,46 @@ def test_a_batch_survives_the_wire_unchanged(storage: Storage) -> None:
     assert storage.load_alerts() == _alerts(3)
 
 
+def test_a_frame_without_alerts_and_one_of_runs(storage: Storage) -> None:
+    b = WriteBatch()
+    b.put_doc("silences", Doc("t", "s1", {"n": 1}, 9.0))
+    _, _, back = decode_batch(b"".join(encode_batch(2, None, b, storage.encode_alert_log)))  # type: ignore[attr-defined]
+    assert back.encoded_alerts is None and back.docs == b.docs
+    runs = WriteBatch()
+    runs.put_alerts(_alerts(2))
+    runs.put_alerts(_alerts(2, 1))  # alert 1 twice: the later row is the one that loads
+    _, _, back = decode_batch(b"".join(encode_batch(3, None, runs, storage.encode_alert_log)))  # type: ignore[attr-defined]
+    assert back.encoded_alerts is not None and back.encoded_alerts[0] == 4
+    storage.commit(back)
+    assert sorted(storage.load_alerts(), key=lambda a: a.labels["i"]) == _alerts(3)
+
+
+def test_frames_in_parts_arrive_whole_through_partial_sends() -> None:
+    # A frame sent as parts (the rows are never joined to the rest) through a socket whose buffer
+    # is far smaller than the frame: every send is partial while the reader drains it.
+    import socket
+    import threading
+
+    from tocsin.storage.commit_child import recv_frame, send_frame
+
+    a, b = socket.socketpair()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    parts = [os.urandom(100), b"", os.urandom(3 << 20), os.urandom(7)]
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend([recv_frame(b), recv_frame(b)]))
+    reader.start()
+    send_frame(a, parts)
+    send_frame(a, b"small")
+    reader.join(10)
+    a.close()
+    b.close()
+    assert got == [b"".join(parts), b"small"]
+
+
 def test_a_batch_with_encoded_alerts_is_not_merged(storage: Storage) -> None:
     b = WriteBatch()
     b.put_alerts(_alerts(2))
-    _, _, back = decode_batch(encode_batch(1, None, b, storage.encode_alert_log))  # type: ignore[attr-defined]
+    _, _, back = decode_batch(b"".join(encode_batch(1, None, b, storage.encode_alert_log)))  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="encoded alerts"):
         WriteBatch().absorb(back)
     with pytest.raises(ValueError, match="encoded alerts"):
