@@ -841,8 +841,7 @@ static int each_row(PyObject *rows, const char *fname, row_put_t put, buf_t *b, 
         }
         return 0;
     }
-    Py_ssize_t count;
-    if (rows_count(rows, fname, &count) < 0) return -1;
+    /* A list of runs, which rows_count has checked (every caller counts the rows first). */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
         PyObject *run = PyList_GET_ITEM(rows, i);
         for (Py_ssize_t j = 0; j < PyList_GET_SIZE(run); j++) {
@@ -2421,10 +2420,6 @@ error:
  * for [alert_dict(a, now) for a in alerts], byte for byte (tests/unit/notify/
  * test_webhook_alerts_json.py compares the two on generated alerts). */
 
-/* The JSON string of format_time(t), remembered per column (startsAt, endsAt): each
- * format_time_nano is a Python call even when its cache hits. Only a float is remembered: what an
- * int (or anything else) formats to is format_time's business, not necessarily that of the float
- * nearest to it. */
 /* model.format_time_nano(ts) of a float from 1970 to 9999, as JSON (quoted), or 0 if ts is
  * outside that range (that function then decides). It rounds ts * 1e6 half to even, as Python's
  * round() does (nearbyint in the default rounding mode), and trims the fraction's trailing zeros.
@@ -2467,6 +2462,10 @@ static int rfc3339_nano(double ts, char out[64]) {
     return (int)(o - out);
 }
 
+/* The JSON string of format_time(t), remembered per column (startsAt, endsAt): each
+ * format_time_nano is a Python call even when its cache hits. Only a float is remembered: what an
+ * int (or anything else) formats to is format_time's business, not necessarily that of the float
+ * nearest to it. */
 static int put_time_text(buf_t *b, PyObject *t, PyObject *format_time, float_memo_t *memo, int native) {
     int exact = PyFloat_CheckExact(t);
     double d = exact ? PyFloat_AS_DOUBLE(t) : 0.0;

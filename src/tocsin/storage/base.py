@@ -78,10 +78,13 @@ class WriteBatch:
     #: the commit process's child receives them; such a batch is committed as it is, never merged
     encoded_alerts: tuple[int, Any] | None = None
 
+    def _put_keyed(self, alerts: list[Alert]) -> None:
+        self.alerts.update(((a.tenant_id, a.fingerprint), a) for a in alerts)
+
     def _fold_runs(self) -> None:
         """Move the runs into ``alerts``, in order, before a change by key joins them."""
         for run in self.runs:
-            self.alerts.update(((a.tenant_id, a.fingerprint), a) for a in run)
+            self._put_keyed(run)
         self.runs = []
 
     def put_alert(self, alert: Alert) -> None:
@@ -92,7 +95,7 @@ class WriteBatch:
     def put_alerts(self, alerts: list[Alert]) -> None:
         """Put ``alerts`` (the list is kept: the caller must not change it afterwards)."""
         if self.alerts:
-            self.alerts.update(((a.tenant_id, a.fingerprint), a) for a in alerts)
+            self._put_keyed(alerts)
         elif alerts:
             self.runs.append(alerts)
 
@@ -126,12 +129,9 @@ class WriteBatch:
             if self.runs:
                 self._fold_runs()
             self.alerts.update(other.alerts)
-        elif other.runs:
-            if self.alerts:
-                for run in other.runs:
-                    self.alerts.update(((a.tenant_id, a.fingerprint), a) for a in run)
-            else:
-                self.runs.extend(other.runs)
+        else:
+            for run in other.runs:
+                self.put_alerts(run)
         if other.docs:
             self.docs.update(other.docs)
         if other.deliveries:

@@ -407,8 +407,9 @@ class SQLStorage:
 
     def _append_log(self, cur: Any, batch: WriteBatch) -> None:
         """The batch's alerts, as Alerts or already encoded (from the commit process's parent)."""
-        if batch.alerts or batch.runs:
-            self._append_alerts(cur, batch.alert_rows())
+        rows = batch.alert_rows()
+        if rows:
+            self._append_alerts(cur, rows)
         if batch.encoded_alerts is not None:
             self._append_encoded(cur, batch.encoded_alerts[1])
 
